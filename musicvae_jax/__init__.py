@@ -1,0 +1,1 @@
+"""musicvae_jax: MusicVAE in JAX/Flax."""

@@ -1,0 +1,208 @@
+"""Default configuration shared by every file in `configs/`.
+
+Configs are code (big_vision style): each `configs/*.py` calls `base_config()`,
+changes what its Magenta counterpart changes, and offers variants selected with
+`--config=configs/hier.py:tiny`. Every field can be overridden on the command
+line, e.g. `--config.batch_size=64`. The config is flat on purpose so that the
+override names stay short; field groups are marked by comments.
+
+Fields a user may leave unset use `config_dict.placeholder` (a `None` field
+could not be overridden from the command line) or an empty string.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Returns the defaults: Magenta's `cat-mel_2bar_small` hyperparameters."""
+  c = ml_collections.ConfigDict()
+
+  # ---- run ----
+  # Name of the Magenta config this one mirrors (documentation and converter).
+  c.magenta_name = 'cat-mel_2bar_small'
+  # Seed for parameters, sampling noise, scheduled sampling and data order.
+  c.seed = 0
+  # Start weights (and, if `ckpt_resume_state`, the whole train state) from
+  # another run's workdir or checkpoint step directory. Empty: fresh start.
+  c.ckpt_path = ''
+  # With `ckpt_path`: also restore optimizer state and step (continue), rather
+  # than only the parameters (fine-tune from step 0).
+  c.ckpt_resume_state = False
+
+  # ---- data ----
+  # Encoding family: 'melody' | 'drums' | 'trio'.
+  c.encoding = 'melody'
+  # Folder of MIDI (recursive, also .abc/.musicxml). Empty: the built-in folk
+  # corpus converted from music21's bundled collections.
+  c.train_dir = ''
+  # Folder of evaluation MIDI. Empty: a held-out share of the training files.
+  c.eval_dir = ''
+  # Share of training files held out for evaluation when `eval_dir` is empty.
+  c.eval_fraction = 0.05
+  # Where window caches live. Empty: `~/.cache/musicvae_jax`.
+  c.cache_dir = ''
+  # Bars per training window (Magenta `slice_bars`; predecessor `slice_bar`).
+  c.slice_bars = 2
+  # Quantisation: steps per quarter note (16 steps per 4/4 bar).
+  c.steps_per_quarter = 4
+  # Programs kept for melodies: 'mel_2bar' (0-31) or 'all' (every non-drum).
+  c.melody_programs = 'mel_2bar'
+  # At most this many windows per NoteSequence (random in training).
+  c.max_windows_per_sequence = 5
+  # Random transposition range in semitones for training (0 disables).
+  c.max_transpose = 5
+  # Parallel worker processes for MIDI conversion (0: all cores).
+  c.num_workers = 0
+  # Batches prepared ahead of the training step.
+  c.prefetch_batches = 2
+
+  # ---- model ----
+  # Latent size.
+  c.z_size = 256
+  # Encoder LSTM sizes, per direction, one entry per stacked layer.
+  c.enc_rnn_sizes = (512,)
+  # Core decoder LSTM sizes (predecessor: hidden_size x n_layers).
+  c.dec_rnn_sizes = (256, 256)
+  # Hierarchical decoder with a conductor (predecessor `use_hier`).
+  c.use_hier = False
+  # Conductor steps, one subsequence (bar) each (predecessor `n_subsequences`).
+  c.n_subsequences = 16
+  # Conductor LSTM sizes; its output size (predecessor `c_size`) is the last.
+  c.conductor_rnn_sizes = (1024, 1024)
+  # Token embedding widths. 0 means one-hot inputs, as Magenta does.
+  c.encoder_embed_size = 0
+  c.decoder_embed_size = 0
+  # Width of the conductor's all-zero input (Magenta feeds one zero per step).
+  c.conductor_embed_size = 1
+  # Added to the LSTM forget gate pre-activation (TF LSTMBlockCell).
+  c.forget_bias = 1.0
+  # Computation dtype: 'float32' or 'bfloat16' (params stay float32).
+  c.compute_dtype = 'float32'
+
+  # ---- optimisation ----
+  c.batch_size = 512
+  # Total training steps.
+  c.num_steps = 200_000
+  # Initial learning rate.
+  c.learning_rate = 1e-3
+  # 'exponential' (Magenta: (lr - min_lr) * decay_rate**step + min_lr) or
+  # 'plateau' (optax reduce_on_plateau driven by the eval loss).
+  c.lr_schedule = 'exponential'
+  c.decay_rate = 0.9999
+  c.min_learning_rate = 1e-5
+  # reduce_on_plateau: multiply the LR by this factor after `patience` evals
+  # without improvement (predecessor lr_scheduler_factor / _patience).
+  c.lr_scheduler_factor = 0.5
+  c.lr_scheduler_patience = 5
+  # Clip gradients to this global norm.
+  c.grad_clip = 1.0
+
+  # ---- KL ----
+  # 'magenta': beta = (1 - beta_rate**step) * max_beta;
+  # 'linear': beta_start -> beta_end over beta_duration steps.
+  c.beta_schedule = 'magenta'
+  c.max_beta = 0.2
+  c.beta_rate = 0.99999
+  c.beta_start = 0.0
+  c.beta_end = 0.2
+  c.beta_duration = 10_000
+  # Free bits on the total KL (bits; Magenta `free_bits`).
+  c.free_bits = 0.0
+
+  # ---- scheduled sampling ----
+  # 'none' (teacher forcing), 'constant', 'inverse_sigmoid', 'exponential'.
+  c.sampling_schedule = 'inverse_sigmoid'
+  # constant: the probability; inverse_sigmoid: k; exponential: the base.
+  c.sampling_rate = 1000.0
+
+  # ---- intervals ----
+  # Print / TensorBoard scalars every this many steps (predecessor print).
+  c.log_every_steps = 100
+  # Evaluate every this many steps (predecessor evaluate interval).
+  c.eval_every_steps = 1000
+  # Batches per evaluation (0: the whole eval set once).
+  c.eval_batches = 0
+  # Heavier logging: per-bar accuracy, samples (predecessor advanced).
+  c.advanced_every_steps = 5000
+  # Checkpoint every this many steps (and at the end).
+  c.checkpoint_every_steps = 1000
+  # Checkpoints kept: the newest N and, separately, the best N by eval loss.
+  c.keep_latest = 3
+  c.keep_best = 2
+  return c
+
+
+def steps_per_bar(config: ml_collections.ConfigDict) -> int:
+  """Quantised steps in one 4/4 bar."""
+  return 4 * config.steps_per_quarter
+
+
+def sequence_length(config: ml_collections.ConfigDict) -> int:
+  """Time steps in one window: `slice_bars * steps_per_bar`."""
+  return config.slice_bars * steps_per_bar(config)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the config key when a value cannot work."""
+  def need(ok: bool, key: str, why: str) -> None:
+    if not ok:
+      raise ValueError(f'config.{key}={config[key]!r}: {why}')
+
+  need(config.encoding in ('melody', 'drums', 'trio'), 'encoding',
+       "must be 'melody', 'drums' or 'trio'")
+  need(config.slice_bars >= 1, 'slice_bars', 'must be >= 1')
+  need(config.z_size >= 1, 'z_size', 'must be >= 1')
+  need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')
+  need(len(config.dec_rnn_sizes) >= 1, 'dec_rnn_sizes', 'needs a layer')
+  need(config.batch_size >= 1, 'batch_size', 'must be >= 1')
+  need(config.num_steps >= 0, 'num_steps', 'must be >= 0')
+  need(config.learning_rate > 0, 'learning_rate', 'must be > 0')
+  need(config.lr_schedule in ('exponential', 'plateau', 'constant'),
+       'lr_schedule', "must be 'exponential', 'plateau' or 'constant'")
+  need(config.beta_schedule in ('magenta', 'linear'), 'beta_schedule',
+       "must be 'magenta' or 'linear'")
+  need(config.sampling_schedule in
+       ('none', 'constant', 'inverse_sigmoid', 'exponential'),
+       'sampling_schedule',
+       "must be 'none', 'constant', 'inverse_sigmoid' or 'exponential'")
+  need(config.free_bits >= 0, 'free_bits', 'must be >= 0')
+  need(config.compute_dtype in ('float32', 'bfloat16'), 'compute_dtype',
+       "must be 'float32' or 'bfloat16'")
+  if config.use_hier:
+    need(config.slice_bars * steps_per_bar(config) % config.n_subsequences
+         == 0, 'n_subsequences',
+         f'must divide the window length {sequence_length(config)}')
+    need(len(config.conductor_rnn_sizes) >= 1, 'conductor_rnn_sizes',
+         'needs a layer')
+  for key in ('log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
+              'advanced_every_steps'):
+    need(config[key] >= 1, key, 'must be >= 1')
+
+
+def to_json(config: ml_collections.ConfigDict) -> str:
+  """Serialises a config (tuples become lists; `from_json` restores them)."""
+  return config.to_json_best_effort(indent=2, sort_keys=True)
+
+
+def from_json(text: str) -> ml_collections.ConfigDict:
+  """Rebuilds a config saved by `to_json`, on top of today's defaults.
+
+  Fields added to `base_config` after the run was saved keep their defaults;
+  lists are turned back into tuples so that the result can be overridden.
+  """
+  saved: dict[str, Any] = json.loads(text)
+  config = base_config()
+  with config.unlocked():
+    for key, value in saved.items():
+      if isinstance(value, list):
+        value = tuple(value)
+      if key in config and isinstance(config[key], tuple):
+        value = tuple(value)
+      config[key] = value
+  return config
