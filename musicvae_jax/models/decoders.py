@@ -1,0 +1,214 @@
+"""Decoders: the categorical core decoder and the conductor.
+
+A flat decoder is a `CoreDecoder` conditioned on z over one "bar" of `T`
+steps. The hierarchical decoder is a `Conductor` that turns z into one
+embedding per subsequence (bar) and a `CoreDecoder` conditioned on each
+embedding in turn; the core decoder's state is reset from that embedding at
+every bar (never carried over), as in Magenta's `HierarchicalLstmDecoder`.
+
+Because no state crosses bars under teacher forcing or scheduled sampling
+(where each bar's first input is the previous bar's last *target*), training
+runs all bars of all examples as one batch of `n_bars * B` short sequences.
+Only free-running generation, where a bar's first input is the previous bar's
+last *sample*, steps through the whole sequence.
+
+Everything is time-major: tokens `[T, B, K]`, logits `[T, B, V]`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec
+from musicvae_jax.models.lstm import Dtype, StackedLSTM, split_state
+
+MAGENTA_STATE_INIT = nn.initializers.normal(stddev=0.001)
+
+
+def sample_tokens(key: jax.Array, logits: jax.Array, part_depths: tuple[int, ...],
+                  temperature: float | jax.Array = 1.0) -> jax.Array:
+  """Draws one class per part from the softmax: `[N, V] -> int32 [N, K]`."""
+  keys = jax.random.split(key, len(part_depths))
+  out, start = [], 0
+  for k, depth in enumerate(part_depths):
+    part = logits[..., start:start + depth] / temperature
+    out.append(jax.random.categorical(keys[k], part, axis=-1))
+    start += depth
+  return jnp.stack(out, axis=-1).astype(jnp.int32)
+
+
+def shift_right(tokens: jax.Array) -> jax.Array:
+  """Decoder inputs from targets: `[T, B, K]`, step 0 = -1 (all-zero input)."""
+  start = jnp.full_like(tokens[:1], -1)
+  return jnp.concatenate([start, tokens[:-1]], axis=0)
+
+
+class CoreDecoder(nn.Module):
+  """LSTM decoder over categorical tokens, conditioned on a vector `cond`.
+
+  Per sequence: initial state = tanh(Dense(cond)) split into (c, h) per layer;
+  input at each step = [previous token features, cond]; logits = Dense(top h).
+  """
+
+  spec: TokenSpec
+  rnn_sizes: Sequence[int]
+  cond_size: int
+  embed_size: int = 0
+  forget_bias: float = 1.0
+  dtype: Dtype = jnp.float32
+  unroll: int = 1
+
+  def setup(self):
+    self.token_width = self.spec.total_input_width(self.embed_size)
+    self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
+                                       kernel_init=MAGENTA_STATE_INIT)
+    self.lstm = StackedLSTM(self.rnn_sizes, self.token_width + self.cond_size,
+                            self.forget_bias, self.dtype)
+    self.embedder = TokenEmbedder(self.spec, self.embed_size)
+    self.output_projection = nn.Dense(
+        self.spec.output_depth, kernel_init=nn.initializers.glorot_uniform())
+
+  # -- pieces --------------------------------------------------------------
+  def initial_carries(self, cond: jax.Array):
+    """`cond [N, C]` -> per-layer (c, h)."""
+    return split_state(jnp.tanh(self.z_to_initial_state(cond)), self.rnn_sizes)
+
+  def cond_gates(self, cond: jax.Array) -> jax.Array:
+    """Layer-0 gates of the conditioning block plus bias: `[N, 4H]`."""
+    layer = self.lstm.layers[0]
+    g = layer.project_rows(self.token_width, self.token_width + self.cond_size,
+                           cond)
+    return layer.add_bias(g)
+
+  def token_gates(self, tokens: jax.Array) -> jax.Array:
+    return self.embedder.gates(self.lstm.layers[0], tokens)
+
+  def logits(self, h: jax.Array) -> jax.Array:
+    return self.output_projection(h).astype(jnp.float32)
+
+  # -- training paths ------------------------------------------------------
+  def teacher_forced(self, prev: jax.Array, cond: jax.Array) -> jax.Array:
+    """prev int [L, N, K] (previous targets, -1 = zeros), cond [N, C] -> logits [L, N, V]."""
+    gates0 = self.token_gates(prev) + self.cond_gates(cond)[None]
+    _, outputs = self.lstm.run(self.initial_carries(cond), gates0,
+                               unroll=self.unroll)
+    return self.logits(outputs)
+
+  def scheduled(self, prev: jax.Array, cond: jax.Array, use_sample: jax.Array,
+                key: jax.Array, temperature: float = 1.0) -> jax.Array:
+    """Scheduled sampling (Magenta's ScheduledOutputTrainingHelper).
+
+    At step t > 0, example n reads its own previous *sample* where
+    `use_sample[t, n]`, else the previous target `prev[t, n]`. Samples are
+    drawn from the softmax at `temperature`, not the argmax.
+
+    Args:
+      prev: int [L, N, K] previous targets (-1 = zeros at step 0).
+      cond: [N, C].
+      use_sample: bool [L, N].
+      key: PRNG key for the samples.
+
+    Returns:
+      logits [L, N, V].
+    """
+    steps = prev.shape[0]
+    keys = jax.random.split(key, steps)
+    cond_g = self.cond_gates(cond)
+    part_depths = self.spec.part_depths
+
+    def body(mdl, carry, xs, cond_g):
+      carries, last_sample = carry
+      target_prev, coin, step_key = xs
+      tokens = jnp.where(coin[:, None], last_sample, target_prev)
+      gates0 = mdl.token_gates(tokens) + cond_g
+      carries, h = mdl.lstm.step(carries, gates0)
+      logits = mdl.logits(h)
+      sample = sample_tokens(step_key, logits, part_depths, temperature)
+      return (carries, sample), logits
+
+    scan = nn.scan(body, variable_broadcast='params',
+                   split_rngs={'params': False},
+                   in_axes=(0, nn.broadcast), out_axes=0, unroll=self.unroll)
+    carry0 = (self.initial_carries(cond), jnp.full_like(prev[0], -1))
+    _, logits = scan(self, carry0, (prev, use_sample, keys), cond_g)
+    return logits
+
+  # -- generation ----------------------------------------------------------
+  def generate(self, conds: jax.Array, bar_steps: int, key: jax.Array,
+               temperature: float | jax.Array = 1.0):
+    """Free-running sampling over `n` subsequences of `bar_steps` steps.
+
+    The state is reset from `conds[b]` at the start of bar b; the first input
+    of bar b > 0 is the last sample of bar b - 1 (zeros for bar 0).
+
+    Args:
+      conds: [n, B, C], one conditioning vector per subsequence.
+      bar_steps: steps per subsequence.
+      key: PRNG key.
+      temperature: softmax temperature.
+
+    Returns:
+      (tokens int32 [n * bar_steps, B, K], logits [n * bar_steps, B, V]).
+    """
+    n_bars, batch = conds.shape[:2]
+    flat = conds.reshape((n_bars * batch, -1))
+    init = jax.tree.map(lambda x: x.reshape((n_bars, batch) + x.shape[1:]),
+                        self.initial_carries(flat))
+    cond_g = self.cond_gates(flat).reshape((n_bars, batch, -1))
+    steps = n_bars * bar_steps
+    keys = jax.random.split(key, steps)
+    part_depths = self.spec.part_depths
+
+    def body(mdl, carry, xs, init, cond_g):
+      carries, last_sample = carry
+      t, step_key = xs
+      bar = t // bar_steps
+      fresh = jax.tree.map(lambda x: x[bar], init)
+      carries = jax.tree.map(
+          lambda new, old: jnp.where(t % bar_steps == 0, new, old),
+          fresh, carries)
+      gates0 = mdl.token_gates(last_sample) + cond_g[bar]
+      carries, h = mdl.lstm.step(carries, gates0)
+      logits = mdl.logits(h)
+      sample = sample_tokens(step_key, logits, part_depths, temperature)
+      return (carries, sample), (sample, logits)
+
+    scan = nn.scan(body, variable_broadcast='params',
+                   split_rngs={'params': False},
+                   in_axes=(0, nn.broadcast, nn.broadcast), out_axes=0)
+    carry0 = (jax.tree.map(lambda x: x[0], init),
+              jnp.full((batch, len(part_depths)), -1, jnp.int32))
+    _, (tokens, logits) = scan(self, carry0, (jnp.arange(steps), keys),
+                               init, cond_g)
+    return tokens, logits
+
+
+class Conductor(nn.Module):
+  """z -> one embedding per subsequence: an LSTM whose initial state is
+  tanh(Dense(z)) and whose input is all zeros ("no autoregression")."""
+
+  rnn_sizes: Sequence[int]
+  n_subsequences: int
+  input_size: int = 1
+  forget_bias: float = 1.0
+  dtype: Dtype = jnp.float32
+
+  def setup(self):
+    self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
+                                       kernel_init=MAGENTA_STATE_INIT)
+    self.lstm = StackedLSTM(self.rnn_sizes, self.input_size, self.forget_bias,
+                            self.dtype)
+
+  def __call__(self, z: jax.Array) -> jax.Array:
+    """z [B, Z] -> conductor outputs (top-layer h) [n_subsequences, B, H]."""
+    carries = split_state(jnp.tanh(self.z_to_initial_state(z)), self.rnn_sizes)
+    layer0 = self.lstm.layers[0]
+    # A zero input contributes nothing but the bias to the gates.
+    gates0 = layer0.add_bias(
+        jnp.zeros((self.n_subsequences, z.shape[0], 4 * self.rnn_sizes[0])))
+    _, outputs = self.lstm.run(carries, gates0)
+    return outputs

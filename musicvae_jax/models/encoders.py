@@ -1,0 +1,95 @@
+"""Stacked bidirectional LSTM encoder -> (mu, sigma), as Magenta's
+`BidirectionalLstmEncoder`."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec
+from musicvae_jax.models.lstm import Dtype, LSTMLayer, run_layer, zero_carry
+
+MAGENTA_HEAD_INIT = nn.initializers.normal(stddev=0.001)
+
+
+class BidirectionalLayer(nn.Module):
+  """A forward and a backward `LSTMLayer` reading the same inputs."""
+
+  features: int
+  input_features: int
+  forget_bias: float = 1.0
+  dtype: Dtype = jnp.float32
+
+  def setup(self):
+    self.fw = LSTMLayer(self.features, self.input_features, self.forget_bias,
+                        self.dtype)
+    self.bw = LSTMLayer(self.features, self.input_features, self.forget_bias,
+                        self.dtype)
+
+  def __call__(self, gates_fw: jax.Array, gates_bw: jax.Array,
+               keep: jax.Array, unroll: int = 1):
+    """Runs both directions.
+
+    Args:
+      gates_fw, gates_bw: [T, B, 4H] input gates of each direction.
+      keep: bool [T, B], True on steps before each sequence's length.
+
+    Returns:
+      (h_fw_final [B, H], h_bw_final [B, H], outputs [T, B, 2H]).
+    """
+    batch = gates_fw.shape[1]
+    carry0 = zero_carry(batch, self.features)
+    (_, h_fw), out_fw = run_layer(self.fw, carry0, gates_fw, keep, unroll=unroll)
+    (_, h_bw), out_bw = run_layer(self.bw, carry0, gates_bw, keep,
+                                  reverse=True, unroll=unroll)
+    return h_fw, h_bw, jnp.concatenate([out_fw, out_bw], axis=-1)
+
+
+class BidirectionalEncoder(nn.Module):
+  """Code = [final forward h, final backward h] of the top layer (at each
+  sequence's true length); mu = Dense(code), sigma = softplus(Dense(code)).
+
+  Unlike a port that takes `outputs[-1]` of the bidirectional stack, the
+  backward half here has read the whole sequence.
+  """
+
+  spec: TokenSpec
+  rnn_sizes: Sequence[int]
+  z_size: int
+  embed_size: int = 0
+  forget_bias: float = 1.0
+  dtype: Dtype = jnp.float32
+  unroll: int = 1
+
+  def setup(self):
+    fan_in = self.spec.total_input_width(self.embed_size)
+    layers = []
+    for k, size in enumerate(self.rnn_sizes):
+      layers.append(BidirectionalLayer(size, fan_in, self.forget_bias,
+                                       self.dtype, name=f'layer_{k}'))
+      fan_in = 2 * size
+    self.layers = layers
+    self.embedder = TokenEmbedder(self.spec, self.embed_size)
+    self.mu = nn.Dense(self.z_size, kernel_init=MAGENTA_HEAD_INIT)
+    self.sigma = nn.Dense(self.z_size, kernel_init=MAGENTA_HEAD_INIT)
+
+  def __call__(self, tokens: jax.Array,
+               lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """tokens int [T, B, K], lengths int [B] -> (mu [B, Z], sigma [B, Z])."""
+    steps = tokens.shape[0]
+    keep = jnp.arange(steps)[:, None] < lengths[None, :]  # [T, B]
+    outputs = None
+    for k, layer in enumerate(self.layers):
+      if k == 0:
+        g_fw = layer.fw.add_bias(self.embedder.gates(layer.fw, tokens))
+        g_bw = layer.bw.add_bias(self.embedder.gates(layer.bw, tokens))
+      else:
+        g_fw, g_bw = layer.fw.project(outputs), layer.bw.project(outputs)
+      h_fw, h_bw, outputs = layer(g_fw, g_bw, keep, self.unroll)
+    code = jnp.concatenate([h_fw, h_bw], axis=-1)
+    mu = self.mu(code)
+    sigma = jax.nn.softplus(self.sigma(code))
+    return mu, sigma

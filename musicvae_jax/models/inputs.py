@@ -1,0 +1,98 @@
+"""How integer tokens become LSTM inputs.
+
+A window holds `K` parts of tokens (`[..., K]`); part `k` has `part_depths[k]`
+classes. Magenta feeds the concatenation of the parts' one-hot vectors. A part
+may instead use a fixed feature table (for example Magenta's drum "roll"
+input, registered in `INPUT_TABLES` by the drums encoding) or a learned
+embedding (`embed_size > 0`, a knob of the PyTorch predecessor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from musicvae_jax.models.lstm import LSTMLayer
+
+# name -> function returning a float table [depth, width] (row = one token).
+INPUT_TABLES: dict[str, Callable[[], np.ndarray]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenSpec:
+  """What the tokens are. Hashable, so it can be a module attribute."""
+
+  part_depths: tuple[int, ...]
+  # Per part: None for one-hot, or a key of INPUT_TABLES.
+  input_tables: tuple[str | None, ...] | None = None
+
+  @property
+  def num_parts(self) -> int:
+    return len(self.part_depths)
+
+  @property
+  def output_depth(self) -> int:
+    return sum(self.part_depths)
+
+  def table_name(self, part: int) -> str | None:
+    return None if self.input_tables is None else self.input_tables[part]
+
+  def input_width(self, part: int, embed_size: int = 0) -> int:
+    if embed_size:
+      return embed_size
+    name = self.table_name(part)
+    if name is None:
+      return self.part_depths[part]
+    return INPUT_TABLES[name]().shape[1]
+
+  def total_input_width(self, embed_size: int = 0) -> int:
+    return sum(self.input_width(k, embed_size) for k in range(self.num_parts))
+
+
+class TokenEmbedder(nn.Module):
+  """Turns tokens into the first LSTM layer's input gates.
+
+  Holds the learned embeddings, if any (`embed_0`, `embed_1`, ...).
+  """
+
+  spec: TokenSpec
+  embed_size: int = 0
+
+  def setup(self):
+    if self.embed_size:
+      self.tables = [
+          self.param(f'embed_{k}', nn.initializers.normal(1.0),
+                     (depth, self.embed_size))
+          for k, depth in enumerate(self.spec.part_depths)]
+
+  def _table(self, part: int) -> jax.Array | None:
+    if self.embed_size:
+      return self.tables[part]
+    name = self.spec.table_name(part)
+    return None if name is None else jnp.asarray(INPUT_TABLES[name](),
+                                                 jnp.float32)
+
+  def gates(self, layer: LSTMLayer, tokens: jax.Array) -> jax.Array:
+    """Input gates of `tokens [..., K]` (-1 = all-zero input), no bias.
+
+    Returns float32 `[..., 4H]`, H being `layer`'s size. The token block
+    occupies the first `spec.total_input_width(embed_size)` kernel rows.
+    """
+    total, start = 0.0, 0
+    for k, depth in enumerate(self.spec.part_depths):
+      total = total + layer.gather_rows(start, depth, tokens[..., k],
+                                        self._table(k))
+      start += self.spec.input_width(k, self.embed_size)
+    return total
+
+
+def one_hot_parts(tokens: jax.Array, part_depths: tuple[int, ...]) -> jax.Array:
+  """`[..., K]` int tokens -> `[..., sum(part_depths)]` concatenated one-hots."""
+  return jnp.concatenate(
+      [jax.nn.one_hot(tokens[..., k], d) for k, d in enumerate(part_depths)],
+      axis=-1)

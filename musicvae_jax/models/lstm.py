@@ -1,0 +1,220 @@
+"""LSTM layers with the math of TensorFlow's `LSTMBlockCell`, run under `nn.scan`.
+
+Gate order is TF's (i, j, f, o); `forget_bias` is added to the forget gate's
+pre-activation at run time (a TF checkpoint's bias excludes it). No peepholes,
+no layer norm.
+
+Parameters of one layer (`LSTMLayer`):
+  input_kernel      [input_features, 4 * features]
+  recurrent_kernel  [features, 4 * features]
+  bias              [4 * features]
+TF stores `concat([input_kernel, recurrent_kernel], axis=0)` as one `kernel`.
+
+Speed: the input projection is separated from the recurrence. Where inputs are
+known for every step (the encoder, teacher forcing, layers above the first) it
+is one large matmul outside the time loop; token inputs skip the matmul
+altogether and gather rows of the kernel (one-hot @ W == W[token]). Inside the
+loop only `h @ recurrent_kernel` remains.
+
+All sequences inside the models are time-major: `[time, batch, ...]`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Carry = tuple[jax.Array, jax.Array]  # (c, h), each [batch, features]
+Dtype = Any
+
+
+def tf_glorot_uniform(fan_in: int, fan_out: int):
+  """TF's default kernel init (glorot uniform) on the *combined* TF kernel.
+
+  Our input and recurrent kernels are the two row blocks of TF's single
+  `[input + hidden, 4 * hidden]` kernel, so both use that kernel's limit.
+  """
+  limit = math.sqrt(6.0 / (fan_in + fan_out))
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -limit, limit)
+
+  return init
+
+
+class LSTMLayer(nn.Module):
+  """One LSTM layer: parameters plus `project` (input gates) and `recur` (one step)."""
+
+  features: int
+  input_features: int
+  forget_bias: float = 1.0
+  dtype: Dtype = jnp.float32
+
+  def setup(self):
+    init = tf_glorot_uniform(self.input_features + self.features,
+                             4 * self.features)
+    self.input_kernel = self.param(
+        'input_kernel', init, (self.input_features, 4 * self.features))
+    self.recurrent_kernel = self.param(
+        'recurrent_kernel', init, (self.features, 4 * self.features))
+    self.bias = self.param('bias', nn.initializers.zeros, (4 * self.features,))
+
+  def project(self, x: jax.Array) -> jax.Array:
+    """Input gates for dense inputs: `[..., input_features] -> [..., 4H]` (bias included)."""
+    kernel = self.input_kernel.astype(self.dtype)
+    return jnp.dot(x.astype(self.dtype), kernel,
+                   preferred_element_type=jnp.float32) + self.bias
+
+  def project_rows(self, start: int, stop: int, x: jax.Array) -> jax.Array:
+    """Gates of one input block `x [..., stop - start]` (rows start:stop), no bias."""
+    kernel = self.input_kernel[start:stop].astype(self.dtype)
+    return jnp.dot(x.astype(self.dtype), kernel,
+                   preferred_element_type=jnp.float32)
+
+  def gather_rows(self, start: int, depth: int, tokens: jax.Array,
+                  table: jax.Array | None = None) -> jax.Array:
+    """Gates of a token input block without building one-hots.
+
+    Args:
+      start: first kernel row of this block.
+      depth: number of token classes.
+      tokens: int [...], values in [0, depth); -1 stands for an all-zero input.
+      table: optional [depth, width] features per token (embedding or a fixed
+        encoding); None means one-hot (width == depth).
+
+    Returns:
+      float32 [..., 4H], the block's contribution to the gates (no bias).
+    """
+    width = depth if table is None else table.shape[-1]
+    rows = self.input_kernel[start:start + width]
+    if table is not None:
+      rows = jnp.dot(table, rows)  # [depth, 4H]
+    rows = jnp.concatenate([rows, jnp.zeros_like(rows[:1])], axis=0)
+    index = jnp.where(tokens < 0, depth, tokens)
+    return jnp.take(rows, index, axis=0).astype(jnp.float32)
+
+  def add_bias(self, gates: jax.Array) -> jax.Array:
+    return gates + self.bias
+
+  def recur(self, carry: Carry, gates_x: jax.Array) -> tuple[Carry, jax.Array]:
+    """One time step. `gates_x [B, 4H]` are the input gates (with bias)."""
+    c, h = carry
+    gates = gates_x + jnp.dot(h.astype(self.dtype),
+                              self.recurrent_kernel.astype(self.dtype),
+                              preferred_element_type=jnp.float32)
+    i, j, f, o = jnp.split(gates, 4, axis=-1)
+    new_c = c * jax.nn.sigmoid(f + self.forget_bias) + jax.nn.sigmoid(i) * jnp.tanh(j)
+    new_h = jnp.tanh(new_c) * jax.nn.sigmoid(o)
+    return (new_c, new_h), new_h
+
+  def __call__(self, carry: Carry, x: jax.Array) -> tuple[Carry, jax.Array]:
+    """One step on dense input `x [B, input_features]`."""
+    return self.recur(carry, self.project(x))
+
+
+def _masked_recur(layer: LSTMLayer, carry: Carry, inputs):
+  gates_x, keep = inputs  # [B, 4H], [B] bool
+  new_carry, _ = layer.recur(carry, gates_x)
+  keep = keep[:, None]
+  new_carry = tuple(jnp.where(keep, n, o) for n, o in zip(new_carry, carry))
+  return new_carry, new_carry[1]
+
+
+def _plain_recur(layer: LSTMLayer, carry: Carry, gates_x):
+  return layer.recur(carry, gates_x)
+
+
+def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
+              keep: jax.Array | None = None, reverse: bool = False,
+              unroll: int = 1) -> tuple[Carry, jax.Array]:
+  """Runs one layer over precomputed input gates with `nn.scan`.
+
+  Args:
+    layer: the layer (its parameters are broadcast over time).
+    carry: initial (c, h), each [B, H].
+    gates_x: [T, B, 4H] input gates for every step.
+    keep: optional bool [T, B]; where False the state is not updated, which
+      makes a reversed run start at each sequence's true last step.
+    reverse: run from the last step to the first.
+    unroll: scan unroll factor.
+
+  Returns:
+    The final carry and the outputs h `[T, B, H]`.
+  """
+  body = _plain_recur if keep is None else _masked_recur
+  xs = gates_x if keep is None else (gates_x, keep)
+  scan = nn.scan(body, variable_broadcast='params', split_rngs={'params': False},
+                 in_axes=0, out_axes=0, reverse=reverse, unroll=unroll)
+  return scan(layer, carry, xs)
+
+
+def zero_carry(batch: int, features: int) -> Carry:
+  return (jnp.zeros((batch, features), jnp.float32),
+          jnp.zeros((batch, features), jnp.float32))
+
+
+def split_state(flat: jax.Array, sizes: Sequence[int]) -> list[Carry]:
+  """Splits `[B, sum(2 * sizes)]` into per-layer (c, h), TF's flattening order
+  (c0, h0, c1, h1, ...)."""
+  carries, offset = [], 0
+  for size in sizes:
+    c = flat[:, offset:offset + size]
+    h = flat[:, offset + size:offset + 2 * size]
+    carries.append((c, h))
+    offset += 2 * size
+  return carries
+
+
+class StackedLSTM(nn.Module):
+  """A stack of `LSTMLayer`s named `layer_0`, `layer_1`, ...
+
+  Layer 0 reads `input_features`; layer k > 0 reads layer k-1's h.
+  """
+
+  sizes: Sequence[int]
+  input_features: int
+  forget_bias: float = 1.0
+  dtype: Dtype = jnp.float32
+
+  def setup(self):
+    ins = [self.input_features] + list(self.sizes[:-1])
+    self.layers = [
+        LSTMLayer(size, fan_in, self.forget_bias, self.dtype, name=f'layer_{k}')
+        for k, (size, fan_in) in enumerate(zip(self.sizes, ins))]
+
+  def run(self, carries: Sequence[Carry], gates0: jax.Array,
+          unroll: int = 1) -> tuple[list[Carry], jax.Array]:
+    """Whole-sequence run, layer by layer (inputs known for every step).
+
+    Args:
+      carries: initial state per layer.
+      gates0: [T, B, 4 * sizes[0]] layer-0 input gates.
+
+    Returns:
+      Final carries and the top layer's outputs `[T, B, sizes[-1]]`.
+    """
+    finals, gates = [], gates0
+    for k, layer in enumerate(self.layers):
+      if k:
+        gates = layer.project(outputs)  # one matmul for all steps
+      carry, outputs = run_layer(layer, carries[k], gates, unroll=unroll)
+      finals.append(carry)
+    return finals, outputs
+
+  def step(self, carries: Sequence[Carry],
+           gates0: jax.Array) -> tuple[list[Carry], jax.Array]:
+    """One time step through every layer. `gates0 [B, 4 * sizes[0]]`."""
+    new, x = [], None
+    for k, layer in enumerate(self.layers):
+      gates = gates0 if k == 0 else layer.project(x)
+      carry, x = layer.recur(carries[k], gates)
+      new.append(carry)
+    return new, x
+
+  @property
+  def state_size(self) -> int:
+    return 2 * sum(self.sizes)

@@ -1,0 +1,179 @@
+"""MusicVAE: bidirectional encoder + reparameterisation + (hierarchical) decoder.
+
+Public methods take and return batch-major arrays (`[B, T, ...]`); the
+modules inside are time-major.
+
+PRNG streams: 'z' (reparameterisation noise) and 'sample' (scheduled-sampling
+coins and sampled decoder inputs), plus 'params' at init.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from musicvae_jax import config_base
+from musicvae_jax.models.decoders import Conductor, CoreDecoder, shift_right
+from musicvae_jax.models.encoders import BidirectionalEncoder
+from musicvae_jax.models.inputs import TokenSpec
+from musicvae_jax.models.lstm import Dtype
+
+
+def _time_major(x: jax.Array) -> jax.Array:
+  return jnp.swapaxes(x, 0, 1)
+
+
+class MusicVAE(nn.Module):
+  """The whole model. Build it from a config with `from_config`."""
+
+  spec: TokenSpec
+  seq_len: int
+  z_size: int
+  enc_rnn_sizes: Sequence[int]
+  dec_rnn_sizes: Sequence[int]
+  use_hier: bool = False
+  n_subsequences: int = 1
+  conductor_rnn_sizes: Sequence[int] = ()
+  conductor_input_size: int = 1
+  encoder_embed_size: int = 0
+  decoder_embed_size: int = 0
+  forget_bias: float = 1.0
+  dtype: Dtype = jnp.float32
+  unroll: int = 1
+
+  def setup(self):
+    self.encoder = BidirectionalEncoder(
+        self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
+        self.forget_bias, self.dtype, self.unroll)
+    if self.use_hier:
+      self.conductor = Conductor(self.conductor_rnn_sizes, self.n_subsequences,
+                                 self.conductor_input_size, self.forget_bias,
+                                 self.dtype)
+      self.core_decoder = CoreDecoder(
+          self.spec, self.dec_rnn_sizes, self.conductor_rnn_sizes[-1],
+          self.decoder_embed_size, self.forget_bias, self.dtype, self.unroll)
+    else:
+      self.decoder = CoreDecoder(
+          self.spec, self.dec_rnn_sizes, self.z_size, self.decoder_embed_size,
+          self.forget_bias, self.dtype, self.unroll)
+
+  # -- structure -----------------------------------------------------------
+  @property
+  def num_bars(self) -> int:
+    """Subsequences the decoder resets at (1 for a flat decoder)."""
+    return self.n_subsequences if self.use_hier else 1
+
+  @property
+  def bar_steps(self) -> int:
+    return self.seq_len // self.num_bars
+
+  def _core(self) -> CoreDecoder:
+    return self.core_decoder if self.use_hier else self.decoder
+
+  def conditions(self, z: jax.Array) -> jax.Array:
+    """z [B, Z] -> per-subsequence conditioning [n_bars, B, C]."""
+    return self.conductor(z) if self.use_hier else z[None]
+
+  def _to_bars(self, x: jax.Array) -> jax.Array:
+    """[T, B, ...] -> [L, n_bars * B, ...] (bar-major within the new batch)."""
+    steps, batch = x.shape[:2]
+    n = self.num_bars
+    x = x.reshape((n, steps // n, batch) + x.shape[2:])
+    x = jnp.swapaxes(x, 0, 1)
+    return x.reshape((steps // n, n * batch) + x.shape[3:])
+
+  def _from_bars(self, x: jax.Array, batch: int) -> jax.Array:
+    """Inverse of `_to_bars`: [L, n_bars * B, ...] -> [T, B, ...]."""
+    steps = x.shape[0]
+    n = self.num_bars
+    x = x.reshape((steps, n, batch) + x.shape[2:])
+    x = jnp.swapaxes(x, 0, 1)
+    return x.reshape((n * steps, batch) + x.shape[3:])
+
+  # -- public API ----------------------------------------------------------
+  def encode(self, tokens: jax.Array,
+             lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """tokens int [B, T, K], lengths int [B] -> (mu, sigma), each [B, Z]."""
+    return self.encoder(_time_major(tokens), lengths)
+
+  def decode_logits(self, z: jax.Array, tokens: jax.Array,
+                    sampling_probability: jax.Array | float | None = None,
+                    ) -> jax.Array:
+    """Decoder logits given targets: `z [B, Z], tokens [B, T, K] -> [B, T, V]`.
+
+    With `sampling_probability=None` this is pure teacher forcing. Otherwise
+    each example and step reads its previous sample with that probability
+    (uses the 'sample' PRNG stream).
+    """
+    batch = tokens.shape[0]
+    targets = _time_major(tokens)
+    prev = self._to_bars(shift_right(targets))       # [L, nB, K]
+    cond = self.conditions(z)                          # [n, B, C]
+    cond = cond.reshape((-1, cond.shape[-1]))          # [nB, C]
+    core = self._core()
+    if sampling_probability is None:
+      logits = core.teacher_forced(prev, cond)
+    else:
+      coin_key, sample_key = jax.random.split(self.make_rng('sample'))
+      use_sample = jax.random.bernoulli(coin_key, sampling_probability,
+                                        prev.shape[:2])
+      logits = core.scheduled(prev, cond, use_sample, sample_key)
+    return _time_major(self._from_bars(logits, batch))
+
+  def __call__(self, tokens: jax.Array, lengths: jax.Array,
+               sampling_probability: jax.Array | float | None = None):
+    """Encode, sample z, decode. Returns dict of logits [B, T, V], mu, sigma, z."""
+    mu, sigma = self.encode(tokens, lengths)
+    eps = jax.random.normal(self.make_rng('z'), mu.shape, mu.dtype)
+    z = mu + sigma * eps
+    logits = self.decode_logits(z, tokens, sampling_probability)
+    return {'logits': logits, 'mu': mu, 'sigma': sigma, 'z': z}
+
+  def sample(self, z: jax.Array, temperature: float | jax.Array = 1.0,
+             num_steps: int | None = None):
+    """Free-running decode of z [B, Z] (uses the 'sample' PRNG stream).
+
+    Args:
+      z: latent codes.
+      temperature: softmax temperature (1e-5 is effectively greedy).
+      num_steps: flat decoders only: generate this many steps instead of the
+        trained length (a hierarchical decoder's length is fixed by its
+        conductor).
+
+    Returns:
+      (tokens int32 [B, T, K], logits [B, T, V]).
+    """
+    steps = self.bar_steps
+    if num_steps is not None:
+      if self.use_hier and num_steps != self.seq_len:
+        raise ValueError(f'a hierarchical decoder generates exactly '
+                         f'{self.seq_len} steps, not {num_steps}')
+      if not self.use_hier:
+        steps = num_steps
+    tokens, logits = self._core().generate(
+        self.conditions(z), steps, self.make_rng('sample'), temperature)
+    return _time_major(tokens), _time_major(logits)
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict,
+                  spec: TokenSpec) -> 'MusicVAE':
+    """Builds the model described by `config` for tokens described by `spec`."""
+    return cls(
+        spec=spec,
+        seq_len=config_base.sequence_length(config),
+        z_size=config.z_size,
+        enc_rnn_sizes=tuple(config.enc_rnn_sizes),
+        dec_rnn_sizes=tuple(config.dec_rnn_sizes),
+        use_hier=config.use_hier,
+        n_subsequences=config.n_subsequences if config.use_hier else 1,
+        conductor_rnn_sizes=tuple(config.conductor_rnn_sizes),
+        conductor_input_size=config.conductor_embed_size,
+        encoder_embed_size=config.encoder_embed_size,
+        decoder_embed_size=config.decoder_embed_size,
+        forget_bias=config.forget_bias,
+        dtype=jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32,
+    )
