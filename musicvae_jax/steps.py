@@ -1,0 +1,302 @@
+"""Train state and the pure, jit-compiled train and eval steps.
+
+Randomness comes from `fold_in(state.rng, state.step)` inside the step, never
+from Python state, so a resumed run draws exactly the numbers the
+uninterrupted run would have drawn.
+
+Batches are dicts: `tokens` int32 [B, T, K], `lengths` int32 [B],
+`weights` float32 [B] (0 for padding).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from musicvae_jax import losses, schedules
+from musicvae_jax.models import MusicVAE, TokenSpec
+
+Batch = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a run needs to continue exactly: saved whole by orbax."""
+
+  step: jax.Array            # int32 scalar
+  params: Any
+  opt_state: Any
+  plateau_state: Any         # optax.contrib.reduce_on_plateau state
+  rng: jax.Array             # typed PRNG key
+
+
+@dataclasses.dataclass(frozen=True)
+class StepConfig:
+  """The config values the steps read, as a hashable static value."""
+
+  part_depths: tuple[int, ...]
+  free_bits: float
+  beta_schedule: str
+  max_beta: float
+  beta_rate: float
+  beta_start: float
+  beta_end: float
+  beta_duration: int
+  sampling_schedule: str
+  sampling_rate: float
+  scheduled_sampling: bool
+  plateau: bool
+  num_bars: int
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict,
+                  spec: TokenSpec) -> 'StepConfig':
+    return cls(
+        part_depths=tuple(spec.part_depths),
+        free_bits=float(config.free_bits),
+        beta_schedule=config.beta_schedule,
+        max_beta=float(config.max_beta),
+        beta_rate=float(config.beta_rate),
+        beta_start=float(config.beta_start),
+        beta_end=float(config.beta_end),
+        beta_duration=int(config.beta_duration),
+        sampling_schedule=config.sampling_schedule,
+        sampling_rate=float(config.sampling_rate),
+        scheduled_sampling=schedules.uses_scheduled_sampling(config),
+        plateau=config.lr_schedule == 'plateau',
+        num_bars=config.n_subsequences if config.use_hier else 1,
+    )
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Adam after global-norm clipping, at the config's learning-rate schedule."""
+  return optax.chain(
+      optax.clip_by_global_norm(config.grad_clip),
+      optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
+      optax.scale_by_learning_rate(schedules.learning_rate_fn(config)),
+  )
+
+
+def make_plateau(config: ml_collections.ConfigDict) -> optax.GradientTransformationExtraArgs:
+  """`reduce_on_plateau` driven by eval losses (one window per evaluation)."""
+  return optax.contrib.reduce_on_plateau(
+      factor=config.lr_scheduler_factor,
+      patience=config.lr_scheduler_patience,
+      min_scale=config.min_learning_rate / config.learning_rate)
+
+
+def init_params(model: MusicVAE, rng: jax.Array, batch: Batch):
+  rngs = dict(zip(('params', 'z', 'sample'), jax.random.split(rng, 3)))
+  return model.init(rngs, batch['tokens'], batch['lengths'])['params']
+
+
+def create_train_state(config: ml_collections.ConfigDict, model: MusicVAE,
+                       batch: Batch) -> TrainState:
+  """A fresh state: parameters from `config.seed`, step 0."""
+  root = jax.random.key(config.seed)
+  param_key, state_key = jax.random.split(root)
+  params = init_params(model, param_key, batch)
+  return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      opt_state=make_optimizer(config).init(params),
+      plateau_state=make_plateau(config).init(jnp.zeros(())),
+      rng=state_key,
+  )
+
+
+def _beta(step, hp: StepConfig):
+  if hp.beta_schedule == 'magenta':
+    return schedules.magenta_beta(step, hp.max_beta, hp.beta_rate)
+  return schedules.linear_beta(step, hp.beta_start, hp.beta_end, hp.beta_duration)
+
+
+def _mask(batch: Batch) -> jax.Array:
+  steps = batch['tokens'].shape[1]
+  return (jnp.arange(steps)[None, :] < batch['lengths'][:, None]).astype(jnp.float32)
+
+
+def _weighted_mean(x: jax.Array, weights: jax.Array) -> jax.Array:
+  return jnp.sum(x * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+def loss_terms(out: dict[str, jax.Array], batch: Batch, beta, hp: StepConfig):
+  """Magenta's loss: mean r_loss + beta * mean(max(KL - free nats, 0)).
+
+  Returns (loss, per-example dict of r_loss, kl, kl_cost — each [B]).
+  """
+  r_loss = losses.reconstruction_loss(out['logits'], batch['tokens'],
+                                      _mask(batch), hp.part_depths)
+  kl = losses.kl_divergence(out['mu'], out['sigma'])
+  cost = losses.kl_cost(kl, hp.free_bits)
+  w = batch['weights']
+  loss = _weighted_mean(r_loss, w) + beta * _weighted_mean(cost, w)
+  return loss, {'r_loss': r_loss, 'kl': kl, 'kl_cost': cost}
+
+
+def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
+               tx: optax.GradientTransformation, hp: StepConfig,
+               ) -> tuple[TrainState, Metrics]:
+  """One optimisation step. Metrics are device scalars (read them rarely)."""
+  key = jax.random.fold_in(state.rng, state.step)
+  z_key, sample_key = jax.random.split(key)
+  beta = _beta(state.step, hp)
+  p_sample = schedules.sampling_probability(state.step, hp.sampling_schedule,
+                                            hp.sampling_rate)
+
+  def loss_fn(params):
+    out = model.apply({'params': params}, batch['tokens'], batch['lengths'],
+                      p_sample if hp.scheduled_sampling else None,
+                      rngs={'z': z_key, 'sample': sample_key})
+    loss, terms = loss_terms(out, batch, beta, hp)
+    return loss, (out, terms)
+
+  (loss, (out, terms)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  scale = state.plateau_state.scale if hp.plateau else jnp.ones(())
+  updates = jax.tree.map(lambda u: u * scale.astype(u.dtype), updates)
+  params = optax.apply_updates(state.params, updates)
+
+  acc = losses.accuracy_counts(out['logits'], batch['tokens'], _mask(batch),
+                               hp.part_depths)
+  w = batch['weights']
+  metrics = {
+      'loss': loss,
+      'r_loss': _weighted_mean(terms['r_loss'], w),
+      'kl_loss': _weighted_mean(terms['kl_cost'], w),
+      'kl_bits': _weighted_mean(terms['kl'], w) / losses.LN2,
+      'beta': beta,
+      'sampling_probability': p_sample if hp.scheduled_sampling else jnp.zeros(()),
+      'grad_norm': optax.global_norm(grads),
+      'param_norm': optax.global_norm(params),
+      'accuracy': jnp.sum(acc['correct']) / jnp.maximum(jnp.sum(acc['count']), 1),
+      'event_accuracy': (jnp.sum(acc['event_correct'])
+                         / jnp.maximum(jnp.sum(acc['event_count']), 1)),
+  }
+  new_state = state.replace(step=state.step + 1, params=params,
+                            opt_state=opt_state)
+  return new_state, metrics
+
+
+def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
+              model: MusicVAE, hp: StepConfig) -> Metrics:
+  """Sums over one eval batch (weights 0 drop padding), to be added up.
+
+  Two decodes of the same z: teacher forced, and fully sampled (probability
+  1, each bar's first input still the previous target, as Magenta). The
+  reported `loss` uses the sampled decode when the config trains with
+  scheduled sampling (Magenta evaluates at sampling probability 1.0 then),
+  else teacher forcing.
+  """
+  z_key, sample_key = jax.random.split(rng)
+  w = batch['weights']
+  mask = _mask(batch) * w[:, None]
+  rngs = {'z': z_key, 'sample': sample_key}
+  tf_out = model.apply({'params': params}, batch['tokens'], batch['lengths'],
+                       None, rngs=rngs)
+  sampled_logits = model.apply({'params': params}, tf_out['z'], batch['tokens'],
+                               1.0, rngs=rngs, method=MusicVAE.decode_logits)
+  beta = _beta(step, hp)
+  kl = losses.kl_divergence(tf_out['mu'], tf_out['sigma'])
+  cost = losses.kl_cost(kl, hp.free_bits)
+  r_tf = losses.reconstruction_loss(tf_out['logits'], batch['tokens'], mask,
+                                    hp.part_depths)
+  r_sampled = losses.reconstruction_loss(sampled_logits, batch['tokens'], mask,
+                                         hp.part_depths)
+  r_loss = r_sampled if hp.scheduled_sampling else r_tf
+  sums = {
+      'examples': jnp.sum(w),
+      'loss': jnp.sum(w * (r_loss + beta * cost)),
+      'r_loss': jnp.sum(w * r_loss),
+      'r_loss_teacher_forced': jnp.sum(w * r_tf),
+      'r_loss_sampled': jnp.sum(w * r_sampled),
+      'kl_loss': jnp.sum(w * cost),
+      'kl_bits': jnp.sum(w * kl) / losses.LN2,
+  }
+  for name, logits in (('teacher_forced', tf_out['logits']),
+                       ('sampled', sampled_logits)):
+    acc = losses.accuracy_counts(logits, batch['tokens'], mask, hp.part_depths)
+    for key, value in acc.items():
+      sums[f'{name}_{key}'] = value                    # [K]
+  # Per-bar teacher-forced accuracy (hierarchical models) and per-class hits.
+  pred = losses.predictions(tf_out['logits'], hp.part_depths)
+  hits = (pred == batch['tokens']).astype(jnp.float32) * mask[..., None]
+  bars = hits.reshape(hits.shape[0], hp.num_bars, -1, hits.shape[-1])
+  sums['bar_correct'] = jnp.sum(bars, axis=(0, 2, 3))           # [n_bars]
+  sums['bar_count'] = jnp.sum(
+      mask.reshape(mask.shape[0], hp.num_bars, -1), axis=(0, 2)) * hits.shape[-1]
+  class_hits, class_counts = losses.per_class_counts(
+      pred[..., 0], batch['tokens'][..., 0], mask, hp.part_depths[0])
+  sums['class_correct'] = class_hits
+  sums['class_count'] = class_counts
+  return sums
+
+
+def summarise_eval(sums: dict[str, Any], part_names: tuple[str, ...]) -> dict[str, float]:
+  """Turns summed eval counts into averages (host side, numpy inputs)."""
+  import numpy as np
+  n = max(float(sums['examples']), 1.0)
+  out = {k: float(sums[k]) / n for k in
+         ('loss', 'r_loss', 'r_loss_teacher_forced', 'r_loss_sampled',
+          'kl_loss', 'kl_bits')}
+  for mode in ('teacher_forced', 'sampled'):
+    correct = np.asarray(sums[f'{mode}_correct'])
+    count = np.maximum(np.asarray(sums[f'{mode}_count']), 1)
+    ev_c = np.asarray(sums[f'{mode}_event_correct'])
+    ev_n = np.maximum(np.asarray(sums[f'{mode}_event_count']), 1)
+    out[f'accuracy_{mode}'] = float(correct.sum() / count.sum())
+    out[f'event_accuracy_{mode}'] = float(ev_c.sum() / ev_n.sum())
+    if len(part_names) > 1:
+      for k, name in enumerate(part_names):
+        out[f'accuracy_{mode}/{name}'] = float(correct[k] / count[k])
+  seen = np.asarray(sums['class_count']) > 0
+  if seen.any():
+    per_class = np.asarray(sums['class_correct'])[seen] / np.asarray(
+        sums['class_count'])[seen]
+    out['mean_per_class_accuracy'] = float(per_class.mean())
+  bar_c = np.asarray(sums['bar_correct'])
+  if bar_c.size > 1:
+    bar_n = np.maximum(np.asarray(sums['bar_count']), 1)
+    for b, acc in enumerate(bar_c / bar_n):
+      out[f'bar_accuracy/{b:02d}'] = float(acc)
+  return out
+
+
+def update_plateau(state: TrainState, eval_loss: jax.Array,
+                   plateau: optax.GradientTransformationExtraArgs) -> TrainState:
+  """Feeds one eval loss to reduce_on_plateau (one patience window)."""
+  _, new = plateau.update(updates=jnp.zeros(()), state=state.plateau_state,
+                          value=eval_loss)
+  return state.replace(plateau_state=new)
+
+
+def current_learning_rate(state: TrainState, config) -> jax.Array:
+  lr = schedules.learning_rate_fn(config)(state.step)
+  if config.lr_schedule == 'plateau':
+    lr = lr * state.plateau_state.scale
+  return lr
+
+
+def jit_steps(config: ml_collections.ConfigDict, model: MusicVAE, spec: TokenSpec):
+  """Jitted (train_step, eval_step, plateau_update) for this config.
+
+  The train step donates its state buffers.
+  """
+  hp = StepConfig.from_config(config, spec)
+  tx = make_optimizer(config)
+  train = jax.jit(functools.partial(train_step, model=model, tx=tx, hp=hp),
+                  donate_argnums=0)
+  evaluate = jax.jit(functools.partial(eval_step, model=model, hp=hp))
+  plateau = jax.jit(functools.partial(update_plateau,
+                                      plateau=make_plateau(config)),
+                    donate_argnums=0)
+  return train, evaluate, plateau
