@@ -102,6 +102,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.lr_scheduler_patience = 5
   # Clip gradients to this global norm.
   c.grad_clip = 1.0
+  # Skip the update (zero gradients) when the global norm exceeds this
+  # (Magenta `grad_norm_clip_to_zero`).
+  c.grad_norm_clip_to_zero = 10000.0
 
   # ---- KL ----
   # 'magenta': beta = (1 - beta_rate**step) * max_beta;

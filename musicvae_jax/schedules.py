@@ -5,12 +5,28 @@ Formulas follow Magenta's `music_vae` (base_model.py, lstm_models.py).
 
 from __future__ import annotations
 
+import math
+
+import jax
 import jax.numpy as jnp
+
+
+def _power(base: float, step) -> jnp.ndarray:
+  """`base ** step` for a Python float base, accurate in float32.
+
+  float32 cannot hold 0.99999 exactly, and `pow` on the rounded base is off by
+  0.1% after 1000 steps; `exp(step * log(base))` with the log taken in double
+  precision is not. `0 ** 0 == 1`.
+  """
+  step = jnp.asarray(step, jnp.float32)
+  if base == 0.0:
+    return jnp.where(step == 0, 1.0, 0.0)
+  return jnp.exp(step * math.log(base))
 
 
 def magenta_beta(step, max_beta: float, beta_rate: float):
   """KL weight: `(1 - beta_rate ** step) * max_beta`."""
-  return (1.0 - jnp.power(beta_rate, jnp.asarray(step, jnp.float32))) * max_beta
+  return (1.0 - _power(beta_rate, step)) * max_beta
 
 
 def linear_beta(step, start: float, end: float, duration: int):
@@ -39,11 +55,10 @@ def sampling_probability(step, schedule: str, rate: float):
   if schedule == 'constant':
     return jnp.asarray(rate, jnp.float32)
   if schedule == 'inverse_sigmoid':
-    k = rate
-    # exp(step / k) overflows float32 late in training; the limit is 1.
-    return 1.0 - k / (k + jnp.exp(jnp.minimum(step / k, 80.0)))
+    # 1 - k / (k + e^(s/k)) == sigmoid(s/k - ln k): no cancellation, no overflow.
+    return jax.nn.sigmoid(step / rate - math.log(rate))
   if schedule == 'exponential':
-    return 1.0 - jnp.power(rate, step)
+    return 1.0 - _power(rate, step)
   raise ValueError(f'config.sampling_schedule={schedule!r} is not a schedule')
 
 
@@ -59,8 +74,7 @@ def uses_scheduled_sampling(config) -> bool:
 def magenta_learning_rate(step, learning_rate: float, decay_rate: float,
                           min_learning_rate: float):
   """`(lr - min_lr) * decay_rate ** step + min_lr`."""
-  step = jnp.asarray(step, jnp.float32)
-  return ((learning_rate - min_learning_rate) * jnp.power(decay_rate, step)
+  return ((learning_rate - min_learning_rate) * _power(decay_rate, step)
           + min_learning_rate)
 
 

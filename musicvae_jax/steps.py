@@ -76,9 +76,22 @@ class StepConfig:
     )
 
 
+def zero_if_norm_above(limit: float) -> optax.GradientTransformation:
+  """Zeroes all gradients when their global norm exceeds `limit` (Magenta)."""
+
+  def update(updates, state, params=None):
+    del params
+    keep = optax.global_norm(updates) <= limit
+    return jax.tree.map(lambda g: jnp.where(keep, g, jnp.zeros_like(g)),
+                        updates), state
+
+  return optax.GradientTransformation(lambda _: optax.EmptyState(), update)
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Adam after global-norm clipping, at the config's learning-rate schedule."""
   return optax.chain(
+      zero_if_norm_above(config.grad_norm_clip_to_zero),
       optax.clip_by_global_norm(config.grad_clip),
       optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
       optax.scale_by_learning_rate(schedules.learning_rate_fn(config)),

@@ -1,0 +1,64 @@
+"""cat-mel_2bar_small: 2-bar melody MusicVAE with a flat decoder (Magenta's config).
+
+  python -m musicvae_jax.train --config=configs/mel_2bar.py --workdir=runs/mel_2bar
+Variants (`--config=configs/mel_2bar.py:NAME`):
+  small  Magenta's cat-mel_2bar_small (the default).
+  big    Magenta's cat-mel_2bar_big.
+  cpu    a laptop-sized model that learns the built-in folk corpus in minutes.
+  tiny   the smallest thing that runs (tests, smoke checks).
+"""
+
+from musicvae_jax.config_base import base_config
+
+
+def get_config(variant: str = 'small'):
+  c = base_config()
+  c.magenta_name = 'cat-mel_2bar_small'
+  c.slice_bars = 2
+  c.melody_programs = 'mel_2bar'
+  c.max_transpose = 5
+  c.z_size = 256
+  c.enc_rnn_sizes = (512,)
+  c.dec_rnn_sizes = (256, 256)
+  c.free_bits = 0.0
+  c.max_beta = 0.2
+  c.beta_rate = 0.99999
+  c.sampling_schedule = 'inverse_sigmoid'
+  c.sampling_rate = 1000.0
+  c.batch_size = 512
+  if variant == 'small':
+    pass
+  elif variant == 'big':
+    c.magenta_name = 'cat-mel_2bar_big'
+    c.z_size = 512
+    c.enc_rnn_sizes = (2048,)
+    c.dec_rnn_sizes = (2048, 2048, 2048)
+    c.max_beta = 0.5
+  elif variant == 'cpu':
+    c.z_size = 64
+    c.enc_rnn_sizes = (256,)
+    c.dec_rnn_sizes = (256,)
+    c.batch_size = 64
+    c.num_steps = 3000
+    c.beta_rate = 0.999
+    c.learning_rate = 2e-3
+    c.decay_rate = 0.9995
+    c.log_every_steps = 50
+    c.eval_every_steps = 250
+    c.checkpoint_every_steps = 250
+    c.advanced_every_steps = 1000
+  elif variant == 'tiny':
+    c.z_size = 8
+    c.enc_rnn_sizes = (16,)
+    c.dec_rnn_sizes = (16,)
+    c.batch_size = 4
+    c.num_steps = 4
+    c.eval_batches = 2
+    c.log_every_steps = 2
+    c.eval_every_steps = 2
+    c.checkpoint_every_steps = 2
+    c.advanced_every_steps = 4
+  else:
+    raise ValueError(f'configs/mel_2bar.py has no variant {variant!r} '
+                     "(choose 'small', 'big', 'cpu' or 'tiny')")
+  return c

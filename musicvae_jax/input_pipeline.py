@@ -1,0 +1,112 @@
+"""From config to training and eval batches: the bridge between the data
+package (files -> cached windows, no JAX) and the trainer."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Iterator
+
+import ml_collections
+import numpy as np
+from absl import logging
+
+from musicvae_jax.data import cache, converters, pipeline
+from musicvae_jax.models import TokenSpec
+
+PART_NAMES = {'melody': ('melody',), 'drums': ('drums',),
+              'trio': ('melody', 'bass', 'drums')}
+
+
+def default_cache_dir(config: ml_collections.ConfigDict) -> Path:
+  if config.cache_dir:
+    return Path(config.cache_dir).expanduser()
+  return Path('~/.cache/musicvae_jax').expanduser()
+
+
+def token_spec(converter) -> TokenSpec:
+  """The model's view of a converter's tokens."""
+  tables = getattr(converter, 'input_tables', None)
+  return TokenSpec(tuple(converter.part_depths),
+                   None if tables is None else tuple(tables))
+
+
+@dataclasses.dataclass
+class Data:
+  """Windows for training and evaluation, and how to batch them."""
+
+  converter: Any
+  spec: TokenSpec
+  train_windows: np.ndarray            # int16 [N, T, K]
+  eval_windows: np.ndarray             # int16 [M, T, K]
+  train_dir: str
+  eval_dir: str
+  summaries: dict[str, Any]
+
+  @property
+  def part_names(self) -> tuple[str, ...]:
+    return PART_NAMES.get(self.converter_encoding, ('part',))
+
+  @property
+  def converter_encoding(self) -> str:
+    return getattr(self.converter, 'encoding', 'melody')
+
+  def train_batches(self, config: ml_collections.ConfigDict,
+                    process_index: int = 0,
+                    process_count: int = 1) -> 'pipeline.TrainBatches':
+    return pipeline.TrainBatches(
+        self.train_windows, self.converter, batch_size=config.batch_size,
+        seed=config.seed, max_transpose=config.max_transpose,
+        process_index=process_index, process_count=process_count,
+        prefetch=config.prefetch_batches)
+
+  def eval_batches(self, config: ml_collections.ConfigDict) -> Iterator[dict]:
+    batches = pipeline.eval_batches(self.eval_windows, config.batch_size)
+    limit = config.eval_batches or None
+    for i, batch in enumerate(batches):
+      if limit is not None and i >= limit:
+        return
+      yield batch
+
+
+def _dirs(config: ml_collections.ConfigDict) -> tuple[str, str]:
+  """(train_dir, eval_dir); the built-in folk corpus when train_dir is empty."""
+  if config.train_dir:
+    return config.train_dir, config.eval_dir
+  from musicvae_jax.data import folk_corpus
+  train_dir, eval_dir = folk_corpus.default_corpus_dirs(
+      cache_dir=str(default_cache_dir(config)), num_workers=config.num_workers)
+  logging.info('no train_dir given: using the built-in folk corpus in %s',
+               train_dir)
+  return str(train_dir), config.eval_dir or str(eval_dir)
+
+
+def load(config: ml_collections.ConfigDict) -> Data:
+  """Converts (or reads from the cache) the train and eval windows."""
+  converter = converters.make_converter(config)
+  train_dir, eval_dir = _dirs(config)
+  cache_root = default_cache_dir(config) / 'windows'
+  train, train_summary = cache.load_or_build_windows(
+      train_dir, cache_root, config, num_workers=config.num_workers)
+  if eval_dir:
+    evals, eval_summary = cache.load_or_build_windows(
+        eval_dir, cache_root, config, num_workers=config.num_workers)
+  else:
+    train, evals = pipeline.split_windows(train, config.eval_fraction,
+                                          config.seed)
+    eval_summary = {'held_out_fraction': config.eval_fraction}
+  return Data(converter, token_spec(converter), train, evals, train_dir,
+              eval_dir, {'train': train_summary, 'eval': eval_summary})
+
+
+def example_batch(config: ml_collections.ConfigDict, spec: TokenSpec,
+                  batch_size: int | None = None) -> dict[str, np.ndarray]:
+  """An all-zero batch of the right shapes (for initialising parameters)."""
+  from musicvae_jax import config_base
+  batch = batch_size or config.batch_size
+  steps = config_base.sequence_length(config)
+  return {
+      'tokens': np.zeros((batch, steps, spec.num_parts), np.int32),
+      'lengths': np.full((batch,), steps, np.int32),
+      'weights': np.ones((batch,), np.float32),
+  }

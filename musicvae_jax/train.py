@@ -1,0 +1,47 @@
+"""Train a MusicVAE.
+
+  python -m musicvae_jax.train --config=configs/hier.py --workdir=runs/hier
+  python -m musicvae_jax.train --config=configs/mel_2bar.py:cpu --workdir=runs/demo \
+      --config.train_dir=~/midi --config.batch_size=64
+
+Restarting with the same workdir resumes from its latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from musicvae_jax import parallel, trainer
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file(
+    'config', None, 'Config file, optionally with a variant: FILE.py:VARIANT.',
+    lock_config=True)
+flags.DEFINE_string('workdir', None, 'Where checkpoints, config.json and '
+                    'TensorBoard logs go; an existing run there is resumed.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  parallel.initialize_distributed()
+  try:
+    trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except trainer.NonFiniteLossError as error:
+    logging.error('%s', error)
+    sys.exit(f'error: {error}')
+  except (ValueError, FileNotFoundError) as error:
+    sys.exit(f'error: {error}')
+
+
+def run():
+  """Console-script entry point (`musicvae-train`)."""
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,207 @@
+"""The training loop: data, jitted steps, evaluation, logging, checkpoints, resume.
+
+`train_and_evaluate(config, workdir)` is the library entry point; the command
+line lives in `train.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+from musicvae_jax.models import MusicVAE
+
+_NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Raised when training produced NaN or Inf; no checkpoint was written."""
+
+
+class MetricWriter:
+  """TensorBoard event files (tensorboardX, no TensorFlow) on process 0."""
+
+  def __init__(self, logdir: Path, enabled: bool):
+    self._writer = None
+    if enabled:
+      from tensorboardX import SummaryWriter
+      self._writer = SummaryWriter(str(logdir))
+
+  def scalars(self, step: int, values: dict[str, float], prefix: str) -> None:
+    if self._writer is None:
+      return
+    for key, value in values.items():
+      self._writer.add_scalar(f'{prefix}/{key}', value, step)
+    self._writer.flush()
+
+  def close(self) -> None:
+    if self._writer is not None:
+      self._writer.close()
+
+
+class MetricAverager:
+  """Adds step metrics on device; reads them on the host only when asked."""
+
+  def __init__(self):
+    self._sum, self._count = None, 0
+
+  def add(self, metrics: dict[str, jax.Array]) -> None:
+    self._sum = metrics if self._sum is None else jax.tree.map(
+        jnp.add, self._sum, metrics)
+    self._count += 1
+
+  def pending(self) -> bool:
+    return self._count > 0
+
+  def read(self) -> tuple[dict[str, float], int]:
+    """(interval averages, steps averaged); resets the accumulator."""
+    host = jax.device_get(self._sum)
+    count = self._count
+    out = {k: float(v) / count for k, v in host.items()}
+    self._sum, self._count = None, 0
+    return out, count
+
+
+def _check_finite(values: dict[str, float], step: int) -> None:
+  bad = {k: v for k, v in values.items()
+         if k in _NOT_FINITE and not math.isfinite(v)}
+  if bad:
+    raise NonFiniteLossError(
+        f'training diverged before step {step}: {bad}. Nothing was saved '
+        'after the last good checkpoint; lower learning_rate or grad_clip, '
+        'or resume from that checkpoint.')
+
+
+def evaluate(eval_fn, params, eval_batches: Iterator[dict], seed: int,
+             step: jax.Array, part_names: tuple[str, ...]) -> dict[str, float]:
+  """Runs the eval step over the eval batches and averages the sums."""
+  total = None
+  base = jax.random.key(seed + 1)
+  for i, batch in enumerate(eval_batches):
+    sums = eval_fn(params, batch, jax.random.fold_in(base, i), step)
+    total = sums if total is None else jax.tree.map(jnp.add, total, sums)
+  if total is None:
+    return {}
+  return steps.summarise_eval(jax.device_get(total), part_names)
+
+
+def _restore_params_from(path: str, state: steps.TrainState,
+                         resume_state: bool) -> steps.TrainState:
+  workdir, step = checkpoints.resolve_checkpoint(path)
+  source = checkpoints.Checkpointer(workdir, read_only=True, async_save=False)
+  restored, _ = source.restore(state, step)
+  source.close()
+  if resume_state:
+    return restored
+  return state.replace(params=restored.params)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str | Path) -> dict[str, Any]:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint.
+
+  Returns the last eval metrics (and `step`).
+  """
+  config_base.validate(config)
+  workdir = Path(workdir).expanduser().absolute()
+  workdir.mkdir(parents=True, exist_ok=True)
+  is_chief = jax.process_index() == 0
+
+  data = input_pipeline.load(config)
+  logging.info('data: %d training windows, %d eval windows',
+               len(data.train_windows), len(data.eval_windows))
+  model = MusicVAE.from_config(config, data.spec)
+  train_fn, eval_fn, plateau_fn = steps.jit_steps(config, model, data.spec)
+
+  batches = data.train_batches(config, jax.process_index(), jax.process_count())
+  state = steps.create_train_state(config, model,
+                                   input_pipeline.example_batch(config, data.spec))
+
+  ckpt = checkpoints.Checkpointer(workdir, config.keep_latest, config.keep_best)
+  if ckpt.latest_step() is not None:
+    state, data_state = ckpt.restore(state)
+    batches.set_state(data_state)
+    logging.info('resumed from %s at step %d', ckpt.directory, int(state.step))
+  elif config.ckpt_path:
+    state = _restore_params_from(config.ckpt_path, state,
+                                 config.ckpt_resume_state)
+    logging.info('initialised from %s', config.ckpt_path)
+  if is_chief:
+    checkpoints.write_config(workdir, config)
+
+  writer = MetricWriter(workdir / 'tensorboard', is_chief)
+  averager = MetricAverager()
+  start = int(state.step)
+  last_eval: dict[str, Any] = {}
+  progress = _progress(start, config.num_steps, is_chief)
+  tick = time.perf_counter()
+  try:
+    for step in range(start + 1, config.num_steps + 1):
+      state, metrics = train_fn(state, next(batches))
+      averager.add(metrics)
+      boundary = step == config.num_steps
+      do_log = step % config.log_every_steps == 0 or boundary
+      do_eval = step % config.eval_every_steps == 0 or boundary
+      do_ckpt = step % config.checkpoint_every_steps == 0 or boundary or do_eval
+      if do_log or do_ckpt:
+        values, count = averager.read()
+        _check_finite(values, step)
+        values['steps_per_second'] = count / (time.perf_counter() - tick)
+        values['learning_rate'] = float(steps.current_learning_rate(state, config))
+        if do_log:
+          _report(progress, step, values, config)
+          writer.scalars(step, values, 'train')
+      eval_loss = None
+      if do_eval and len(data.eval_windows):
+        last_eval = evaluate(eval_fn, state.params, data.eval_batches(config),
+                             config.seed, state.step, data.part_names)
+        eval_loss = last_eval['loss']
+        if config.lr_schedule == 'plateau':
+          state = plateau_fn(state, jnp.asarray(eval_loss, jnp.float32))
+        _log_eval(progress, step, last_eval)
+        writer.scalars(step, last_eval, 'eval')
+      if do_ckpt:
+        ckpt.save(step, state, config, batches.get_state(), eval_loss)
+      if do_log or do_eval or do_ckpt:
+        tick = time.perf_counter()  # steps/s excludes eval and saving
+      progress.update(1)
+  finally:
+    progress.close()
+    ckpt.close()
+    writer.close()
+    batches.close()
+  return {'step': int(state.step), **last_eval}
+
+
+def _progress(start: int, total: int, enabled: bool):
+  from tqdm.auto import tqdm
+  return tqdm(total=total, initial=start, disable=not enabled, unit='step',
+              dynamic_ncols=True, mininterval=1.0)
+
+
+def _report(progress, step: int, values: dict[str, float], config) -> None:
+  shown = ('loss', 'r_loss', 'kl_bits', 'beta', 'accuracy', 'event_accuracy',
+           'sampling_probability', 'learning_rate', 'grad_norm',
+           'steps_per_second')
+  progress.set_postfix(loss=f'{values["loss"]:.3f}',
+                       acc=f'{values["accuracy"]:.3f}', refresh=False)
+  text = ' '.join(f'{k}={values[k]:.4g}' for k in shown if k in values)
+  progress.write(f'step {step}/{config.num_steps} [train, mean of the last '
+                 f'{config.log_every_steps} steps] {text}')
+
+
+def _log_eval(progress, step: int, values: dict[str, float]) -> None:
+  shown = ('loss', 'r_loss', 'kl_bits', 'accuracy_teacher_forced',
+           'accuracy_sampled', 'event_accuracy_teacher_forced',
+           'mean_per_class_accuracy')
+  text = ' '.join(f'{k}={values[k]:.4g}' for k in shown if k in values)
+  progress.write(f'step {step} [eval] {text}')
