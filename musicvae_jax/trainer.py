@@ -129,7 +129,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   ckpt = checkpoints.Checkpointer(workdir, config.keep_latest, config.keep_best)
   if ckpt.latest_step() is not None:
     state, data_state = ckpt.restore(state)
-    batches.set_state(data_state)
+    if data_state:  # a converted Magenta checkpoint has no data position
+      batches.set_state(data_state)
     logging.info('resumed from %s at step %d', ckpt.directory, int(state.step))
   elif config.ckpt_path:
     state = _restore_params_from(config.ckpt_path, state,

@@ -1,0 +1,258 @@
+"""Map Magenta MusicVAE checkpoints onto musicvae_jax parameters.
+
+Magenta variable (TF)                                          ours
+encoder/cell_k/bidirectional_rnn/{fw,bw}/multi_rnn_cell/
+    cell_0/lstm_cell/{kernel,bias}                           encoder/layer_k/{fw,bw}
+encoder/{mu,sigma}/{kernel,bias}                             encoder/{mu,sigma}
+decoder/multi_rnn_cell/cell_k/lstm_cell/*                    decoder/lstm/layer_k          (flat)
+decoder/{z_to_initial_state,output_projection}/*             decoder/...                   (flat)
+decoder/hierarchical_level_0/cell_k/lstm_cell/*              conductor/lstm/layer_k        (hier)
+decoder/hierarchical_level_0/initial_state/*                 conductor/z_to_initial_state  (hier)
+core_decoder/decoder/multi_rnn_cell/cell_k/lstm_cell/*       core_decoder/lstm/layer_k     (hier)
+core_decoder/decoder/{z_to_initial_state,output_projection}  core_decoder/...              (hier)
+
+A TF LSTM `kernel [in + H, 4H]` is split into our `input_kernel` (rows
+`:in`) and `recurrent_kernel` (rows `in:`); gate order (i, j, f, o) and the
+run-time forget bias of 1.0 are the same on both sides, so no reordering is
+needed. Our models compute Magenta's function exactly for these configs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+_ENC = re.compile(r'encoder/cell_(\d+)/bidirectional_rnn/(fw|bw)/multi_rnn_cell/'
+                  r'cell_0/lstm_cell/(kernel|bias)$')
+_FLAT_DEC = re.compile(r'decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/(kernel|bias)$')
+_CONDUCTOR = re.compile(r'decoder/hierarchical_level_0/cell_(\d+)/lstm_cell/(kernel|bias)$')
+_CORE = re.compile(r'core_decoder/decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/'
+                   r'(kernel|bias)$')
+
+
+class CheckpointMismatchError(ValueError):
+  """The checkpoint does not fit the model (names a variable or a size)."""
+
+
+def _lstm(kernel: np.ndarray, bias: np.ndarray) -> dict[str, np.ndarray]:
+  units = bias.shape[0] // 4
+  split = kernel.shape[0] - units
+  return {'input_kernel': kernel[:split], 'recurrent_kernel': kernel[split:],
+          'bias': bias}
+
+
+def _dense(variables: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+  try:
+    return {'kernel': variables[f'{prefix}/kernel'],
+            'bias': variables[f'{prefix}/bias']}
+  except KeyError as missing:
+    raise CheckpointMismatchError(f'the checkpoint has no {missing.args[0]}') from None
+
+
+def _stack(variables: dict[str, np.ndarray], pattern: re.Pattern) -> dict[str, Any]:
+  cells: dict[int, dict[str, np.ndarray]] = {}
+  for name, value in variables.items():
+    m = pattern.search(name)
+    if m:
+      cells.setdefault(int(m.group(1)), {})[m.group(2)] = value
+  return {f'layer_{k}': _lstm(cells[k]['kernel'], cells[k]['bias'])
+          for k in sorted(cells)}
+
+
+def is_hierarchical(variables: dict[str, np.ndarray]) -> bool:
+  return any(_CONDUCTOR.search(n) for n in variables)
+
+
+def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
+  """Our parameter tree from Magenta's (optimizer slots already dropped)."""
+  enc_cells: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+  for name, value in variables.items():
+    m = _ENC.search(name)
+    if m:
+      enc_cells.setdefault((int(m.group(1)), m.group(2)), {})[m.group(3)] = value
+  if not enc_cells:
+    raise CheckpointMismatchError(
+        'no encoder/cell_k/bidirectional_rnn variables: not a MusicVAE '
+        'BidirectionalLstmEncoder checkpoint')
+  encoder: dict[str, Any] = {}
+  for (layer, direction), tensors in sorted(enc_cells.items()):
+    encoder.setdefault(f'layer_{layer}', {})[direction] = _lstm(
+        tensors['kernel'], tensors['bias'])
+  encoder['mu'] = _dense(variables, 'encoder/mu')
+  encoder['sigma'] = _dense(variables, 'encoder/sigma')
+  params: dict[str, Any] = {'encoder': encoder}
+  if is_hierarchical(variables):
+    params['conductor'] = {
+        'lstm': _stack(variables, _CONDUCTOR),
+        'z_to_initial_state': _dense(variables, 'decoder/hierarchical_level_0/initial_state'),
+    }
+    params['core_decoder'] = {
+        'lstm': _stack(variables, _CORE),
+        'z_to_initial_state': _dense(variables, 'core_decoder/decoder/z_to_initial_state'),
+        'output_projection': _dense(variables, 'core_decoder/decoder/output_projection'),
+    }
+  else:
+    params['decoder'] = {
+        'lstm': _stack(variables, _FLAT_DEC),
+        'z_to_initial_state': _dense(variables, 'decoder/z_to_initial_state'),
+        'output_projection': _dense(variables, 'decoder/output_projection'),
+    }
+  return params
+
+
+def sizes_from_params(params: dict[str, Any]) -> dict[str, Any]:
+  """Layer sizes read off the converted tree (Magenta hparam names)."""
+  def units(stack):
+    return [int(stack[f'layer_{k}']['bias'].shape[0] // 4) for k in range(len(stack))]
+
+  enc = params['encoder']
+  n_enc = len([k for k in enc if k.startswith('layer_')])
+  sizes = {
+      'enc_rnn_size': [int(enc[f'layer_{k}']['fw']['bias'].shape[0] // 4)
+                       for k in range(n_enc)],
+      'z_size': int(enc['mu']['kernel'].shape[1]),
+  }
+  if 'conductor' in params:
+    sizes['dec_rnn_size'] = units(params['core_decoder']['lstm'])
+    sizes['conductor_rnn_size'] = units(params['conductor']['lstm'])
+    sizes['output_depth'] = int(params['core_decoder']['output_projection']['bias'].shape[0])
+  else:
+    sizes['dec_rnn_size'] = units(params['decoder']['lstm'])
+    sizes['output_depth'] = int(params['decoder']['output_projection']['bias'].shape[0])
+  return sizes
+
+
+def parse_hparams(text: str) -> dict[str, Any]:
+  """Magenta's `--hparams` string: 'z_size=32,enc_rnn_size=[128],...'."""
+  out: dict[str, Any] = {}
+  for key, value in re.findall(r'(\w+)=(\[[^\]]*\]|[^,]+)', text or ''):
+    value = value.strip()
+    if value.startswith('['):
+      out[key] = [int(v) for v in value[1:-1].split(',') if v.strip()]
+    else:
+      try:
+        out[key] = int(value)
+      except ValueError:
+        try:
+          out[key] = float(value)
+        except ValueError:
+          out[key] = value
+  return out
+
+
+def check_against_hparams(sizes: dict[str, Any], hparams: dict[str, Any]) -> None:
+  """Raises if a size given on the command line disagrees with the checkpoint."""
+  for key in ('enc_rnn_size', 'dec_rnn_size', 'z_size'):
+    if key in hparams and hparams[key] != sizes[key]:
+      raise CheckpointMismatchError(
+          f'hparams {key}={hparams[key]} but the checkpoint holds {sizes[key]}')
+
+
+def apply_sizes(config, sizes: dict[str, Any]) -> None:
+  """Writes the checkpoint's sizes into our config (in place)."""
+  config.enc_rnn_sizes = tuple(sizes['enc_rnn_size'])
+  config.dec_rnn_sizes = tuple(sizes['dec_rnn_size'])
+  config.z_size = sizes['z_size']
+  if 'conductor_rnn_size' in sizes:
+    config.use_hier = True
+    config.conductor_rnn_sizes = tuple(sizes['conductor_rnn_size'])
+
+
+def compare_trees(ours: dict[str, Any], theirs: dict[str, Any], path: str = '') -> None:
+  """Raises naming the first parameter whose presence or shape differs."""
+  for key in sorted(set(ours) | set(theirs)):
+    where = f'{path}/{key}' if path else key
+    if key not in theirs:
+      raise CheckpointMismatchError(f'the checkpoint lacks {where}')
+    if key not in ours:
+      raise CheckpointMismatchError(f'the model has no {where}')
+    if isinstance(ours[key], dict):
+      compare_trees(ours[key], theirs[key], where)
+    elif tuple(ours[key].shape) != tuple(np.shape(theirs[key])):
+      raise CheckpointMismatchError(
+          f'{where}: model shape {tuple(ours[key].shape)}, checkpoint '
+          f'shape {tuple(np.shape(theirs[key]))}')
+
+
+# Magenta config name -> our config file and variant.
+MAGENTA_CONFIGS: dict[str, str] = {
+    'cat-mel_2bar_small': 'mel_2bar.py:small',
+    'cat-mel_2bar_big': 'mel_2bar.py:big',
+    'flat-mel_16bar': 'flat_16bar.py:full',
+    'hierdec-mel_16bar': 'hier.py:full',
+}
+
+
+def config_for(magenta_name: str, config_spec: str | None = None):
+  """Our config matching a Magenta config name (before the checkpoint's sizes)."""
+  from musicvae_jax import config_base
+  if config_spec is None:
+    if magenta_name not in MAGENTA_CONFIGS:
+      raise ValueError(f'--magenta_config={magenta_name!r} is not supported; '
+                       f'known: {", ".join(sorted(MAGENTA_CONFIGS))}')
+    config_spec = MAGENTA_CONFIGS[magenta_name]
+  config = config_base.load_config_file(config_spec)
+  config.magenta_name = magenta_name
+  return config
+
+
+def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
+                       hparams: str = '', config_spec: str | None = None):
+  """Reads a Magenta checkpoint and writes a musicvae_jax workdir. Returns it."""
+  import jax
+  import jax.numpy as jnp
+
+  from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+  from musicvae_jax.magenta import tf_bundle
+  from musicvae_jax.models import MusicVAE
+
+  variables = tf_bundle.read_checkpoint(Path(checkpoint).expanduser(),
+                                        skip_optimizer=True)
+  global_step = int(variables.pop('global_step', 0) or 0)
+  params = magenta_to_params(variables)
+  sizes = sizes_from_params(params)
+  check_against_hparams(sizes, parse_hparams(hparams))
+  config = config_for(magenta_name, config_spec)
+  if config.use_hier != ('conductor_rnn_size' in sizes):
+    kind = 'hierarchical' if 'conductor_rnn_size' in sizes else 'flat'
+    raise CheckpointMismatchError(
+        f'{checkpoint} holds a {kind} decoder but {magenta_name} expects '
+        f'{"a hierarchical" if config.use_hier else "a flat"} one')
+  apply_sizes(config, sizes)
+  extra = parse_hparams(hparams)
+  for ours, theirs in (('batch_size', 'batch_size'), ('free_bits', 'free_bits'),
+                       ('max_beta', 'max_beta'), ('beta_rate', 'beta_rate')):
+    if theirs in extra:
+      config[ours] = type(config[ours])(extra[theirs])
+  config_base.validate(config)
+  converter_spec = input_pipeline.token_spec(_converter(config))
+  if converter_spec.output_depth != sizes['output_depth']:
+    raise CheckpointMismatchError(
+        f'the checkpoint outputs {sizes["output_depth"]} classes, the '
+        f'{config.encoding} encoding has {converter_spec.output_depth}')
+  model = MusicVAE.from_config(config, converter_spec)
+  example = input_pipeline.example_batch(config, converter_spec, 1)
+  state = steps.create_train_state(config, model, example)
+  compare_trees(jax.tree.map(np.asarray, state.params), params)
+  params = jax.tree.map(lambda ref, new: jnp.asarray(new, ref.dtype),
+                        state.params, params)
+  state = state.replace(params=params,
+                        opt_state=steps.make_optimizer(config).init(params),
+                        step=jnp.asarray(global_step, jnp.int32))
+  workdir = Path(workdir).expanduser().absolute()
+  workdir.mkdir(parents=True, exist_ok=True)
+  ckpt = checkpoints.Checkpointer(workdir, config.keep_latest, config.keep_best,
+                                  async_save=False)
+  if ckpt.latest_step() is not None:
+    raise FileExistsError(f'{workdir} already holds a run; choose a new --workdir')
+  ckpt.save(global_step, state, config, {})
+  ckpt.close()
+  checkpoints.write_config(workdir, config)
+  return workdir
+
+
+def _converter(config):
+  from musicvae_jax.data import converters
+  return converters.make_converter(config)
