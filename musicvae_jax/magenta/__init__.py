@@ -1,0 +1,1 @@
+"""Tools for Magenta's TensorFlow MusicVAE checkpoints (read without TensorFlow)."""
