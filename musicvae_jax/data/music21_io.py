@@ -27,10 +27,12 @@ input.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pathlib
 import re
+import threading
 import warnings
 from typing import Iterable, Sequence
 
@@ -110,11 +112,31 @@ def _with_default_unit_length(tune: str) -> str:
   return tune[:eol] + '\nL:1/8' + tune[eol:]
 
 
+_NO_BEAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_beaming():
+  """Makes music21's `Stream.makeBeams` a no-op for the duration.
+
+  music21's ABC reader beams every part after parsing, which is half of the
+  parse time and only affects notation (beams and stems), never timing.
+  """
+  stream_cls = _music21().stream.Stream
+  with _NO_BEAMS_LOCK:
+    original = stream_cls.__dict__['makeBeams']
+    stream_cls.makeBeams = lambda self, *args, **kwargs: self
+    try:
+      yield
+    finally:
+      stream_cls.makeBeams = original
+
+
 def parse_abc_tune(tune: str):
   """music21 `Score` of one ABC tune's text; BadInputError when unreadable."""
   m21 = _music21()
   try:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _without_beaming():
       warnings.simplefilter('ignore')
       score = m21.converter.parseData(_with_default_unit_length(tune),
                                       format='abc')
