@@ -7,10 +7,15 @@ Conversion rules (score time is music21 quarter-note offsets):
   none (before the first mark, or in the whole piece). Text-only marks such
   as "Allegro" are ignored.
 * Time signatures and key signatures of the first part, at their offsets
-  (consecutive repeats of the same signature are dropped).
+  (consecutive repeats of the same signature are dropped). Caveat: music21
+  (10.5) ignores ABC meter changes inside the tune body (`M:` lines or
+  `[M:...]` after the header), so such a tune keeps its header meter; it
+  does insert odd signatures of its own where bars do not fit the meter.
 * Pickup: when the first measure is an anacrusis (music21 gives it
   `paddingLeft`), every event is delayed by that padding so that bar lines
   fall on whole bars from time 0, as the windowing of Magenta assumes.
+  (music21 only marks an anacrusis in a tune it splits into measures, i.e.
+  one with a few bar lines.)
 * Notes: one per pitch (a chord gives several notes), velocity from music21
   when set, else 80; tied notes are merged into one note; grace notes,
   unpitched percussion and zero-length notes are dropped.
