@@ -336,7 +336,7 @@ def score_to_note_sequence(score, *, source_path: str = '',
     if metadata is not None and metadata.composer:
       ns.sequence_metadata.composers.append(str(metadata.composer))
 
-    for offset, qpm in time_map_changes(time_map):
+    for offset, qpm in _time_map_changes(time_map):
       tempo = ns.tempos.add()
       tempo.time = time_map(offset)
       tempo.qpm = qpm
@@ -378,7 +378,7 @@ def score_to_note_sequence(score, *, source_path: str = '',
   return ns
 
 
-def time_map_changes(time_map: _TimeMap) -> Iterable[tuple[float, float]]:
+def _time_map_changes(time_map: _TimeMap) -> Iterable[tuple[float, float]]:
   return zip(time_map.offsets, time_map.qpms)
 
 
