@@ -77,8 +77,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.n_subsequences = 16
   # Conductor LSTM sizes; its output size (predecessor `c_size`) is the last.
   c.conductor_rnn_sizes = (1024, 1024)
-  # Token embedding widths. 0 means one-hot inputs, as Magenta does.
+  # Encoder token embedding width; 0 means one-hot inputs, as Magenta does.
   c.encoder_embed_size = 0
+  # Decoder token embedding width; 0 means one-hot inputs, as Magenta does.
   c.decoder_embed_size = 0
   # Width of the conductor's all-zero input (Magenta feeds one zero per step).
   c.conductor_embed_size = 1
@@ -88,6 +89,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.compute_dtype = 'float32'
 
   # ---- optimisation ----
+  # Global batch size (split over devices and hosts).
   c.batch_size = 512
   # Total training steps.
   c.num_steps = 200_000
@@ -96,11 +98,14 @@ def base_config() -> ml_collections.ConfigDict:
   # 'exponential' (Magenta: (lr - min_lr) * decay_rate**step + min_lr) or
   # 'plateau' (optax reduce_on_plateau driven by the eval loss).
   c.lr_schedule = 'exponential'
+  # 'exponential' schedule: decay per step.
   c.decay_rate = 0.9999
+  # Floor of the learning rate (both schedules).
   c.min_learning_rate = 1e-5
-  # reduce_on_plateau: multiply the LR by this factor after `patience` evals
-  # without improvement (predecessor lr_scheduler_factor / _patience).
+  # 'plateau' schedule: multiply the LR by this factor... (predecessor
+  # lr_scheduler_factor)
   c.lr_scheduler_factor = 0.5
+  # ...after this many evaluations without improvement (lr_scheduler_patience).
   c.lr_scheduler_patience = 5
   # Clip gradients to this global norm.
   c.grad_clip = 1.0
@@ -112,10 +117,15 @@ def base_config() -> ml_collections.ConfigDict:
   # 'magenta': beta = (1 - beta_rate**step) * max_beta;
   # 'linear': beta_start -> beta_end over beta_duration steps.
   c.beta_schedule = 'magenta'
+  # 'magenta' schedule: the largest KL weight.
   c.max_beta = 0.2
+  # 'magenta' schedule: rate of approach to max_beta.
   c.beta_rate = 0.99999
+  # 'linear' schedule: first KL weight.
   c.beta_start = 0.0
+  # 'linear' schedule: last KL weight.
   c.beta_end = 0.2
+  # 'linear' schedule: steps from beta_start to beta_end.
   c.beta_duration = 10_000
   # Free bits on the total KL (bits; Magenta `free_bits`).
   c.free_bits = 0.0
@@ -137,8 +147,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.advanced_every_steps = 5000
   # Checkpoint every this many steps (and at the end).
   c.checkpoint_every_steps = 1000
-  # Checkpoints kept: the newest N and, separately, the best N by eval loss.
+  # Checkpoints kept: the newest N...
   c.keep_latest = 3
+  # ...and, separately, the best N by eval loss.
   c.keep_best = 2
   return c
 
