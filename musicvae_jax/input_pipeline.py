@@ -37,11 +37,18 @@ class Data:
 
   converter: Any
   spec: TokenSpec
-  train_windows: np.ndarray            # int16 [N, T, K]
-  eval_windows: np.ndarray             # int16 [M, T, K]
+  train: cache.WindowSet
+  eval: cache.WindowSet
   train_dir: str
   eval_dir: str
-  summaries: dict[str, Any]
+
+  @property
+  def train_windows(self) -> np.ndarray:
+    return self.train.windows             # int16 [N, T, K]
+
+  @property
+  def eval_windows(self) -> np.ndarray:
+    return self.eval.windows              # int16 [M, T, K]
 
   @property
   def part_names(self) -> tuple[str, ...]:
@@ -55,13 +62,15 @@ class Data:
                     process_index: int = 0,
                     process_count: int = 1) -> 'pipeline.TrainBatches':
     return pipeline.TrainBatches(
-        self.train_windows, self.converter, batch_size=config.batch_size,
+        self.train, self.converter, batch_size=config.batch_size,
         seed=config.seed, max_transpose=config.max_transpose,
+        max_windows=config.max_windows_per_sequence,
         process_index=process_index, process_count=process_count,
         prefetch=config.prefetch_batches)
 
   def eval_batches(self, config: ml_collections.ConfigDict) -> Iterator[dict]:
-    batches = pipeline.eval_batches(self.eval_windows, config.batch_size)
+    batches = pipeline.eval_batches(self.eval, config.batch_size,
+                                    config.max_windows_per_sequence)
     limit = config.eval_batches or None
     for i, batch in enumerate(batches):
       if limit is not None and i >= limit:
@@ -86,17 +95,16 @@ def load(config: ml_collections.ConfigDict) -> Data:
   converter = converters.make_converter(config)
   train_dir, eval_dir = _dirs(config)
   cache_root = default_cache_dir(config) / 'windows'
-  train, train_summary = cache.load_or_build_windows(
-      train_dir, cache_root, config, num_workers=config.num_workers)
+  train = cache.load_or_build_windows(train_dir, cache_root, config,
+                                      num_workers=config.num_workers)
   if eval_dir:
-    evals, eval_summary = cache.load_or_build_windows(
-        eval_dir, cache_root, config, num_workers=config.num_workers)
+    evals = cache.load_or_build_windows(eval_dir, cache_root, config,
+                                        num_workers=config.num_workers)
   else:
-    train, evals = pipeline.split_windows(train, config.eval_fraction,
+    train, evals = pipeline.split_by_file(train, config.eval_fraction,
                                           config.seed)
-    eval_summary = {'held_out_fraction': config.eval_fraction}
   return Data(converter, token_spec(converter), train, evals, train_dir,
-              eval_dir, {'train': train_summary, 'eval': eval_summary})
+              eval_dir)
 
 
 def example_batch(config: ml_collections.ConfigDict, spec: TokenSpec,

@@ -28,6 +28,10 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  # Orbax and JAX log every checkpoint step at INFO; keep the console for
+  # the run's own progress (pass --verbosity=0 to see them).
+  if not FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)
   parallel.initialize_distributed()
   try:
     trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)

@@ -117,8 +117,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   is_chief = jax.process_index() == 0
 
   data = input_pipeline.load(config)
-  logging.info('data: %d training windows, %d eval windows',
-               len(data.train_windows), len(data.eval_windows))
+  if is_chief:
+    print(f'data: {len(data.train_windows)} training windows '
+          f'({data.train.summary.get("files_used", "?")} files), '
+          f'{len(data.eval_windows)} eval windows', flush=True)
   model = MusicVAE.from_config(config, data.spec)
   train_fn, eval_fn, plateau_fn = steps.jit_steps(config, model, data.spec)
 
@@ -131,11 +133,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     state, data_state = ckpt.restore(state)
     if data_state:  # a converted Magenta checkpoint has no data position
       batches.set_state(data_state)
-    logging.info('resumed from %s at step %d', ckpt.directory, int(state.step))
+    if is_chief:
+      print(f'resumed from {ckpt.directory} at step {int(state.step)}', flush=True)
   elif config.ckpt_path:
     state = _restore_params_from(config.ckpt_path, state,
                                  config.ckpt_resume_state)
-    logging.info('initialised from %s', config.ckpt_path)
+    if is_chief:
+      print(f'initialised from {config.ckpt_path}', flush=True)
   if is_chief:
     checkpoints.write_config(workdir, config)
 

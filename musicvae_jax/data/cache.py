@@ -1,0 +1,231 @@
+"""On-disk window cache: a folder of music -> windows, converted once.
+
+Layout of one cache (per input folder and converter fingerprint):
+  manifest.json       fingerprint, and per file: size, mtime, status, reason,
+                      number of windows
+  files/<key>.npy     the file's distinct windows, int16 [n, T, K]
+  summary.json        files seen / used / skipped (with reasons), windows,
+                      duplicates removed
+
+A rerun converts only new or changed files (size or mtime differ) and forgets
+deleted ones. A cache whose fingerprint differs from the converter's is
+rebuilt, never reused. Arrays are plain `.npy` (no pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicvae_jax.data import converters, midi_io
+
+MANIFEST = 'manifest.json'
+
+
+@dataclasses.dataclass
+class WindowSet:
+  """Windows of a folder, deduplicated across it."""
+
+  windows: np.ndarray        # int16 [N, T, K]
+  file_ids: np.ndarray       # int32 [N], index into `files`
+  files: list[str]           # relative paths
+  summary: dict[str, Any]
+
+  def __len__(self) -> int:
+    return len(self.windows)
+
+  def subset(self, file_mask: np.ndarray) -> 'WindowSet':
+    keep = file_mask[self.file_ids]
+    return WindowSet(self.windows[keep], self.file_ids[keep], self.files,
+                     self.summary)
+
+
+class NoWindowsError(ValueError):
+  """A folder gave no windows at all."""
+
+
+def _key(text: str) -> str:
+  return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def cache_folder(input_dir: Path, cache_root: Path, converter) -> Path:
+  fingerprint = json.dumps(converter.fingerprint(), sort_keys=True)
+  return cache_root / f'{input_dir.name}-{_key(str(input_dir))}-{_key(fingerprint)}'
+
+
+def _convert_one(job: tuple[str, str, dict, bool]) -> tuple[str, str, str, np.ndarray | None]:
+  """Worker: (relpath, status 'ok'|'skipped', reason, windows)."""
+  path, rel, fingerprint, fast = job
+  converter = converters.converter_from_fingerprint(fingerprint)
+  try:
+    sequences = midi_io.load_note_sequences(path, fast=fast)
+    found = [converter.all_windows(ns) for ns in sequences]
+    windows = np.concatenate(found) if found else np.zeros((0,), np.int16)
+  except midi_io.BadInputError as error:
+    return rel, 'skipped', str(error), None
+  except Exception as error:  # a converter bug on odd data must not stop a run
+    return rel, 'skipped', f'conversion failed: {type(error).__name__}: {error}'[:200], None
+  if len(windows) == 0:
+    return rel, 'skipped', 'no windows', None
+  return rel, 'ok', '', _dedupe_rows(windows)
+
+
+def _dedupe_rows(windows: np.ndarray) -> np.ndarray:
+  """Distinct windows in order of first appearance."""
+  flat = windows.reshape(len(windows), -1)
+  _, first = np.unique(flat, axis=0, return_index=True)
+  return windows[np.sort(first)]
+
+
+def _stat(path: Path) -> dict[str, int]:
+  st = path.stat()
+  return {'size': st.st_size, 'mtime_ns': st.st_mtime_ns}
+
+
+def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
+                num_workers: int = 0, fast: bool = False,
+                progress: bool = True) -> Path:
+  """Converts new or changed files of `input_dir` into the cache; returns it."""
+  input_dir = Path(input_dir).expanduser().absolute()
+  folder = cache_folder(input_dir, Path(cache_root).expanduser(), converter)
+  fingerprint = converter.fingerprint()
+  manifest_path = folder / MANIFEST
+  manifest = {'fingerprint': fingerprint, 'files': {}}
+  if manifest_path.exists():
+    old = json.loads(manifest_path.read_text())
+    if old.get('fingerprint') == fingerprint:
+      manifest = old
+    else:  # settings changed: never reuse
+      shutil.rmtree(folder)
+  (folder / 'files').mkdir(parents=True, exist_ok=True)
+
+  paths = _list_inputs(input_dir)
+  current = {str(p.relative_to(input_dir)): p for p in paths}
+  for rel in list(manifest['files']):
+    if rel not in current:
+      _forget(folder, manifest, rel)
+  jobs = []
+  for rel, path in current.items():
+    try:
+      stat = _stat(path)
+    except OSError as error:
+      manifest['files'][rel] = {'status': 'skipped', 'reason': f'unreadable: {error}'}
+      continue
+    entry = manifest['files'].get(rel)
+    if entry and entry.get('size') == stat['size'] and entry.get('mtime_ns') == stat['mtime_ns']:
+      continue
+    jobs.append((str(path), rel, fingerprint, fast))
+    manifest['files'][rel] = {**stat, 'status': 'pending'}
+
+  for rel, status, reason, windows in _run(jobs, num_workers, progress):
+    entry = manifest['files'][rel]
+    entry.update(status=status, reason=reason,
+                 windows=0 if windows is None else int(len(windows)))
+    target = folder / 'files' / f'{_key(rel)}.npy'
+    if windows is not None:
+      np.save(target, windows.astype(np.int16), allow_pickle=False)
+    elif target.exists():
+      target.unlink()
+  tmp = manifest_path.with_suffix('.tmp')
+  tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+  tmp.replace(manifest_path)
+  return folder
+
+
+def _list_inputs(input_dir: Path) -> list[Path]:
+  """Music files, and also directories named like one (reported as skipped)."""
+  return midi_io.find_files(input_dir) + sorted(
+      p for p in input_dir.rglob('*') if p.is_dir() and p.name.lower().endswith(midi_io.SUFFIXES))
+
+
+def _forget(folder: Path, manifest: dict, rel: str) -> None:
+  manifest['files'].pop(rel, None)
+  target = folder / 'files' / f'{_key(rel)}.npy'
+  if target.exists():
+    target.unlink()
+
+
+def _run(jobs, num_workers: int, progress: bool):
+  if not jobs:
+    return
+  from tqdm.auto import tqdm
+  workers = num_workers or os.cpu_count() or 1
+  bar = tqdm(total=len(jobs), unit='file', desc='converting', disable=not progress,
+             mininterval=1.0)
+  try:
+    if workers == 1 or len(jobs) < 4:
+      for job in jobs:
+        yield _convert_one(job)
+        bar.update()
+    else:
+      ctx = multiprocessing.get_context('spawn')  # safe beside JAX threads
+      with ctx.Pool(workers) as pool:
+        for result in pool.imap_unordered(_convert_one, jobs, chunksize=4):
+          yield result
+          bar.update()
+  finally:
+    bar.close()
+
+
+def read_cache(folder: Path, input_dir: str) -> WindowSet:
+  """Loads a built cache, deduplicating windows across the whole folder."""
+  manifest = json.loads((folder / MANIFEST).read_text())
+  files = sorted(manifest['files'])
+  arrays, ids, skipped = [], [], {}
+  for index, rel in enumerate(files):
+    entry = manifest['files'][rel]
+    if entry['status'] != 'ok':
+      skipped[rel] = entry.get('reason', '')
+      continue
+    windows = np.load(folder / 'files' / f'{_key(rel)}.npy', allow_pickle=False)
+    arrays.append(windows)
+    ids.append(np.full(len(windows), index, np.int32))
+  if not arrays:
+    raise NoWindowsError(
+        f'{input_dir} gave no windows: {len(files)} files seen, {len(skipped)} '
+        f'skipped ({_reason_counts(skipped)})')
+  windows = np.concatenate(arrays)
+  file_ids = np.concatenate(ids)
+  flat = windows.reshape(len(windows), -1)
+  _, first = np.unique(flat, axis=0, return_index=True)
+  keep = np.sort(first)
+  summary = {
+      'input_dir': str(input_dir),
+      'files_seen': len(files),
+      'files_used': len(files) - len(skipped),
+      'files_skipped': len(skipped),
+      'skipped': skipped,
+      'skip_reasons': _reason_counts(skipped),
+      'windows_extracted': int(len(windows)),
+      'duplicates_removed': int(len(windows) - len(keep)),
+      'windows': int(len(keep)),
+  }
+  return WindowSet(windows[keep], file_ids[keep], files, summary)
+
+
+def _reason_counts(skipped: dict[str, str]) -> dict[str, int]:
+  counts: dict[str, int] = {}
+  for reason in skipped.values():
+    short = reason.split(':')[0]
+    counts[short] = counts.get(short, 0) + 1
+  return counts
+
+
+def load_or_build_windows(input_dir: str | Path, cache_root: str | Path, config,
+                          num_workers: int = 0, fast: bool | None = None,
+                          progress: bool = True) -> WindowSet:
+  """The windows of a folder for `config`, converting what the cache lacks."""
+  converter = converters.make_converter(config)
+  fast = bool(config.get('fast_midi', False)) if fast is None else fast
+  folder = build_cache(input_dir, cache_root, converter, num_workers, fast, progress)
+  windows = read_cache(folder, str(input_dir))
+  (folder / 'summary.json').write_text(json.dumps(windows.summary, indent=1))
+  return windows
