@@ -89,6 +89,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.forget_bias = 1.0
   # Computation dtype: 'float32' or 'bfloat16' (params stay float32).
   c.compute_dtype = 'float32'
+  # `unroll` of the LSTM time loops (lax.scan); speed only, same results.
+  c.scan_unroll = 1
 
   # ---- optimisation ----
   # Global batch size (split over devices and hosts).

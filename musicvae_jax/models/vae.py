@@ -176,4 +176,6 @@ class MusicVAE(nn.Module):
         decoder_embed_size=config.decoder_embed_size,
         forget_bias=config.forget_bias,
         dtype=jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32,
+        # Older saved configs lack the field: 1 is what they ran with.
+        unroll=int(config.get('scan_unroll', 1)),
     )
