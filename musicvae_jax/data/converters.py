@@ -72,8 +72,8 @@ class MelodyConverter:
 
   # -- extraction ------------------------------------------------------------
   def _keep(self, note) -> bool:
-    if note.is_drum:
-      return False
+    # Drum notes stay, as in Magenta's `is_valid`; `Melody` skips them
+    # (filter_drums) after they anchored the melody's first bar.
     if self.valid_programs is not None and note.program not in self.valid_programs:
       return False
     return encodings.MIN_PITCH <= note.pitch <= encodings.MAX_PITCH
@@ -115,6 +115,18 @@ class MelodyConverter:
     if not windows:
       return np.zeros((0, self.seq_len, 1), np.int16)
     return np.stack(windows)[..., None].astype(np.int16)
+
+  def fast_windows(self, arrays) -> np.ndarray:
+    """`all_windows` on `fast_melody` arrays (a `midi_parse.NoteArrays` or a
+    NoteSequence): identical result, no protobufs or per-step Python loops."""
+    from musicvae_jax.data import fast_melody
+    from musicvae_jax.data.midi_parse import NoteArrays
+    if not isinstance(arrays, NoteArrays):
+      arrays = NoteArrays.from_note_sequence(arrays)
+    found = fast_melody.melodies(
+        arrays, self.valid_programs, self.steps_per_quarter, self.gap_bars,
+        self.max_bars, self.min_unique_pitches)
+    return fast_melody.windows_from_melodies(found, self.seq_len, self.steps_per_bar)
 
   def to_windows(self, ns: music_pb2.NoteSequence,
                  rng: np.random.Generator | None = None) -> np.ndarray:

@@ -1,10 +1,15 @@
 """Files -> NoteSequences. Never raises on bad input except `BadInputError`.
 
 Two MIDI readers build the same NoteSequence:
-  * `fast=False`: note_seq's `midi_file_to_note_sequence` (pretty_midi, pure
-    Python; the reference);
-  * `fast=True`: the `symusic` C++ parser, with ticks turned into seconds the
-    way pretty_midi does it (tempo map of the first track, float64).
+  * `fast=False`: note_seq's `midi_file_to_note_sequence` (pretty_midi on mido,
+    pure Python; the reference);
+  * `fast=True`: `midi_parse.parse_midi`, a numba-compiled byte scanner that
+    reproduces pretty_midi's rules exactly (tests compare both on every LMD
+    file). `load_note_arrays` gives its result without building protobufs,
+    for `MelodyConverter.fast_windows`.
+symusic's parser was tried first: it merges and pairs notes differently from
+pretty_midi (instrument splitting, note-off pairing, tempo events of every
+track), which changed the windows of about a third of the LMD files.
 ABC and MusicXML go through music21 (`music21_io`).
 """
 
@@ -26,7 +31,8 @@ SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES
 # and would make quantisation allocate without bound.
 MAX_SECONDS = 4 * 3600.0
 
-__all__ = ['BadInputError', 'find_files', 'load_note_sequences', 'load_note_sequence']
+__all__ = ['BadInputError', 'find_files', 'load_note_sequences', 'load_note_sequence',
+           'load_note_arrays']
 
 
 def find_files(folder: str | Path) -> list[Path]:
@@ -53,8 +59,9 @@ def _check_file(path: Path) -> None:
     raise BadInputError('empty file')
 
 
-def _check_sequence(ns: music_pb2.NoteSequence) -> music_pb2.NoteSequence:
-  if not ns.notes:
+def _check_sequence(ns):
+  """Refuses a NoteSequence (or NoteArrays) with no notes or absurd length."""
+  if not len(ns.notes if hasattr(ns, 'notes') else ns):
     raise BadInputError('no notes')
   if ns.total_time > MAX_SECONDS:
     raise BadInputError(f'lasts {ns.total_time:.0f} s (over {MAX_SECONDS:.0f} s)')
@@ -77,12 +84,17 @@ def load_note_sequence(path: str | Path, fast: bool = True) -> music_pb2.NoteSeq
   _check_file(path)
   if path.suffix.lower() in MUSIC21_SUFFIXES:
     return load_note_sequences(path)[0]
+  if fast:
+    ns = load_note_arrays(path)[0].to_note_sequence()
+    ns.filename = path.name
+    return ns
   with open(path, 'rb') as f:
     head = f.read(4)
   if head != b'MThd':
     raise BadInputError('not a MIDI file (no MThd header)')
+  _check_division(path)
   try:
-    ns = _read_symusic(path) if fast else _read_note_seq(path)
+    ns = _read_note_seq(path)
   except BadInputError:
     raise
   except Exception as error:  # parsers raise anything on corrupt bytes
@@ -91,59 +103,36 @@ def load_note_sequence(path: str | Path, fast: bool = True) -> music_pb2.NoteSeq
   return _check_sequence(ns)
 
 
+def load_note_arrays(path: str | Path, fast: bool = True) -> list:
+  """All sequences of a file as `midi_parse.NoteArrays` (the fast path).
+
+  MIDI goes through `midi_parse.parse_midi` (with `fast=False`, through
+  note_seq); ABC / MusicXML through music21. BadInputError with the reason.
+  """
+  from musicvae_jax.data.midi_parse import NoteArrays, parse_midi
+  path = Path(path)
+  _check_file(path)
+  if path.suffix.lower() in MUSIC21_SUFFIXES or not fast:
+    return [NoteArrays.from_note_sequence(ns) for ns in load_note_sequences(path, fast=False)]
+  try:
+    with open(path, 'rb') as f:
+      data = f.read()
+  except OSError as error:
+    raise BadInputError(f'unreadable: {error}') from None
+  arrays = parse_midi(data)
+  _check_sequence(arrays)
+  return [arrays]
+
+
+def _check_division(path: Path) -> None:
+  """SMPTE (negative) or zero time division: refused by both readers alike."""
+  with open(path, 'rb') as f:
+    head = f.read(14)
+  if len(head) == 14:
+    division = int.from_bytes(head[12:14], 'big', signed=True)
+    if division <= 0:
+      raise BadInputError(f'unsupported time division {division} (SMPTE or zero)')
+
+
 def _read_note_seq(path: Path) -> music_pb2.NoteSequence:
   return note_seq.midi_file_to_note_sequence(str(path))
-
-
-def _tick_to_seconds(tpq: int, tempo_ticks: np.ndarray, tempo_mspq: np.ndarray):
-  """A function ticks -> seconds from a tempo map (pretty_midi's arithmetic)."""
-  if len(tempo_ticks) == 0 or tempo_ticks[0] != 0:
-    tempo_ticks = np.concatenate([[0], tempo_ticks])
-    tempo_mspq = np.concatenate([[500000], tempo_mspq])
-  scales = 60.0 / ((6e7 / tempo_mspq) * tpq)         # seconds per tick
-  # Seconds at each tempo change.
-  starts = np.concatenate([[0.0], np.cumsum(np.diff(tempo_ticks) * scales[:-1])])
-
-  def convert(ticks: np.ndarray) -> np.ndarray:
-    idx = np.searchsorted(tempo_ticks, ticks, side='right') - 1
-    return starts[idx] + (ticks - tempo_ticks[idx]) * scales[idx]
-
-  return convert
-
-
-def _read_symusic(path: Path) -> music_pb2.NoteSequence:
-  import symusic
-  score = symusic.Score(str(path), ttype='tick')
-  tempos = score.tempos.numpy()
-  t_ticks = tempos['time'].astype(np.int64)
-  t_mspq = tempos['mspq'].astype(np.float64)
-  # pretty_midi keeps the first of several tempo events on one tick... and
-  # symusic keeps them all: keep the last one per tick, as pretty_midi does.
-  if len(t_ticks):
-    last = np.append(t_ticks[1:] != t_ticks[:-1], True)
-    t_ticks, t_mspq = t_ticks[last], t_mspq[last]
-  to_sec = _tick_to_seconds(score.ticks_per_quarter, t_ticks, t_mspq)
-
-  ns = music_pb2.NoteSequence()
-  ns.ticks_per_quarter = score.ticks_per_quarter
-  ns.source_info.parser = music_pb2.NoteSequence.SourceInfo.PRETTY_MIDI
-  ns.source_info.encoding_type = music_pb2.NoteSequence.SourceInfo.MIDI
-  for tick, mspq in zip(t_ticks, t_mspq):
-    ns.tempos.add(time=float(to_sec(np.array([tick]))[0]), qpm=6e7 / mspq)
-  for sig in score.time_signatures:
-    ns.time_signatures.add(time=float(to_sec(np.array([sig.time]))[0]),
-                           numerator=sig.numerator, denominator=sig.denominator)
-  total = 0.0
-  for index, track in enumerate(score.tracks):
-    notes = track.notes.numpy()
-    if len(notes['time']) == 0:
-      continue
-    start = to_sec(notes['time'].astype(np.int64))
-    end = to_sec((notes['time'] + notes['duration']).astype(np.int64))
-    for s, e, p, v in zip(start, end, notes['pitch'], notes['velocity']):
-      ns.notes.add(pitch=int(p), velocity=int(v), start_time=float(s),
-                   end_time=float(e), instrument=index, program=track.program,
-                   is_drum=track.is_drum)
-    total = max(total, float(end.max()))
-  ns.total_time = total
-  return ns
