@@ -66,8 +66,11 @@ def _convert_one(job: tuple[str, str, dict, bool]) -> tuple[str, str, str, np.nd
   path, rel, fingerprint, fast = job
   converter = converters.converter_from_fingerprint(fingerprint)
   try:
-    sequences = midi_io.load_note_sequences(path, fast=fast)
-    found = [converter.all_windows(ns) for ns in sequences]
+    if fast and hasattr(converter, 'fast_windows'):
+      found = [converter.fast_windows(a) for a in midi_io.load_note_arrays(path)]
+    else:
+      sequences = midi_io.load_note_sequences(path, fast=fast)
+      found = [converter.all_windows(ns) for ns in sequences]
     windows = np.concatenate(found) if found else np.zeros((0,), np.int16)
   except midi_io.BadInputError as error:
     return rel, 'skipped', str(error), None
@@ -227,5 +230,6 @@ def load_or_build_windows(input_dir: str | Path, cache_root: str | Path, config,
   fast = bool(config.get('fast_midi', False)) if fast is None else fast
   folder = build_cache(input_dir, cache_root, converter, num_workers, fast, progress)
   windows = read_cache(folder, str(input_dir))
+  windows.summary['cache_folder'] = str(folder)
   (folder / 'summary.json').write_text(json.dumps(windows.summary, indent=1))
   return windows
