@@ -22,6 +22,7 @@ Windows are int16 `[n, T, K]` (K = 1 for melodies).
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Sequence
 
 import note_seq
@@ -196,6 +197,8 @@ def make_converter(config) -> MelodyConverter:
         slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
         valid_programs=programs[config.melody_programs],
         max_windows=config.max_windows_per_sequence)
+  if config.encoding in ('drums', 'trio'):
+    return _make_multi_converter(config)
   raise ValueError(f'config.encoding={config.encoding!r} has no converter yet')
 
 
@@ -209,4 +212,387 @@ def converter_from_fingerprint(fingerprint: dict) -> MelodyConverter:
         max_windows=fingerprint['max_windows'], max_bars=fingerprint['max_bars'],
         gap_bars=fingerprint['gap_bars'],
         min_unique_pitches=fingerprint['min_unique_pitches'])
+  if fingerprint['encoding'] in ('drums', 'trio'):
+    return _multi_converter_from_fingerprint(fingerprint)
   raise ValueError(f'no converter for encoding {fingerprint["encoding"]!r}')
+
+
+# -- drums and trio (issue #7) ------------------------------------------------
+_QUANTIZE_ERRORS = (note_seq.BadTimeSignatureError, note_seq.NonIntegerStepsPerBarError,
+                    note_seq.NegativeTimeError, sequences_lib.MultipleTimeSignatureError,
+                    sequences_lib.MultipleTempoError)
+DRUMS_VERSION = 'drums-v1'
+TRIO_VERSION = 'trio-v1'
+TRIO_MEL_PROGRAMS = range(0, 32)    # piano, chromatic percussion, organ, guitar
+TRIO_BASS_PROGRAMS = range(32, 40)
+TRIO_BASS_OUTPUT_PROGRAM = 33       # electric bass (finger), as Magenta writes it
+TRIO_PART_NAMES = ('melody', 'bass', 'drums')
+
+
+def _quantize(piece: music_pb2.NoteSequence, steps_per_quarter: int,
+              steps_per_bar: int) -> music_pb2.NoteSequence | None:
+  """Quantised piece, or None unless it has `steps_per_bar` steps per bar."""
+  try:
+    quantized = note_seq.quantize_note_sequence(piece, steps_per_quarter)
+    if note_seq.steps_per_bar_in_quantized_sequence(quantized) != steps_per_bar:
+      return None
+  except _QUANTIZE_ERRORS:
+    return None
+  return quantized
+
+
+def _with_notes(quantized: music_pb2.NoteSequence, notes) -> music_pb2.NoteSequence:
+  """A copy of a quantised sequence holding only `notes` (copied)."""
+  out = music_pb2.NoteSequence()
+  out.CopyFrom(quantized)
+  del out.notes[:]
+  out.notes.extend(notes)
+  return out
+
+
+def _drum_class_notes(notes) -> list:
+  """Drum notes of Magenta's 9 classes, with the pitch replaced by the class."""
+  out = []
+  for note in notes:
+    if note.is_drum and note.pitch in encodings.DRUM_PITCH_TO_CLASS:
+      mapped = music_pb2.NoteSequence.Note()
+      mapped.CopyFrom(note)
+      mapped.pitch = encodings.DRUM_PITCH_TO_CLASS[note.pitch]
+      out.append(mapped)
+  return out
+
+
+def extract_drum_tracks(quantized: music_pb2.NoteSequence, steps_per_bar: int,
+                        gap_bars: float, max_steps: int | None,
+                        min_bars: int = 1) -> list[note_seq.DrumTrack]:
+  """Magenta's `extract_drum_tracks` with pad_end=True (its DrumsConverter's
+  arguments): a track spans every drum instrument, ends after `gap_bars` of
+  silence, is dropped when shorter than `min_bars`, cut to `max_steps`."""
+  tracks, start = [], 0
+  while True:
+    track = note_seq.DrumTrack()
+    track.from_quantized_sequence(quantized, search_start_step=start,
+                                  gap_bars=gap_bars, pad_end=True)
+    start = track.end_step + (start - track.end_step) % steps_per_bar
+    if not track:
+      break
+    if len(track) < steps_per_bar * min_bars:
+      continue
+    if max_steps is not None and len(track) > max_steps:
+      track.set_length(max_steps - max_steps % steps_per_bar)
+    tracks.append(track)
+  return tracks
+
+
+class _WindowedConverter:
+  """What the drums and trio converters share with MelodyConverter's interface."""
+
+  encoding = ''
+  part_depths: tuple[int, ...] = ()
+  input_tables = None
+
+  @property
+  def input_depth(self) -> int:
+    return sum(self.part_depths)
+
+  def _empty(self) -> np.ndarray:
+    return np.zeros((0, self.seq_len, len(self.part_depths)), np.int16)
+
+  def _piece_windows(self, piece: music_pb2.NoteSequence) -> list[np.ndarray]:
+    raise NotImplementedError
+
+  def all_windows(self, ns: music_pb2.NoteSequence) -> np.ndarray:
+    """Every distinct window `[n, T, K]` of a sequence, in order of first appearance."""
+    seen, windows = set(), []
+    for piece in sequences_lib.split_note_sequence_on_time_changes(ns):
+      for window in self._piece_windows(piece):
+        key = window.tobytes()
+        if key not in seen:
+          seen.add(key)
+          windows.append(window)
+    if not windows:
+      return self._empty()
+    return np.stack(windows).astype(np.int16)
+
+  def fast_windows(self, arrays) -> np.ndarray:
+    """`all_windows` on `fast_melody` arrays (a `midi_parse.NoteArrays` or a
+    NoteSequence): identical result, no protobufs or per-step Python loops."""
+    from musicvae_jax.data import fast_melody
+    from musicvae_jax.data.midi_parse import NoteArrays
+    if not isinstance(arrays, NoteArrays):
+      arrays = NoteArrays.from_note_sequence(arrays)
+    found = fast_melody.melodies(
+        arrays, self.valid_programs, self.steps_per_quarter, self.gap_bars,
+        self.max_bars, self.min_unique_pitches)
+    return fast_melody.windows_from_melodies(found, self.seq_len, self.steps_per_bar)
+
+  def to_windows(self, ns: music_pb2.NoteSequence,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+    """Up to `max_windows` distinct windows (random ones with `rng`)."""
+    windows = self.all_windows(ns)
+    if self.max_windows and len(windows) > self.max_windows:
+      if rng is None:
+        windows = windows[:self.max_windows]
+      else:
+        pick = np.sort(rng.choice(len(windows), self.max_windows, replace=False))
+        windows = windows[pick]
+    return windows
+
+
+class DrumsConverter(_WindowedConverter):
+  """Magenta's `DrumsConverter` (cat-drums_2bar_small): windows of drum hits.
+
+  * split at tempo / time-signature changes, 4/4 pieces only;
+  * notes of `is_drum` instruments whose pitch is in one of the 9 classes
+    (kick, snare, closed / open hi-hat, low / mid / high tom, crash, ride;
+    note_seq's pitch lists) are kept, as their class;
+  * drum tracks (all drum instruments together) end after `gap_bars` (1) of
+    silence, are padded to a bar line, dropped under one bar, cut to
+    `max_bars` (100); windows of `slice_bars` slide by one bar, identical
+    windows are kept once, at most `max_windows` per sequence.
+
+  Tokens: 0..511, bit c set when class c is hit on the step (0 = no hit).
+  With `roll_input` the encoder reads Magenta's 10-wide roll (9 class bits and
+  a "no hit" bit, the `drum_roll` input table); the decoder always reads
+  one-hots. `roll_input` changes no window, so it is not in the fingerprint.
+  """
+
+  encoding = 'drums'
+  part_depths = (encodings.DRUM_CLASSES,)
+
+  def __init__(self, slice_bars: int = 2, steps_per_quarter: int = 4,
+               roll_input: bool = True, max_windows: int = 5,
+               max_bars: int = 100, gap_bars: float = 1.0):
+    self.slice_bars = slice_bars
+    self.steps_per_quarter = steps_per_quarter
+    self.steps_per_bar = 4 * steps_per_quarter
+    self.seq_len = slice_bars * self.steps_per_bar
+    self.roll_input = roll_input
+    self.input_tables = ('drum_roll',) if roll_input else None
+    self.max_windows = max_windows
+    self.max_bars = max_bars
+    self.gap_bars = gap_bars
+
+  def fingerprint(self) -> dict:
+    return {
+        'version': DRUMS_VERSION, 'encoding': self.encoding,
+        'slice_bars': self.slice_bars, 'steps_per_quarter': self.steps_per_quarter,
+        'max_windows': self.max_windows, 'max_bars': self.max_bars,
+        'gap_bars': self.gap_bars,
+    }
+
+  def drum_tracks(self, ns: music_pb2.NoteSequence) -> list[np.ndarray]:
+    """All drum tracks (token arrays, lengths multiple of a bar) of a sequence."""
+    out = []
+    for piece in sequences_lib.split_note_sequence_on_time_changes(ns):
+      out.extend(self._piece_tracks(piece))
+    return out
+
+  def _piece_tracks(self, piece: music_pb2.NoteSequence) -> list[np.ndarray]:
+    piece = _with_notes(piece, _drum_class_notes(piece.notes))
+    if not piece.notes:
+      return []
+    quantized = _quantize(piece, self.steps_per_quarter, self.steps_per_bar)
+    if quantized is None:
+      return []
+    tracks = extract_drum_tracks(quantized, self.steps_per_bar, self.gap_bars,
+                                 self.max_bars * self.steps_per_bar)
+    return [encodings.drum_events_to_tokens(t) for t in tracks]
+
+  def _piece_windows(self, piece: music_pb2.NoteSequence) -> list[np.ndarray]:
+    windows = []
+    for track in self._piece_tracks(piece):
+      for end in range(self.seq_len, len(track) + 1, self.steps_per_bar):
+        windows.append(track[end - self.seq_len:end, None])
+    return windows
+
+  def to_note_sequence(self, tokens: np.ndarray, qpm: float = 120.0,
+                       velocity: int = 80) -> music_pb2.NoteSequence:
+    """Tokens `[T]` or `[T, 1]` -> drum hits (is_drum, MIDI channel 10)."""
+    return encodings.drums_to_note_sequence(np.asarray(tokens).reshape(-1),
+                                            self.steps_per_quarter, qpm, velocity)
+
+  def transpose(self, windows: np.ndarray, shifts: np.ndarray):
+    """Drums do not transpose: (windows, all valid)."""
+    return windows, np.ones(len(windows), bool)
+
+
+class TrioConverter(_WindowedConverter):
+  """Magenta's `TrioConverter` (hierdec-trio_16bar): melody, bass and drums.
+
+  Per piece (split at tempo / time-signature changes, 4/4 only, at most
+  `max_bars` bars):
+  * each instrument gets a type from its notes: drums (`is_drum`), melody
+    (programs 0-31), bass (32-39); other programs, or mixed types, exclude it;
+    a piece needs all three types;
+  * each instrument is encoded over the whole piece: melodies and bass lines
+    as one melody each (no gap limit, highest note wins, pitches 21..108),
+    drums as one drum track of the 9 classes;
+  * an instrument "covers" the bars its notes touch; coverage gaps of up to
+    `gap_bars` (2) bars are filled, and within `gap_bars` of the piece's start
+    or end an instrument counts as present if any of its group is;
+  * for every (melody, bass, drums) combination, each `slice_bars` window
+    (one-bar stride) covered by all three becomes a window `[T, 3]`.
+  Identical windows are kept once, at most `max_windows` per sequence.
+  """
+
+  encoding = 'trio'
+  part_depths = (encodings.MELODY_CLASSES, encodings.MELODY_CLASSES,
+                 encodings.DRUM_CLASSES)
+  part_names = TRIO_PART_NAMES
+  MEL, BASS, DRUMS, INVALID = 1, 2, 3, 4
+
+  def __init__(self, slice_bars: int = 16, steps_per_quarter: int = 4,
+               max_windows: int = 5, gap_bars: int = 2, max_bars: int = 1024):
+    self.slice_bars = slice_bars
+    self.steps_per_quarter = steps_per_quarter
+    self.steps_per_bar = 4 * steps_per_quarter
+    self.seq_len = slice_bars * self.steps_per_bar
+    self.max_windows = max_windows
+    self.gap_bars = gap_bars
+    self.max_bars = max_bars
+
+  def fingerprint(self) -> dict:
+    return {
+        'version': TRIO_VERSION, 'encoding': self.encoding,
+        'slice_bars': self.slice_bars, 'steps_per_quarter': self.steps_per_quarter,
+        'max_windows': self.max_windows, 'max_bars': self.max_bars,
+        'gap_bars': self.gap_bars,
+    }
+
+  def _type(self, note) -> int:
+    if note.is_drum:
+      return self.DRUMS
+    if note.program in TRIO_MEL_PROGRAMS:
+      return self.MEL
+    if note.program in TRIO_BASS_PROGRAMS:
+      return self.BASS
+    return self.INVALID
+
+  def _melody_part(self, quantized, instrument: int, total_steps: int):
+    notes = [n for n in quantized.notes if n.instrument == instrument
+             and encodings.MIN_PITCH <= n.pitch <= encodings.MAX_PITCH]
+    melody = note_seq.Melody()
+    melody.from_quantized_sequence(
+        _with_notes(quantized, notes), instrument=instrument,
+        gap_bars=float('inf'), ignore_polyphonic_notes=True, pad_end=True,
+        filter_drums=True)
+    if len(melody) < self.steps_per_bar:
+      return None
+    melody.set_length(len(melody) + melody.start_step, from_left=True)
+    melody.set_length(total_steps)
+    return encodings.melody_events_to_tokens(melody)
+
+  def _drum_part(self, quantized, instrument: int, total_steps: int):
+    notes = _drum_class_notes(n for n in quantized.notes if n.instrument == instrument)
+    tracks = extract_drum_tracks(_with_notes(quantized, notes), self.steps_per_bar,
+                                 float('inf'), None)
+    if not tracks:
+      return None
+    track = tracks[0]
+    track.set_length(len(track) + track.start_step, from_left=True)
+    track.set_length(total_steps)
+    return encodings.drum_events_to_tokens(track)
+
+  def _piece_windows(self, piece: music_pb2.NoteSequence) -> list[np.ndarray]:
+    quantized = _quantize(piece, self.steps_per_quarter, self.steps_per_bar)
+    if quantized is None or not quantized.notes:
+      return []
+    spb = self.steps_per_bar
+    total_bars = min(int(np.ceil(quantized.total_quantized_steps / spb)),
+                     self.max_bars)
+    types: dict[int, int] = {}
+    coverage = np.zeros((total_bars, 128), bool)
+    for note in quantized.notes:
+      i = note.instrument
+      if i > 127:
+        continue
+      kind = self._type(note)
+      types[i] = kind if types.get(i, kind) == kind else self.INVALID
+      start_bar = note.quantized_start_step // spb
+      end_bar = int(np.ceil(note.quantized_end_step / spb))
+      if start_bar < total_bars:
+        coverage[start_bar:min(end_bar, total_bars), i] = True
+    by_type = {t: sorted(i for i, k in types.items() if k == t)
+               for t in (self.MEL, self.BASS, self.DRUMS)}
+    if not all(by_type.values()):
+      return []
+
+    total_steps = total_bars * spb
+    encoded = {}
+    for kind, encode in ((self.MEL, self._melody_part), (self.BASS, self._melody_part),
+                         (self.DRUMS, self._drum_part)):
+      for i in by_type[kind]:
+        tokens = encode(quantized, i, total_steps)
+        if tokens is None:
+          coverage[:, i] = False
+        else:
+          encoded[i] = tokens
+
+    gap = self.gap_bars
+    original = coverage.copy()
+    for j in range(total_bars):
+      coverage[j] = original[max(0, j - gap):min(total_bars, j + gap) + 1].any(axis=0)
+
+    windows = []
+    for group in itertools.product(by_type[self.MEL], by_type[self.BASS],
+                                   by_type[self.DRUMS]):
+      if not all(i in encoded for i in group):
+        continue
+      group = list(group)
+      covered = coverage[:, group].all(axis=1)
+      # Near either end, an instrument counts as present if any of the group is.
+      if gap > 0:
+        covered[:gap] = coverage[:gap, group].any()
+        covered[-gap:] = coverage[-gap:, group].any()
+      for j in range(total_bars - self.slice_bars + 1):
+        if covered[j:j + self.slice_bars].all():
+          start, stop = j * spb, (j + self.slice_bars) * spb
+          windows.append(np.stack([encoded[i][start:stop] for i in group], -1))
+    return windows
+
+  def to_note_sequence(self, tokens: np.ndarray, qpm: float = 120.0,
+                       velocity: int = 80) -> music_pb2.NoteSequence:
+    """Tokens `[T, 3]` -> melody (instrument 0, piano), bass (instrument 1,
+    program 33) and drums (instrument 9, is_drum: MIDI channel 10)."""
+    tokens = np.asarray(tokens).reshape(-1, 3)
+    spq = self.steps_per_quarter
+    ns = encodings.melody_to_note_sequence(tokens[:, 0], spq, qpm, velocity,
+                                           program=0, instrument=0)
+    encodings.melody_to_note_sequence(tokens[:, 1], spq, qpm, velocity,
+                                      program=TRIO_BASS_OUTPUT_PROGRAM,
+                                      instrument=1, ns=ns)
+    encodings.drums_to_note_sequence(tokens[:, 2], spq, qpm, velocity,
+                                     instrument=9, ns=ns)
+    return ns
+
+  def transpose(self, windows: np.ndarray, shifts: np.ndarray):
+    """Transposes the melody and bass parts; drums stay. Returns (windows,
+    valid [n]); an invalid example comes back unchanged."""
+    windows = np.asarray(windows)
+    pitched, valid = encodings.transpose_melody(windows[..., :2], shifts)
+    out = windows.copy()
+    out[..., :2] = np.where(valid[:, None, None], pitched, windows[..., :2])
+    return out, valid
+
+
+def _make_multi_converter(config):
+  """make_converter for config.encoding 'drums' / 'trio'."""
+  if config.encoding == 'drums':
+    return DrumsConverter(slice_bars=config.slice_bars,
+                          steps_per_quarter=config.steps_per_quarter,
+                          roll_input=bool(config.get('drum_roll_input', True)),
+                          max_windows=config.max_windows_per_sequence)
+  return TrioConverter(slice_bars=config.slice_bars,
+                       steps_per_quarter=config.steps_per_quarter,
+                       max_windows=config.max_windows_per_sequence)
+
+
+def _multi_converter_from_fingerprint(fingerprint: dict):
+  kw = dict(slice_bars=fingerprint['slice_bars'],
+            steps_per_quarter=fingerprint['steps_per_quarter'],
+            max_windows=fingerprint['max_windows'], max_bars=fingerprint['max_bars'],
+            gap_bars=fingerprint['gap_bars'])
+  if fingerprint['encoding'] == 'drums':
+    return DrumsConverter(**kw)
+  return TrioConverter(**kw)

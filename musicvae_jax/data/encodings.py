@@ -78,3 +78,80 @@ def transpose_melody(windows: np.ndarray, shifts: np.ndarray):
   valid = ok.reshape(len(windows), -1).all(axis=1)
   out = np.where(valid.reshape(shift.shape), moved, windows)
   return out.astype(windows.dtype), valid
+
+
+# -- drums ---------------------------------------------------------------------
+# Magenta's 9 drum classes (note_seq DEFAULT_DRUM_TYPE_PITCHES); the first pitch
+# of each class is the one written back out.
+DRUM_CLASS_NAMES = ('kick', 'snare', 'closed_hihat', 'open_hihat', 'low_tom',
+                    'mid_tom', 'high_tom', 'crash', 'ride')
+DRUM_PITCH_CLASSES = (
+    (36, 35),
+    (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),
+    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22),
+    (46, 67, 72, 74, 79, 81, 26),
+    (45, 29, 41, 43, 61, 64, 84),
+    (48, 47, 60, 63, 77, 86, 87),
+    (50, 30, 62, 76, 83),
+    (49, 52, 55, 57, 58),
+    (51, 53, 59, 82),
+)
+NUM_DRUM_CLASSES = len(DRUM_PITCH_CLASSES)            # 9
+DRUM_CLASSES = 2 ** NUM_DRUM_CLASSES                  # 512 one-hot combinations
+DRUM_PITCH_TO_CLASS = {p: c for c, pitches in enumerate(DRUM_PITCH_CLASSES)
+                       for p in pitches}
+NO_HIT = 0
+
+
+def drum_classes_to_token(classes) -> int:
+  """A set of drum class indices -> token (bit c set for class c)."""
+  return int(sum(1 << int(c) for c in set(classes)))
+
+
+def drum_token_to_classes(token: int) -> list[int]:
+  return [c for c in range(NUM_DRUM_CLASSES) if (int(token) >> c) & 1]
+
+
+def drum_pitches_to_token(pitches) -> int:
+  """MIDI drum pitches hit on one step -> token; unknown pitches are ignored
+  (Magenta's MultiDrumOneHotEncoding with ignore_unknown_drums)."""
+  return drum_classes_to_token(DRUM_PITCH_TO_CLASS[p] for p in pitches
+                               if p in DRUM_PITCH_TO_CLASS)
+
+
+def drum_roll_table() -> np.ndarray:
+  """Magenta's drum `roll_input`: float32 [512, 10], row = token, columns =
+  the 9 class bits (multi-hot) and a final "no hit" bit."""
+  tokens = np.arange(DRUM_CLASSES)[:, None]
+  bits = ((tokens >> np.arange(NUM_DRUM_CLASSES)[None, :]) & 1).astype(np.float32)
+  no_hit = (tokens == NO_HIT).astype(np.float32)
+  return np.concatenate([bits, no_hit], axis=1)
+
+
+def drum_events_to_tokens(events) -> np.ndarray:
+  """note_seq DrumTrack events (frozensets of class indices) -> int16 [T]."""
+  return np.asarray([drum_classes_to_token(e) for e in events], np.int16)
+
+
+def drums_to_note_sequence(tokens: np.ndarray, steps_per_quarter: int = 4,
+                           qpm: float = 120.0, velocity: int = 80,
+                           instrument: int = 9,
+                           ns: music_pb2.NoteSequence | None = None,
+                           ) -> music_pb2.NoteSequence:
+  """Tokens `[T]` -> drum hits (is_drum, one step long, each class's first
+  pitch), as Magenta's DrumTrack.to_sequence. Appends to `ns` if given."""
+  if ns is None:
+    ns = music_pb2.NoteSequence()
+    ns.tempos.add(qpm=qpm)
+    ns.time_signatures.add(numerator=4, denominator=4)
+    ns.ticks_per_quarter = note_seq.STANDARD_PPQ
+  seconds_per_step = 60.0 / qpm / steps_per_quarter
+  tokens = np.asarray(tokens).reshape(-1)
+  for step, token in enumerate(tokens.tolist()):
+    for c in drum_token_to_classes(token):
+      ns.notes.add(pitch=DRUM_PITCH_CLASSES[c][0], velocity=velocity,
+                   instrument=instrument, program=0, is_drum=True,
+                   start_time=step * seconds_per_step,
+                   end_time=(step + 1) * seconds_per_step)
+  ns.total_time = max(ns.total_time, len(tokens) * seconds_per_step)
+  return ns
