@@ -122,6 +122,7 @@ def bad_files(tmp_path, good_bytes):
       'smpte.mid': _header(division=0xE728) + _track(NOTE),
   }
   paths = {}
+  tmp_path.mkdir(parents=True, exist_ok=True)
   for name, data in cases.items():
     paths[name] = tmp_path / name
     paths[name].write_bytes(data)
