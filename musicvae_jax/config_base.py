@@ -40,6 +40,8 @@ def base_config() -> ml_collections.ConfigDict:
   # ---- data ----
   # Encoding family: 'melody' | 'drums' | 'trio'.
   c.encoding = 'melody'
+  # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
+  c.drum_roll_input = True
   # Folder of MIDI (recursive, also .abc/.musicxml). Empty: the built-in folk
   # corpus converted from music21's bundled collections.
   c.train_dir = ''
@@ -75,6 +77,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.dec_rnn_sizes = (256, 256)
   # Hierarchical decoder with a conductor (predecessor `use_hier`).
   c.use_hier = False
+  # One core decoder per part (trio; Magenta SplitMultiOutLstmDecoder), not one split LSTM.
+  c.split_decoder = False
   # Conductor steps, one subsequence (bar) each (predecessor `n_subsequences`).
   c.n_subsequences = 16
   # Conductor LSTM sizes; its output size (predecessor `c_size`) is the last.

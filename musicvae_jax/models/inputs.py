@@ -10,6 +10,7 @@ embedding (`embed_size > 0`, a knob of the PyTorch predecessor).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import flax.linen as nn
@@ -52,6 +53,12 @@ class TokenSpec:
 
   def total_input_width(self, embed_size: int = 0) -> int:
     return sum(self.input_width(k, embed_size) for k in range(self.num_parts))
+
+  def one_hot_inputs(self) -> 'TokenSpec':
+    """The same tokens read as one-hots: decoders always read their previous
+    outputs this way (Magenta feeds input tables such as the drum roll to the
+    encoder only)."""
+    return dataclasses.replace(self, input_tables=None)
 
 
 class TokenEmbedder(nn.Module):
@@ -96,3 +103,13 @@ def one_hot_parts(tokens: jax.Array, part_depths: tuple[int, ...]) -> jax.Array:
   return jnp.concatenate(
       [jax.nn.one_hot(tokens[..., k], d) for k, d in enumerate(part_depths)],
       axis=-1)
+
+
+@functools.lru_cache(maxsize=None)
+def _drum_roll_table() -> np.ndarray:
+  from musicvae_jax.data.encodings import drum_roll_table  # numpy only
+  return drum_roll_table()
+
+
+# Magenta's drum `roll_input`: 9 class bits + a "no hit" bit per drum token.
+INPUT_TABLES['drum_roll'] = _drum_roll_table

@@ -21,6 +21,7 @@ from musicvae_jax.models.decoders import Conductor, CoreDecoder, shift_right
 from musicvae_jax.models.encoders import BidirectionalEncoder
 from musicvae_jax.models.inputs import TokenSpec
 from musicvae_jax.models.lstm import Dtype
+from musicvae_jax.models.split_decoder import SplitCoreDecoder
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -44,21 +45,27 @@ class MusicVAE(nn.Module):
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
   unroll: int = 1
+  # One core decoder per part (Magenta's SplitMultiOutLstmDecoder) instead of
+  # one LSTM whose logits are split per part.
+  split_decoder: bool = False
 
   def setup(self):
     self.encoder = BidirectionalEncoder(
         self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
         self.forget_bias, self.dtype, self.unroll)
+    # Decoders read their previous outputs as one-hots, whatever the encoder reads.
+    dec_spec = self.spec.one_hot_inputs()
+    core_cls = SplitCoreDecoder if self.split_decoder else CoreDecoder
     if self.use_hier:
       self.conductor = Conductor(self.conductor_rnn_sizes, self.n_subsequences,
                                  self.conductor_input_size, self.forget_bias,
                                  self.dtype)
-      self.core_decoder = CoreDecoder(
-          self.spec, self.dec_rnn_sizes, self.conductor_rnn_sizes[-1],
+      self.core_decoder = core_cls(
+          dec_spec, self.dec_rnn_sizes, self.conductor_rnn_sizes[-1],
           self.decoder_embed_size, self.forget_bias, self.dtype, self.unroll)
     else:
-      self.decoder = CoreDecoder(
-          self.spec, self.dec_rnn_sizes, self.z_size, self.decoder_embed_size,
+      self.decoder = core_cls(
+          dec_spec, self.dec_rnn_sizes, self.z_size, self.decoder_embed_size,
           self.forget_bias, self.dtype, self.unroll)
 
   # -- structure -----------------------------------------------------------
@@ -71,7 +78,7 @@ class MusicVAE(nn.Module):
   def bar_steps(self) -> int:
     return self.seq_len // self.num_bars
 
-  def _core(self) -> CoreDecoder:
+  def _core(self) -> CoreDecoder | SplitCoreDecoder:
     return self.core_decoder if self.use_hier else self.decoder
 
   def conditions(self, z: jax.Array) -> jax.Array:
@@ -178,4 +185,5 @@ class MusicVAE(nn.Module):
         dtype=jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32,
         # Older saved configs lack the field: 1 is what they ran with.
         unroll=int(config.get('scan_unroll', 1)),
+        split_decoder=bool(config.get('split_decoder', False)),
     )

@@ -1,0 +1,70 @@
+"""cat-drums_2bar_small: 2-bar drum MusicVAE with a flat decoder (Magenta's config).
+
+Drums use Magenta's 9 classes; the decoder predicts one of the 512 class
+combinations per step, the encoder reads the 10-wide roll (`drum_roll_input`).
+
+  python -m musicvae_jax.train --config=configs/drums_2bar.py --workdir=runs/drums \
+      --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
+Variants (`--config=configs/drums_2bar.py:NAME`):
+  small  Magenta's cat-drums_2bar_small (the default).
+  big    Magenta's cat-drums_2bar_big.
+  cpu    a laptop-sized model (minutes of CPU for a first result).
+  tiny   the smallest thing that runs (tests, smoke checks).
+"""
+
+from musicvae_jax.config_base import base_config
+
+
+def get_config(variant: str = 'small'):
+  c = base_config()
+  c.magenta_name = 'cat-drums_2bar_small'
+  c.encoding = 'drums'
+  c.drum_roll_input = True
+  c.slice_bars = 2
+  c.max_transpose = 0          # Magenta does not augment drums
+  c.z_size = 256
+  c.enc_rnn_sizes = (512,)
+  c.dec_rnn_sizes = (256, 256)
+  c.free_bits = 48.0
+  c.max_beta = 0.2
+  c.beta_rate = 0.0            # Magenta's default: beta = max_beta from step 1
+  c.sampling_schedule = 'inverse_sigmoid'
+  c.sampling_rate = 1000.0
+  c.batch_size = 512
+  if variant == 'small':
+    pass
+  elif variant == 'big':
+    c.magenta_name = 'cat-drums_2bar_big'
+    c.z_size = 512
+    c.enc_rnn_sizes = (2048,)
+    c.dec_rnn_sizes = (2048, 2048, 2048)
+  elif variant == 'cpu':
+    c.z_size = 64
+    c.enc_rnn_sizes = (128,)
+    c.dec_rnn_sizes = (128,)
+    c.free_bits = 24.0
+    c.batch_size = 64
+    c.num_steps = 3000
+    c.learning_rate = 2e-3
+    c.decay_rate = 0.9995
+    c.sampling_rate = 200.0
+    c.log_every_steps = 50
+    c.eval_every_steps = 250
+    c.checkpoint_every_steps = 250
+    c.advanced_every_steps = 1000
+  elif variant == 'tiny':
+    c.z_size = 8
+    c.enc_rnn_sizes = (16,)
+    c.dec_rnn_sizes = (16,)
+    c.free_bits = 0.0
+    c.batch_size = 4
+    c.num_steps = 4
+    c.eval_batches = 2
+    c.log_every_steps = 2
+    c.eval_every_steps = 2
+    c.checkpoint_every_steps = 2
+    c.advanced_every_steps = 4
+  else:
+    raise ValueError(f'configs/drums_2bar.py has no variant {variant!r} '
+                     "(choose 'small', 'big', 'cpu' or 'tiny')")
+  return c

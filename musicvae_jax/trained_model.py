@@ -1,0 +1,235 @@
+"""Use a trained MusicVAE: encode, decode, sample, interpolate, reconstruct.
+
+    model = TrainedModel.from_workdir('runs/hier')
+    melodies = model.sample(4, temperature=0.5, seed=0)      # NoteSequences
+    z, mu, sigma = model.encode([ns_a, ns_b])
+    steps = model.interpolate(ns_a, ns_b, num_steps=7)
+
+Array-level methods mirror Magenta's TrainedModel: `encode_tensors`,
+`decode_to_tensors`. Every computation is jit-compiled once per batch-size
+bucket (powers of two up to `max_batch`), so repeated calls never recompile.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+from musicvae_jax.data import converters
+from musicvae_jax.models import MusicVAE
+
+
+class ExtractionError(ValueError):
+  """A NoteSequence gave no window, or several where one was expected."""
+
+
+def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
+  """Spherical interpolation between vectors `p0`, `p1` `[Z]` at `t` in [0, 1]."""
+  p0, p1 = np.asarray(p0, np.float64), np.asarray(p1, np.float64)
+  cos = np.dot(p0 / np.linalg.norm(p0), p1 / np.linalg.norm(p1))
+  omega = np.arccos(np.clip(cos, -1.0, 1.0))
+  if np.sin(omega) < 1e-6:  # (anti)parallel: fall back to a straight line
+    return ((1 - t) * p0 + t * p1).astype(np.float32)
+  return ((np.sin((1 - t) * omega) * p0 + np.sin(t * omega) * p1)
+          / np.sin(omega)).astype(np.float32)
+
+
+def _bucket(n: int, cap: int) -> int:
+  size = 1
+  while size < n and size < cap:
+    size *= 2
+  return size
+
+
+class TrainedModel:
+  """A MusicVAE with its parameters and converter, ready to use."""
+
+  def __init__(self, config: ml_collections.ConfigDict, params,
+               max_batch: int = 256):
+    self.config = config
+    self.converter = converters.make_converter(config)
+    self.spec = input_pipeline.token_spec(self.converter)
+    self.model = MusicVAE.from_config(config, self.spec)
+    self.params = params
+    self.max_batch = max_batch
+    self.seq_len = config_base.sequence_length(config)
+    model = self.model
+    self._encode_fn = jax.jit(lambda p, tokens, lengths: model.apply(
+        {'params': p}, tokens, lengths, method=MusicVAE.encode))
+    self._sample_fn = jax.jit(
+        lambda p, z, key, temperature, num_steps: model.apply(
+            {'params': p}, z, temperature, num_steps,
+            rngs={'sample': key}, method=MusicVAE.sample),
+        static_argnums=4)
+    self._logits_fn = jax.jit(lambda p, z, tokens: model.apply(
+        {'params': p}, z, tokens, method=MusicVAE.decode_logits))
+
+  # -- loading ---------------------------------------------------------------
+  @classmethod
+  def from_workdir(cls, workdir: str | Path, step: int | None = None,
+                   best: bool = False, **kw) -> 'TrainedModel':
+    """Loads a run's parameters (latest step, `step`, or the best by eval loss)."""
+    workdir, found = checkpoints.resolve_checkpoint(workdir)
+    ckpt = checkpoints.Checkpointer(workdir, read_only=True, async_save=False)
+    if best and ckpt.best_step() is not None:
+      step = ckpt.best_step()
+    step = found if step is None else step
+    config = checkpoints.load_config(workdir)
+    instance = cls.__new__(cls)
+    cls.__init__(instance, config, None, **kw)
+    target = instance._abstract_state()
+    state, _ = ckpt.restore(target, step)
+    ckpt.close()
+    instance.params = state.params
+    instance.step = step
+    return instance
+
+  from_checkpoint = from_workdir
+
+  def _abstract_state(self):
+    example = input_pipeline.example_batch(self.config, self.spec, 1)
+    return jax.eval_shape(functools.partial(
+        steps.create_train_state, self.config, self.model), example)
+
+  # -- arrays ----------------------------------------------------------------
+  def _tokens_from(self, inputs: np.ndarray) -> np.ndarray:
+    """Accepts tokens [B, T, K] / [B, T] or one-hots [B, T, sum(depths)]."""
+    inputs = np.asarray(inputs)
+    if inputs.ndim == 2:
+      return inputs[..., None].astype(np.int32)
+    if np.issubdtype(inputs.dtype, np.integer) and inputs.shape[-1] == self.spec.num_parts:
+      return inputs.astype(np.int32)
+    if inputs.shape[-1] != self.spec.output_depth:
+      raise ValueError(f'inputs of depth {inputs.shape[-1]}: expected tokens '
+                       f'[B, T, {self.spec.num_parts}] or one-hots '
+                       f'[B, T, {self.spec.output_depth}]')
+    parts, start = [], 0
+    for depth in self.spec.part_depths:
+      parts.append(np.argmax(inputs[..., start:start + depth], axis=-1))
+      start += depth
+    return np.stack(parts, -1).astype(np.int32)
+
+  def _chunks(self, n: int):
+    for start in range(0, n, self.max_batch):
+      stop = min(n, start + self.max_batch)
+      yield start, stop, _bucket(stop - start, self.max_batch)
+
+  def encode_tensors(self, inputs: np.ndarray, lengths: np.ndarray | None = None):
+    """(z, mu, sigma) `[B, Z]` for windows `inputs` (tokens or one-hots).
+
+    z is drawn with a fixed key per call position, so it is reproducible.
+    """
+    tokens = self._tokens_from(inputs)
+    n = len(tokens)
+    lengths = (np.full((n,), tokens.shape[1], np.int32) if lengths is None
+               else np.asarray(lengths, np.int32))
+    mus, sigmas = [], []
+    for start, stop, size in self._chunks(n):
+      pad = size - (stop - start)
+      t = np.pad(tokens[start:stop], ((0, pad), (0, 0), (0, 0)))
+      l = np.pad(lengths[start:stop], (0, pad), constant_values=tokens.shape[1])
+      mu, sigma = self._encode_fn(self.params, t, l)
+      mus.append(np.asarray(mu)[:stop - start])
+      sigmas.append(np.asarray(sigma)[:stop - start])
+    mu = np.concatenate(mus) if mus else np.zeros((0, self.config.z_size), np.float32)
+    sigma = np.concatenate(sigmas) if sigmas else np.zeros_like(mu)
+    eps = np.asarray(jax.random.normal(jax.random.key(0), mu.shape))
+    return mu + sigma * eps, mu, sigma
+
+  def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
+                        temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Free-running decode: int tokens `[B, T, K]` for latents `z [B, Z]`."""
+    z = np.asarray(z, np.float32)
+    steps_ = None if length is None or length == self.seq_len else int(length)
+    key = jax.random.key(seed)
+    out = []
+    for i, (start, stop, size) in enumerate(self._chunks(len(z))):
+      chunk = np.pad(z[start:stop], ((0, size - (stop - start)), (0, 0)))
+      tokens, _ = self._sample_fn(self.params, chunk, jax.random.fold_in(key, i),
+                                  jnp.float32(temperature), steps_)
+      out.append(np.asarray(tokens)[:stop - start])
+    return np.concatenate(out) if out else np.zeros((0, self.seq_len, self.spec.num_parts), np.int32)
+
+  def teacher_forced_logits(self, z: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """Decoder logits `[B, T, V]` given targets (no sampling)."""
+    return np.asarray(self._logits_fn(self.params, np.asarray(z, np.float32),
+                                      self._tokens_from(inputs)))
+
+  # -- NoteSequences -----------------------------------------------------------
+  def windows(self, note_sequences: Sequence, on_multiple: str = 'error',
+              ) -> tuple[np.ndarray, list[int]]:
+    """Windows `[N, T, K]` of the sequences and, per window, its source index.
+
+    Args:
+      on_multiple: when a sequence yields several windows: 'error' (Magenta's
+        behaviour), 'first' (keep its first window) or 'all'.
+    """
+    if on_multiple not in ('error', 'first', 'all'):
+      raise ValueError(f"on_multiple={on_multiple!r}: use 'error', 'first' or 'all'")
+    out, source = [], []
+    for i, ns in enumerate(note_sequences):
+      found = self.converter.to_windows(ns)
+      if len(found) == 0:
+        raise ExtractionError(
+            f'sequence {i} ({_describe(ns)}) gave no {self.config.slice_bars}-bar '
+            f'{self.config.encoding} window: it needs 4/4 time and notes the '
+            'converter keeps (see README, "Data").')
+      if len(found) > 1 and on_multiple == 'error':
+        raise ExtractionError(
+            f'sequence {i} ({_describe(ns)}) gave {len(found)} windows of '
+            f'{self.config.slice_bars} bars; pass on_multiple="first" or "all".')
+      if on_multiple != 'all':
+        found = found[:1]
+      out.append(np.asarray(found))
+      source.extend([i] * len(found))
+    return np.concatenate(out).astype(np.int32), source
+
+  def encode(self, note_sequences: Sequence, on_multiple: str = 'error'):
+    """(z, mu, sigma) `[N, Z]`, one row per extracted window."""
+    windows, _ = self.windows(note_sequences, on_multiple)
+    return self.encode_tensors(windows)
+
+  def decode(self, z: np.ndarray, temperature: float = 0.5,
+             length: int | None = None, seed: int = 0, qpm: float = 120.0) -> list:
+    """NoteSequences decoded from `z [N, Z]`."""
+    tokens = self.decode_to_tensors(z, length, temperature, seed)
+    return [self.converter.to_note_sequence(t, qpm=qpm) for t in tokens]
+
+  def sample(self, n: int, temperature: float = 0.5, same_z: bool = False,
+             seed: int = 0, length: int | None = None) -> list:
+    """`n` NoteSequences decoded from z ~ N(0, I) (one shared z if `same_z`)."""
+    rng = np.random.default_rng(seed)
+    shape = (1 if same_z else n, self.config.z_size)
+    z = rng.standard_normal(shape).astype(np.float32)
+    if same_z:
+      z = np.repeat(z, n, axis=0)
+    return self.decode(z, temperature, length, seed)
+
+  def interpolate(self, start_sequence, end_sequence, num_steps: int = 5,
+                  temperature: float = 0.5, seed: int = 0,
+                  on_multiple: str = 'first') -> list:
+    """Decodes `num_steps` points on the great circle between the two mu's
+    (endpoints included)."""
+    if num_steps < 2:
+      raise ValueError(f'num_steps={num_steps}: an interpolation needs >= 2')
+    _, mu, _ = self.encode([start_sequence, end_sequence], on_multiple)
+    z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
+    return self.decode(z, temperature, seed=seed)
+
+  def reconstruct(self, note_sequences: Sequence, temperature: float = 0.5,
+                  seed: int = 0, on_multiple: str = 'first') -> list:
+    """Encodes (z = mu) and decodes each sequence's window(s)."""
+    _, mu, _ = self.encode(note_sequences, on_multiple)
+    return self.decode(mu, temperature, seed=seed)
+
+
+def _describe(ns) -> str:
+  name = getattr(ns, 'filename', '') or getattr(ns, 'id', '')
+  return f'{name or "unnamed"}, {len(ns.notes)} notes, {ns.total_time:.1f} s'
