@@ -99,6 +99,12 @@ def base_config() -> ml_collections.ConfigDict:
   # ---- optimisation ----
   # Global batch size (split over devices and hosts).
   c.batch_size = 512
+
+  # ---- devices (docs/scaling.md) ----
+  # Device mesh, one entry for the 'data' axis: -1 = every device of every host.
+  c.mesh_shape = (-1,)
+  # 'replicated' parameters and optimizer state, or 'fsdp' (split over 'data').
+  c.param_sharding = 'replicated'
   # Total training steps.
   c.num_steps = 200_000
   # Initial learning rate.
@@ -185,6 +191,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')
   need(len(config.dec_rnn_sizes) >= 1, 'dec_rnn_sizes', 'needs a layer')
   need(config.batch_size >= 1, 'batch_size', 'must be >= 1')
+  need(len(config.mesh_shape) == 1 and (config.mesh_shape[0] == -1
+                                        or config.mesh_shape[0] >= 1),
+       'mesh_shape', "must be (-1,) or (n,) with n >= 1 devices on 'data'")
+  need(config.param_sharding in ('replicated', 'fsdp'), 'param_sharding',
+       "must be 'replicated' or 'fsdp'")
   need(config.num_steps >= 0, 'num_steps', 'must be >= 0')
   need(config.learning_rate > 0, 'learning_rate', 'must be > 0')
   need(config.lr_schedule in ('exponential', 'plateau', 'constant'),

@@ -105,9 +105,9 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
     lower, upper = (batch_size // n) * n, (batch_size // n + 1) * n
     hint = f'{lower} or {upper}' if lower else f'{upper}'
     raise ValueError(
-        f'config.batch_size={batch_size} does not divide evenly over the '
-        f'{n} devices of the mesh ({describe(mesh)}); use a multiple of {n} '
-        f'such as {hint}, or change config.mesh_shape')
+        f'config.batch_size={batch_size} does not divide evenly over '
+        f'{describe(mesh)}; use a multiple of {n} such as {hint}, or change '
+        'config.mesh_shape')
 
 
 # ---- shardings ----------------------------------------------------------------

@@ -299,17 +299,30 @@ def current_learning_rate(state: TrainState, config) -> jax.Array:
   return lr
 
 
-def jit_steps(config: ml_collections.ConfigDict, model: MusicVAE, spec: TokenSpec):
+def jit_steps(config: ml_collections.ConfigDict, model: MusicVAE, spec: TokenSpec,
+              state_sharding: Any = None, batch_sharding: Any = None):
   """Jitted (train_step, eval_step, plateau_update) for this config.
 
-  The train step donates its state buffers.
+  The train step donates its state buffers. With `state_sharding` (a tree of
+  shardings like the state) and `batch_sharding` (from `parallel`), the steps
+  take and return arrays in those shardings; metrics come back replicated.
   """
   hp = StepConfig.from_config(config, spec)
   tx = make_optimizer(config)
+  train_kw, eval_kw, plateau_kw = {}, {}, {}
+  if state_sharding is not None:
+    rep = jax.sharding.NamedSharding(batch_sharding.mesh,
+                                     jax.sharding.PartitionSpec())
+    train_kw = dict(in_shardings=(state_sharding, batch_sharding),
+                    out_shardings=(state_sharding, rep))
+    eval_kw = dict(in_shardings=(state_sharding.params, batch_sharding, rep, rep),
+                   out_shardings=rep)
+    plateau_kw = dict(in_shardings=(state_sharding, rep),
+                      out_shardings=state_sharding)
   train = jax.jit(functools.partial(train_step, model=model, tx=tx, hp=hp),
-                  donate_argnums=0)
-  evaluate = jax.jit(functools.partial(eval_step, model=model, hp=hp))
+                  donate_argnums=0, **train_kw)
+  evaluate = jax.jit(functools.partial(eval_step, model=model, hp=hp), **eval_kw)
   plateau = jax.jit(functools.partial(update_plateau,
                                       plateau=make_plateau(config)),
-                    donate_argnums=0)
+                    donate_argnums=0, **plateau_kw)
   return train, evaluate, plateau

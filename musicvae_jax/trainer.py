@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+from musicvae_jax import checkpoints, config_base, input_pipeline, parallel, steps
 from musicvae_jax.models import MusicVAE
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
@@ -122,11 +122,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           f'({data.train.summary.get("files_used", "?")} files), '
           f'{len(data.eval_windows)} eval windows', flush=True)
   model = MusicVAE.from_config(config, data.spec)
-  train_fn, eval_fn, plateau_fn = steps.jit_steps(config, model, data.spec)
+  mesh = parallel.make_mesh(config.mesh_shape)
+  parallel.check_batch_size(config.batch_size, mesh)
+  logging.info('mesh: %s, parameters %s', parallel.describe(mesh),
+               config.param_sharding)
+  example = input_pipeline.example_batch(config, data.spec)
+  state, state_sharding = parallel.create_sharded_state(
+      lambda: steps.create_train_state(config, model, example), mesh,
+      config.param_sharding)
+  train_fn, eval_fn, plateau_fn = steps.jit_steps(
+      config, model, data.spec, state_sharding, parallel.batch_sharding(mesh))
 
   batches = data.train_batches(config, jax.process_index(), jax.process_count())
-  state = steps.create_train_state(config, model,
-                                   input_pipeline.example_batch(config, data.spec))
 
   ckpt = checkpoints.Checkpointer(workdir, config.keep_latest, config.keep_best)
   if ckpt.latest_step() is not None:
@@ -151,7 +158,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   tick = time.perf_counter()
   try:
     for step in range(start + 1, config.num_steps + 1):
-      state, metrics = train_fn(state, next(batches))
+      state, metrics = train_fn(state, parallel.global_batch(next(batches), mesh))
       averager.add(metrics)
       boundary = step == config.num_steps
       do_log = step % config.log_every_steps == 0 or boundary
@@ -167,7 +174,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           writer.scalars(step, values, 'train')
       eval_loss = None
       if do_eval and len(data.eval_windows):
-        last_eval = evaluate(eval_fn, state.params, data.eval_batches(config),
+        eval_batches = (parallel.global_batch(b, mesh, replicated_input=True)
+                        for b in data.eval_batches(config))
+        last_eval = evaluate(eval_fn, state.params, eval_batches,
                              config.seed, state.step, data.part_names)
         eval_loss = last_eval['loss']
         if config.lr_schedule == 'plateau':
