@@ -158,6 +158,19 @@ def restore(source: Path, out: Path, mesh_n: int, sharding: str) -> None:
   np.savez(out / f'result_{jax.process_index()}.npz', **result)
 
 
+def probe() -> None:
+  """A cross-process sum: does this platform do CPU collectives at all?"""
+  import jax
+  import numpy as np
+  from musicvae_jax import parallel
+  mesh = parallel.make_mesh((-1,))
+  x = parallel.global_batch({'weights': np.ones(len(mesh.local_devices),
+                                                np.float32)}, mesh)['weights']
+  total = jax.jit(lambda a: a.sum(), out_shardings=parallel.replicated(mesh))(x)
+  assert float(total) == jax.device_count(), float(total)
+  print('collectives ok')
+
+
 def main() -> None:
   parser = argparse.ArgumentParser()
   parser.add_argument('out', help='results go to OUT/<name>/')
@@ -167,6 +180,8 @@ def main() -> None:
                       help='NAME:MESH:SHARDING[:eval] (in order)')
   parser.add_argument('--restore', action='append', default=[],
                       help='NAME:SOURCE_NAME:MESH:SHARDING')
+  parser.add_argument('--probe', action='store_true',
+                      help='only check cross-process collectives')
   args = parser.parse_args()
   # Cheaper CPU compiles (about 40% less CPU time here): every run uses the
   # same flags, so comparisons across device counts stay like for like.
@@ -179,6 +194,8 @@ def main() -> None:
   sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
   from musicvae_jax import parallel
   parallel.initialize_distributed()
+  if args.probe:
+    return probe()
   root = Path(args.out)
   for item in args.train:
     name, mesh_n, sharding, *flag = item.split(':')
