@@ -1,0 +1,499 @@
+"""Benchmark suite for issue #8: compile time, training throughput, FLOPs and
+utilisation, peak memory, sampling throughput and data-pipeline speed.
+
+  python scripts/benchmark.py --config=configs/mel_2bar.py --batch_size=64
+  python scripts/benchmark.py --config=configs/hier.py:cpu --batch_size=64 \
+      --dtype=bfloat16 --steps=5 --json=/tmp/hier.json
+  python scripts/benchmark.py --config=configs/hier.py --batch_size=64 \
+      --config.enc_rnn_sizes='(512,512)' --config.dec_rnn_sizes='(512,512)' \
+      --config.conductor_rnn_sizes='(512,512)'
+
+What is measured (all in one process, on `jax.devices()[0]`):
+
+* compile time: `jit(train_step).lower(state, batch).compile()`, wall clock.
+* training throughput: after `--warmup` steps, `--windows` windows of
+  `--steps` steps each; a window ends with `block_until_ready` on the new
+  state, so asynchronous dispatch cannot hide work. Median window.
+  One synthetic batch is reused (the data pipeline is measured separately).
+* FLOPs per train step, two ways:
+  - `xla`: `compiled.cost_analysis()['flops']` of the train step. Whether XLA
+    multiplies a while loop's body by its trip count depends on the version,
+    so this is reported as-is next to the analytic count.
+  - `analytic`: matmul FLOPs only (2 per multiply-add) of the forward pass as
+    this implementation runs it (token inputs are row gathers, 0 FLOPs; the
+    conductor's zero input is a bias), times 3 for forward + backward
+    (the backward of `x @ W` is two matmuls of the same size). Element-wise
+    LSTM math, softmax, sampling and Adam are not counted.
+  Achieved FLOP/s and the fraction of peak use the analytic count.
+* peak matmul FLOP/s: a `[n, n] @ [n, n]` loop (default n = 4096) in float32
+  and bfloat16, jitted, timed like the train step. Run after the training
+  benchmark so that its buffers do not inflate the training peak memory.
+* peak memory: CPU: `ru_maxrss` of the process after the training benchmark
+  (includes the Python runtime, the compiler, and JAX's arena);
+  accelerators: `memory_stats()['peak_bytes_in_use']`. Also XLA's own
+  `compiled.memory_analysis()` (arguments + outputs + temporaries - aliased).
+* sampling throughput: `MusicVAE.sample` (free-running, categorical samples)
+  at `--sample_batch`; for a hierarchical 16-bar config these are 16-bar
+  samples, for a flat config samples of the config's own length.
+* data: `scripts/benchmark_data.py:data_throughput(folder)` if that module
+  and the folder exist (files/s of the MIDI -> windows pipeline).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+  sys.path.insert(0, str(REPO))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+
+from musicvae_jax import config_base, steps  # noqa: E402
+from musicvae_jax.models import MusicVAE, TokenSpec  # noqa: E402
+
+DEFAULT_DATA_DIR = '/work/shared/data/lmd/train'
+
+
+# ---------------------------------------------------------------- helpers --
+def token_spec(config: ml_collections.ConfigDict) -> TokenSpec:
+  """The config's token spec, from its converter when one exists."""
+  try:
+    from musicvae_jax import input_pipeline
+    from musicvae_jax.data import converters
+    return input_pipeline.token_spec(converters.make_converter(config))
+  except Exception:  # noqa: BLE001 - converters for drums/trio may be missing
+    depths = {'melody': (90,), 'drums': (512,), 'trio': (90, 90, 512)}
+    return TokenSpec(depths[config.encoding])
+
+
+def synthetic_batch(config, spec: TokenSpec, batch_size: int, seed: int = 0):
+  """A random batch shaped like the pipeline's (full-length windows)."""
+  rs = np.random.RandomState(seed)
+  steps_ = config_base.sequence_length(config)
+  tokens = np.stack([rs.randint(0, d, (batch_size, steps_))
+                     for d in spec.part_depths], axis=-1).astype(np.int32)
+  return {'tokens': jnp.asarray(tokens),
+          'lengths': jnp.full((batch_size,), steps_, jnp.int32),
+          'weights': jnp.ones((batch_size,), jnp.float32)}
+
+
+def block(tree) -> None:
+  jax.tree.map(lambda x: x.block_until_ready(), tree)
+
+
+def timed_windows(fn, windows: int) -> list[float]:
+  """Seconds of each of `windows` calls of `fn` (which must block)."""
+  out = []
+  for _ in range(windows):
+    start = time.perf_counter()
+    fn()
+    out.append(time.perf_counter() - start)
+  return out
+
+
+def peak_memory_bytes() -> dict[str, Any]:
+  """Peak memory so far: device peak where the backend reports it, else RSS."""
+  dev = jax.devices()[0]
+  out: dict[str, Any] = {}
+  try:
+    stats = dev.memory_stats() or {}
+  except Exception:  # noqa: BLE001
+    stats = {}
+  if 'peak_bytes_in_use' in stats:
+    out['device_peak_bytes'] = int(stats['peak_bytes_in_use'])
+  # ru_maxrss is KiB on Linux, bytes on macOS.
+  rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  out['host_max_rss_bytes'] = int(rss if sys.platform == 'darwin' else rss * 1024)
+  return out
+
+
+def cost_flops(compiled) -> float | None:
+  try:
+    cost = compiled.cost_analysis()
+  except Exception:  # noqa: BLE001
+    return None
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else None
+  if not cost or 'flops' not in cost:
+    return None
+  return float(cost['flops'])
+
+
+def memory_analysis(compiled) -> dict[str, int] | None:
+  try:
+    m = compiled.memory_analysis()
+  except Exception:  # noqa: BLE001
+    return None
+  if m is None:
+    return None
+  fields = ('argument_size_in_bytes', 'output_size_in_bytes',
+            'temp_size_in_bytes', 'alias_size_in_bytes',
+            'generated_code_size_in_bytes')
+  out = {f: int(getattr(m, f, 0)) for f in fields}
+  out['total_bytes'] = (out['argument_size_in_bytes']
+                        + out['output_size_in_bytes']
+                        + out['temp_size_in_bytes']
+                        - out['alias_size_in_bytes'])
+  return out
+
+
+# ------------------------------------------------------------ FLOP count --
+def _lstm_stack_flops(sizes, input_width: int, steps_: int, batch: int,
+                      gathered_input: bool) -> float:
+  """Forward matmul FLOPs of a stacked LSTM over `steps_ x batch` positions.
+
+  Layer 0's input projection is skipped when it is a gather (tokens) or
+  absent (zero input); the rest is `x @ W_in` and `h @ W_rec` per position.
+  """
+  flops, fan_in = 0.0, input_width
+  for k, h in enumerate(sizes):
+    positions = steps_ * batch
+    if k > 0 or not gathered_input:
+      flops += 2 * positions * fan_in * 4 * h
+    flops += 2 * positions * h * 4 * h
+    fan_in = h
+  return flops
+
+
+def analytic_flops(config, spec: TokenSpec, batch: int) -> dict[str, float]:
+  """Matmul FLOPs of one train step (forward x 3), by component."""
+  T = config_base.sequence_length(config)
+  V = spec.output_depth
+  Z = config.z_size
+  enc = 0.0
+  fan_in = 0
+  for k, h in enumerate(config.enc_rnn_sizes):
+    per_dir = _lstm_stack_flops([h], fan_in, T, batch, gathered_input=(k == 0))
+    enc += 2 * per_dir
+    fan_in = 2 * h
+  enc += 2 * (2 * batch * fan_in * Z)                        # mu, sigma
+  dec_sizes = list(config.dec_rnn_sizes)
+  if config.use_hier:
+    n = config.n_subsequences
+    c_sizes = list(config.conductor_rnn_sizes)
+    cond = 2 * batch * Z * 2 * sum(c_sizes)                 # z -> state
+    cond += _lstm_stack_flops(c_sizes, config.conductor_embed_size, n, batch,
+                              gathered_input=True)           # zero input
+    C, N = c_sizes[-1], n * batch
+  else:
+    cond, C, N = 0.0, Z, batch
+  dec = 2 * N * C * 2 * sum(dec_sizes)                      # cond -> state
+  dec += 2 * N * C * 4 * dec_sizes[0]                        # cond gates
+  dec += _lstm_stack_flops(dec_sizes, 0, T, batch, gathered_input=True)
+  dec += 2 * T * batch * dec_sizes[-1] * V                   # logits
+  fwd = enc + cond + dec
+  return {'encoder_forward': enc, 'conductor_forward': cond,
+          'decoder_forward': dec, 'forward': fwd, 'train_step': 3 * fwd}
+
+
+# ---------------------------------------------------------- benchmarks --
+def matmul_peak(dtype: str = 'float32', n: int = 4096, reps: int = 4,
+                windows: int = 3) -> dict[str, float]:
+  """Peak matmul FLOP/s: `reps` chained [n,n]@[n,n] products per call."""
+  dt = jnp.dtype(dtype)
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dt)
+  b = (jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+       / np.sqrt(n)).astype(dt)
+
+  @jax.jit
+  def chain(x, w):
+    for _ in range(reps):
+      x = jnp.dot(x, w, preferred_element_type=dt)
+    return x
+
+  chain(a, b).block_until_ready()
+  times = timed_windows(lambda: chain(a, b).block_until_ready(), windows)
+  best = min(times)
+  flops = 2.0 * n ** 3 * reps
+  return {'n': n, 'dtype': dtype, 'seconds_per_matmul': best / reps,
+          'flops_per_second': flops / best,
+          'flops_per_second_median': flops / statistics.median(times)}
+
+
+def train_benchmark(config, batch_size: int, steps_per_window: int = 5,
+                    windows: int = 5, warmup: int = 2) -> dict[str, Any]:
+  """Compile time, steps/s, sequences/s, FLOPs and memory of the train step."""
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    config.batch_size = batch_size
+  spec = token_spec(config)
+  model = MusicVAE.from_config(config, spec)
+  batch = synthetic_batch(config, spec, batch_size)
+  state = steps.create_train_state(config, model, batch)
+  train, _, _ = steps.jit_steps(config, model, spec)
+
+  start = time.perf_counter()
+  lowered = train.lower(state, batch)
+  lower_s = time.perf_counter() - start
+  start = time.perf_counter()
+  compiled = lowered.compile()
+  compile_s = time.perf_counter() - start
+
+  holder = {'state': state}
+  del state
+
+  def run(n):
+    s = holder['state']
+    metrics = None
+    for _ in range(n):
+      s, metrics = compiled(s, batch)
+    block((s, metrics))
+    holder['state'] = s
+    return metrics
+
+  start = time.perf_counter()
+  metrics = run(max(warmup, 1))
+  first_s = time.perf_counter() - start
+  times = timed_windows(lambda: run(steps_per_window), windows)
+  sec_per_step = statistics.median(times) / steps_per_window
+  loss = float(metrics['loss'])
+  analytic = analytic_flops(config, spec, batch_size)
+  xla = cost_flops(compiled)
+  out = {
+      'compute_dtype': config.compute_dtype,
+      'scan_unroll': int(config.get('scan_unroll', 1)),
+      'batch_size': batch_size,
+      'sequence_length': config_base.sequence_length(config),
+      'num_params': int(sum(x.size for x in
+                             jax.tree.leaves(holder['state'].params))),
+      'lower_seconds': lower_s,
+      'compile_seconds': compile_s,
+      'warmup_seconds': first_s,
+      'window_seconds': times,
+      'steps_per_window': steps_per_window,
+      'steps_per_second': 1.0 / sec_per_step,
+      'sequences_per_second': batch_size / sec_per_step,
+      'loss_after_warmup_and_windows': loss,
+      'flops_analytic': analytic,
+      'flops_xla_cost_analysis': xla,
+      'achieved_flops_per_second': analytic['train_step'] / sec_per_step,
+      'xla_memory_analysis': memory_analysis(compiled),
+      'memory': peak_memory_bytes(),
+  }
+  return out
+
+
+def sample_benchmark(config, batch_size: int = 64, windows: int = 3,
+                     temperature: float = 1.0) -> dict[str, Any]:
+  """Free-running samples/s of `MusicVAE.sample` (random parameters)."""
+  spec = token_spec(config)
+  model = MusicVAE.from_config(config, spec)
+  batch = synthetic_batch(config, spec, 2)
+  params = steps.init_params(model, jax.random.key(0), batch)
+  z = jax.random.normal(jax.random.key(1), (batch_size, config.z_size))
+
+  @jax.jit
+  def sample(params, z, key):
+    return model.apply({'params': params}, z, temperature,
+                       rngs={'sample': key}, method=MusicVAE.sample)[0]
+
+  start = time.perf_counter()
+  compiled = sample.lower(params, z, jax.random.key(2)).compile()
+  compile_s = time.perf_counter() - start
+  compiled(params, z, jax.random.key(2)).block_until_ready()
+  keys = iter(jax.random.split(jax.random.key(3), windows))
+  times = timed_windows(
+      lambda: compiled(params, z, next(keys)).block_until_ready(), windows)
+  sec = statistics.median(times)
+  bars = config.slice_bars
+  return {'batch_size': batch_size, 'bars': bars,
+          'steps': config_base.sequence_length(config),
+          'what': f'{bars}-bar free-running samples',
+          'compile_seconds': compile_s, 'seconds_per_batch': sec,
+          'samples_per_second': batch_size / sec}
+
+
+def data_benchmark(folder: str = DEFAULT_DATA_DIR) -> dict[str, Any]:
+  """Files/s of the data pipeline, via scripts/benchmark_data.py if present."""
+  module_path = Path(__file__).with_name('benchmark_data.py')
+  if not module_path.is_file():
+    return {'skipped': f'{module_path.name} not present'}
+  if not Path(folder).is_dir():
+    return {'skipped': f'data folder {folder} missing'}
+  spec = importlib.util.spec_from_file_location('benchmark_data', module_path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, 'data_throughput'):
+    return {'skipped': 'benchmark_data.py has no data_throughput()'}
+  result = module.data_throughput(folder)
+  if not isinstance(result, dict):
+    result = {'files_per_second': result}
+  return {'folder': folder, **result}
+
+
+def machine_info() -> dict[str, Any]:
+  dev = jax.devices()[0]
+  info = {'platform': dev.platform, 'device': str(dev.device_kind),
+          'num_devices': jax.device_count(), 'jax': jax.__version__,
+          'python': platform.python_version(), 'cpu_count': os.cpu_count(),
+          'xla_flags': os.environ.get('XLA_FLAGS', ''),
+          'date': datetime.datetime.now().isoformat(timespec='seconds')}
+  try:
+    info['load_average'] = os.getloadavg()
+  except OSError:
+    pass
+  try:
+    for line in Path('/proc/cpuinfo').read_text().splitlines():
+      if line.startswith('model name'):
+        info['cpu'] = line.split(':', 1)[1].strip()
+        break
+  except OSError:
+    pass
+  return info
+
+
+def run_all(config, batch_size: int, *, steps_per_window: int = 5,
+            windows: int = 5, warmup: int = 2, matmul_n: int = 4096,
+            sample_batch: int = 64, data_dir: str | None = DEFAULT_DATA_DIR,
+            skip: tuple[str, ...] = ()) -> dict[str, Any]:
+  """Every measurement; `skip` may name 'train', 'sample', 'matmul', 'data'."""
+  result: dict[str, Any] = {'machine': machine_info(),
+                            'config': config.get('magenta_name', '?')}
+  if 'train' not in skip:
+    result['train'] = train_benchmark(config, batch_size, steps_per_window,
+                                      windows, warmup)
+  if 'sample' not in skip:
+    result['sample'] = sample_benchmark(config, sample_batch)
+  if 'matmul' not in skip:
+    result['matmul_peak'] = {dt: matmul_peak(dt, matmul_n)
+                             for dt in ('float32', 'bfloat16')}
+    if 'train' in result:
+      tr = result['train']
+      peak = result['matmul_peak'][tr['compute_dtype']]['flops_per_second']
+      tr['fraction_of_matmul_peak'] = tr['achieved_flops_per_second'] / peak
+  if 'data' not in skip and data_dir:
+    try:
+      result['data'] = data_benchmark(data_dir)
+    except Exception as e:  # noqa: BLE001 - another engineer's module
+      result['data'] = {'skipped': f'error: {type(e).__name__}: {e}'}
+  result['machine']['load_average_after'] = os.getloadavg()
+  return result
+
+
+# -------------------------------------------------------------- output --
+def _g(x: float | None, unit: str = '') -> str:
+  if x is None:
+    return 'n/a'
+  for scale, prefix in ((1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e3, 'k')):
+    if abs(x) >= scale:
+      return f'{x / scale:.3g} {prefix}{unit}'
+  return f'{x:.3g} {unit}'
+
+
+def format_table(result: dict[str, Any]) -> str:
+  rows: list[tuple[str, str]] = []
+  m = result['machine']
+  rows.append(('machine', f"{m['platform']} {m.get('cpu', m['device'])} "
+                          f"({m['cpu_count']} cpus), load {m.get('load_average')}"))
+  rows.append(('config', str(result['config'])))
+  tr = result.get('train')
+  if tr:
+    rows += [
+        ('dtype / unroll / batch', f"{tr['compute_dtype']} / "
+                                   f"{tr['scan_unroll']} / {tr['batch_size']}"),
+        ('parameters', f"{tr['num_params']:,}"),
+        ('compile time', f"{tr['compile_seconds']:.2f} s "
+                         f"(+ lowering {tr['lower_seconds']:.2f} s)"),
+        ('train steps/s', f"{tr['steps_per_second']:.3f}"),
+        ('train sequences/s', f"{tr['sequences_per_second']:.1f}"),
+        ('FLOPs/step analytic (matmuls)', _g(tr['flops_analytic']['train_step'])),
+        ('FLOPs/step XLA cost analysis', _g(tr['flops_xla_cost_analysis'])),
+        ('achieved FLOP/s (analytic)', _g(tr['achieved_flops_per_second'], 'FLOP/s')),
+    ]
+    if 'fraction_of_matmul_peak' in tr:
+      rows.append(('fraction of matmul peak',
+                   f"{100 * tr['fraction_of_matmul_peak']:.1f} %"))
+    mem = tr['memory']
+    if 'device_peak_bytes' in mem:
+      rows.append(('peak device memory', _g(mem['device_peak_bytes'], 'B')))
+    rows.append(('peak host RSS', _g(mem['host_max_rss_bytes'], 'B')))
+    if tr['xla_memory_analysis']:
+      rows.append(('XLA step memory (args+out+temp)',
+                   _g(tr['xla_memory_analysis']['total_bytes'], 'B')))
+  if 'sample' in result:
+    s = result['sample']
+    rows.append((f"sampling ({s['what']}, batch {s['batch_size']})",
+                 f"{s['samples_per_second']:.1f} samples/s"))
+  for dt, mm in result.get('matmul_peak', {}).items():
+    rows.append((f"matmul peak {dt} [{mm['n']}x{mm['n']}]",
+                 _g(mm['flops_per_second'], 'FLOP/s')))
+  if 'data' in result:
+    d = result['data']
+    if 'skipped' in d:
+      rows.append(('data pipeline', f"skipped: {d['skipped']}"))
+    else:
+      fps = d.get('files_per_second')
+      rows.append(('data pipeline files/s',
+                   f'{fps:.1f}' if isinstance(fps, (int, float)) else str(d)))
+  width = max(len(k) for k, _ in rows)
+  return '\n'.join(f'{k:<{width}}  {v}' for k, v in rows)
+
+
+# ---------------------------------------------------------------- main --
+def main(argv) -> None:
+  del argv
+  from absl import flags
+  FLAGS = flags.FLAGS
+  config = FLAGS.config
+  if FLAGS.dtype:
+    with config.unlocked():
+      config.compute_dtype = FLAGS.dtype
+  if FLAGS.unroll:
+    with config.unlocked():
+      config.scan_unroll = FLAGS.unroll
+  batch_size = FLAGS.batch_size or config.batch_size
+  skip = tuple(s for s in FLAGS.skip.split(',') if s)
+  result = run_all(config, batch_size, steps_per_window=FLAGS.steps,
+                   windows=FLAGS.windows, warmup=FLAGS.warmup,
+                   matmul_n=FLAGS.matmul_n, sample_batch=FLAGS.sample_batch,
+                   data_dir=FLAGS.data_dir, skip=skip)
+  result['command'] = ' '.join(sys.argv)
+  print(format_table(result), flush=True)
+  if FLAGS.json:
+    Path(FLAGS.json).write_text(json.dumps(result, indent=2, default=str))
+    print(f'wrote {FLAGS.json}')
+
+
+def _define_flags() -> None:
+  from absl import flags
+  from ml_collections import config_flags
+  config_flags.DEFINE_config_file(
+      'config', str(REPO / 'configs' / 'mel_2bar.py'),
+      'Config file (FILE.py[:VARIANT]); override fields with --config.X=Y.',
+      lock_config=False)
+  flags.DEFINE_integer('batch_size', 64, 'Batch size (0: the config\'s).')
+  flags.DEFINE_string('dtype', '', "Compute dtype override: 'float32' or "
+                      "'bfloat16' (params stay float32).")
+  flags.DEFINE_integer('unroll', 0, 'scan unroll override (0: config).')
+  flags.DEFINE_integer('steps', 5, 'Train steps per timed window.')
+  flags.DEFINE_integer('windows', 5, 'Timed windows (the median is reported).')
+  flags.DEFINE_integer('warmup', 2, 'Untimed steps after compilation.')
+  flags.DEFINE_integer('matmul_n', 4096, 'Size of the peak matmul benchmark.')
+  flags.DEFINE_integer('sample_batch', 64, 'Batch of the sampling benchmark.')
+  flags.DEFINE_string('data_dir', DEFAULT_DATA_DIR,
+                      'MIDI folder for the data benchmark (empty: skip).')
+  flags.DEFINE_string('skip', '', 'Comma list of parts to skip: '
+                      'train,sample,matmul,data.')
+  flags.DEFINE_string('json', '', 'Write the results here as JSON.')
+
+
+if __name__ == '__main__':
+  from absl import app
+  _define_flags()
+  app.run(main)
