@@ -314,18 +314,6 @@ class _WindowedConverter:
       return self._empty()
     return np.stack(windows).astype(np.int16)
 
-  def fast_windows(self, arrays) -> np.ndarray:
-    """`all_windows` on `fast_melody` arrays (a `midi_parse.NoteArrays` or a
-    NoteSequence): identical result, no protobufs or per-step Python loops."""
-    from musicvae_jax.data import fast_melody
-    from musicvae_jax.data.midi_parse import NoteArrays
-    if not isinstance(arrays, NoteArrays):
-      arrays = NoteArrays.from_note_sequence(arrays)
-    found = fast_melody.melodies(
-        arrays, self.valid_programs, self.steps_per_quarter, self.gap_bars,
-        self.max_bars, self.min_unique_pitches)
-    return fast_melody.windows_from_melodies(found, self.seq_len, self.steps_per_bar)
-
   def to_windows(self, ns: music_pb2.NoteSequence,
                  rng: np.random.Generator | None = None) -> np.ndarray:
     """Up to `max_windows` distinct windows (random ones with `rng`)."""

@@ -10,6 +10,8 @@ decoder/hierarchical_level_0/cell_k/lstm_cell/*              conductor/lstm/laye
 decoder/hierarchical_level_0/initial_state/*                 conductor/z_to_initial_state  (hier)
 core_decoder/decoder/multi_rnn_cell/cell_k/lstm_cell/*       core_decoder/lstm/layer_k     (hier)
 core_decoder/decoder/{z_to_initial_state,output_projection}  core_decoder/...              (hier)
+core_decoder/core_decoder_i/decoder/...                      core_decoder/core_decoder_i/...
+    (hierdec-trio: one core decoder per instrument, SplitMultiOutLstmDecoder)
 
 A TF LSTM `kernel [in + H, 4H]` is split into our `input_kernel` (rows
 `:in`) and `recurrent_kernel` (rows `in:`); gate order (i, j, f, o) and the
@@ -20,6 +22,7 @@ needed. Our models compute Magenta's function exactly for these configs.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,7 @@ _FLAT_DEC = re.compile(r'decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/(kernel|bia
 _CONDUCTOR = re.compile(r'decoder/hierarchical_level_0/cell_(\d+)/lstm_cell/(kernel|bias)$')
 _CORE = re.compile(r'core_decoder/decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/'
                    r'(kernel|bias)$')
+_SPLIT_CORE = re.compile(r'core_decoder/core_decoder_(\d+)/decoder/multi_rnn_cell/')
 
 
 class CheckpointMismatchError(ValueError):
@@ -65,6 +69,22 @@ def is_hierarchical(variables: dict[str, np.ndarray]) -> bool:
   return any(_CONDUCTOR.search(n) for n in variables)
 
 
+def split_parts(variables: dict[str, np.ndarray]) -> int:
+  """Number of per-instrument core decoders (0: not a split decoder)."""
+  found = {int(m.group(1)) for m in map(_SPLIT_CORE.search, variables) if m}
+  return max(found) + 1 if found else 0
+
+
+def _core_decoder(variables: dict[str, np.ndarray], scope: str) -> dict[str, Any]:
+  pattern = re.compile(re.escape(scope) + r'/decoder/multi_rnn_cell/cell_(\d+)/'
+                       r'lstm_cell/(kernel|bias)$')
+  return {
+      'lstm': _stack(variables, pattern),
+      'z_to_initial_state': _dense(variables, f'{scope}/decoder/z_to_initial_state'),
+      'output_projection': _dense(variables, f'{scope}/decoder/output_projection'),
+  }
+
+
 def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
   """Our parameter tree from Magenta's (optimizer slots already dropped)."""
   enc_cells: dict[tuple[int, str], dict[str, np.ndarray]] = {}
@@ -88,11 +108,17 @@ def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
         'lstm': _stack(variables, _CONDUCTOR),
         'z_to_initial_state': _dense(variables, 'decoder/hierarchical_level_0/initial_state'),
     }
-    params['core_decoder'] = {
-        'lstm': _stack(variables, _CORE),
-        'z_to_initial_state': _dense(variables, 'core_decoder/decoder/z_to_initial_state'),
-        'output_projection': _dense(variables, 'core_decoder/decoder/output_projection'),
-    }
+    parts = split_parts(variables)
+    if parts:
+      params['core_decoder'] = {
+          f'core_decoder_{k}': _core_decoder(variables, f'core_decoder/core_decoder_{k}')
+          for k in range(parts)}
+    else:
+      params['core_decoder'] = {
+          'lstm': _stack(variables, _CORE),
+          'z_to_initial_state': _dense(variables, 'core_decoder/decoder/z_to_initial_state'),
+          'output_projection': _dense(variables, 'core_decoder/decoder/output_projection'),
+      }
   else:
     params['decoder'] = {
         'lstm': _stack(variables, _FLAT_DEC),
@@ -114,7 +140,14 @@ def sizes_from_params(params: dict[str, Any]) -> dict[str, Any]:
                        for k in range(n_enc)],
       'z_size': int(enc['mu']['kernel'].shape[1]),
   }
-  if 'conductor' in params:
+  if 'conductor' in params and 'core_decoder_0' in params['core_decoder']:
+    cores = params['core_decoder']
+    sizes['dec_rnn_size'] = units(cores['core_decoder_0']['lstm'])
+    sizes['conductor_rnn_size'] = units(params['conductor']['lstm'])
+    sizes['output_depths'] = [int(cores[f'core_decoder_{k}']['output_projection']['bias'].shape[0])
+                              for k in range(len(cores))]
+    sizes['output_depth'] = sum(sizes['output_depths'])
+  elif 'conductor' in params:
     sizes['dec_rnn_size'] = units(params['core_decoder']['lstm'])
     sizes['conductor_rnn_size'] = units(params['conductor']['lstm'])
     sizes['output_depth'] = int(params['core_decoder']['output_projection']['bias'].shape[0])
@@ -158,6 +191,7 @@ def apply_sizes(config, sizes: dict[str, Any]) -> None:
   if 'conductor_rnn_size' in sizes:
     config.use_hier = True
     config.conductor_rnn_sizes = tuple(sizes['conductor_rnn_size'])
+  config.split_decoder = 'output_depths' in sizes
 
 
 def compare_trees(ours: dict[str, Any], theirs: dict[str, Any], path: str = '') -> None:
@@ -182,6 +216,10 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'cat-mel_2bar_big': 'mel_2bar.py:big',
     'flat-mel_16bar': 'flat_16bar.py:full',
     'hierdec-mel_16bar': 'hier.py:full',
+    'cat-drums_2bar_small': 'drums_2bar.py:small',
+    'cat-drums_2bar_big': 'drums_2bar.py:big',
+    'flat-trio_16bar': 'trio_16bar.py:flat',
+    'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
 }
 
 
@@ -220,6 +258,10 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'{checkpoint} holds a {kind} decoder but {magenta_name} expects '
         f'{"a hierarchical" if config.use_hier else "a flat"} one')
+  if config.get('split_decoder', False) != ('output_depths' in sizes):
+    raise CheckpointMismatchError(
+        f'{checkpoint} holds {"one core decoder per instrument" if "output_depths" in sizes else "a single core decoder"} '
+        f'but {magenta_name} expects {"one per instrument" if config.get("split_decoder", False) else "a single one"}')
   apply_sizes(config, sizes)
   extra = parse_hparams(hparams)
   for ours, theirs in (('batch_size', 'batch_size'), ('free_bits', 'free_bits'),
@@ -228,6 +270,10 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
       config[ours] = type(config[ours])(extra[theirs])
   config_base.validate(config)
   converter_spec = input_pipeline.token_spec(_converter(config))
+  if 'output_depths' in sizes and tuple(sizes['output_depths']) != tuple(converter_spec.part_depths):
+    raise CheckpointMismatchError(
+        f'the checkpoint\'s core decoders output {sizes["output_depths"]} classes, the '
+        f'{config.encoding} encoding has {list(converter_spec.part_depths)}')
   if converter_spec.output_depth != sizes['output_depth']:
     raise CheckpointMismatchError(
         f'the checkpoint outputs {sizes["output_depth"]} classes, the '
