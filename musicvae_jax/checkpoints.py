@@ -45,6 +45,10 @@ class Checkpointer:
                                keep_checkpoints_without_metrics=False))
     options = ocp.CheckpointManagerOptions(
         preservation_policy=pp.AnyPreservationPolicy(policies),
+        # best_fn makes orbax write each checkpoint's metrics to disk, so the
+        # best checkpoints are still known after a restart.
+        best_fn=lambda m: m[METRIC], best_mode='min',
+        keep_checkpoints_without_metrics=True,
         enable_async_checkpointing=async_save,
         create=not read_only,
         read_only=read_only,

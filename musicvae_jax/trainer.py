@@ -48,6 +48,30 @@ class MetricWriter:
       self._writer.close()
 
 
+class SampleWriter:
+  """Every `advanced_every_steps`: a few free-running samples as MIDI in
+  `workdir/samples/step_NNNNNNN/`, to hear how training is going."""
+
+  def __init__(self, model: MusicVAE, converter, folder: Path, seed: int,
+               count: int = 4, temperature: float = 0.5):
+    self.converter, self.folder, self.seed = converter, folder, seed
+    self.count, self.z_size = count, model.z_size
+    self._sample = jax.jit(lambda params, z, key: model.apply(
+        {'params': params}, z, temperature, rngs={'sample': key},
+        method=MusicVAE.sample)[0])
+
+  def write(self, params, step: int) -> None:
+    from musicvae_jax import render
+    key = jax.random.fold_in(jax.random.key(self.seed + 2), step)
+    z = jax.random.normal(key, (self.count, self.z_size))
+    tokens = np.asarray(jax.device_get(self._sample(params, z, key)))
+    out = self.folder / f'step_{step:07d}'
+    out.mkdir(parents=True, exist_ok=True)
+    for i, window in enumerate(tokens):
+      render.write_midi(self.converter.to_note_sequence(window),
+                        out / f'sample_{i}.mid')
+
+
 class MetricAverager:
   """Adds step metrics on device; reads them on the host only when asked."""
 
@@ -151,6 +175,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     checkpoints.write_config(workdir, config)
 
   writer = MetricWriter(workdir / 'tensorboard', is_chief)
+  samples = SampleWriter(model, data.converter, workdir / 'samples', config.seed)
   averager = MetricAverager()
   start = int(state.step)
   last_eval: dict[str, Any] = {}
@@ -185,7 +210,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         writer.scalars(step, last_eval, 'eval')
       if do_ckpt:
         ckpt.save(step, state, config, batches.get_state(), eval_loss)
-      if do_log or do_eval or do_ckpt:
+      do_advanced = step % config.advanced_every_steps == 0
+      if do_advanced and is_chief:
+        samples.write(state.params, step)
+      if do_log or do_eval or do_ckpt or do_advanced:
         tick = time.perf_counter()  # steps/s excludes eval and saving
       progress.update(1)
   finally:
