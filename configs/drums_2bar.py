@@ -12,6 +12,7 @@ Variants (`--config=configs/drums_2bar.py:NAME`):
   tiny   the smallest thing that runs (tests, smoke checks).
 """
 
+from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
 
 
@@ -22,9 +23,7 @@ def get_config(variant: str = 'small'):
   c.drum_roll_input = True
   c.slice_bars = 2
   c.max_transpose = 0          # Magenta does not augment drums
-  c.z_size = 256
-  c.enc_rnn_sizes = (512,)
-  c.dec_rnn_sizes = (256, 256)
+  config_base.set_sizes(c, 256, (512,), (256, 256))
   c.free_bits = 48.0
   c.max_beta = 0.2
   c.beta_rate = 0.0            # Magenta's default: beta = max_beta from step 1
@@ -35,36 +34,18 @@ def get_config(variant: str = 'small'):
     pass
   elif variant == 'big':
     c.magenta_name = 'cat-drums_2bar_big'
-    c.z_size = 512
-    c.enc_rnn_sizes = (2048,)
-    c.dec_rnn_sizes = (2048, 2048, 2048)
+    config_base.set_sizes(c, 512, (2048,), (2048, 2048, 2048))
   elif variant == 'cpu':
-    c.z_size = 64
-    c.enc_rnn_sizes = (128,)
-    c.dec_rnn_sizes = (128,)
+    config_base.set_sizes(c, 64, (128,), (128,))
     c.free_bits = 24.0
     c.batch_size = 64
     c.num_steps = 3000
     c.learning_rate = 2e-3
     c.decay_rate = 0.9995
     c.sampling_rate = 200.0
-    c.log_every_steps = 50
-    c.eval_every_steps = 250
-    c.checkpoint_every_steps = 250
-    c.advanced_every_steps = 1000
+    config_base.set_intervals(c, log=50, evaluate=250, checkpoint=250, advanced=1000)
   elif variant == 'tiny':
-    c.z_size = 8
-    c.enc_rnn_sizes = (16,)
-    c.dec_rnn_sizes = (16,)
-    c.free_bits = 0.0
-    c.batch_size = 4
-    c.num_steps = 4
-    c.eval_batches = 2
-    c.log_every_steps = 2
-    c.eval_every_steps = 2
-    c.checkpoint_every_steps = 2
-    c.advanced_every_steps = 4
+    config_base.make_tiny(c)
   else:
-    raise ValueError(f'configs/drums_2bar.py has no variant {variant!r} '
-                     "(choose 'small', 'big', 'cpu' or 'tiny')")
+    raise config_base.unknown_variant(__file__, variant, ('small', 'big', 'cpu', 'tiny',))
   return c

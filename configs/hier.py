@@ -7,6 +7,7 @@ Variants (`--config=configs/hier.py:NAME`):
   tiny   the smallest thing that runs (tests, smoke checks).
 """
 
+from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
 
 
@@ -16,9 +17,7 @@ def get_config(variant: str = 'full'):
   c.slice_bars = 16
   c.melody_programs = 'all'
   c.max_transpose = 0
-  c.z_size = 512
-  c.enc_rnn_sizes = (2048, 2048)
-  c.dec_rnn_sizes = (1024, 1024)
+  config_base.set_sizes(c, 512, (2048, 2048), (1024, 1024))
   c.use_hier = True
   c.n_subsequences = 16
   c.conductor_rnn_sizes = (1024, 1024)
@@ -31,31 +30,14 @@ def get_config(variant: str = 'full'):
   if variant == 'full':
     pass
   elif variant == 'cpu':
-    c.z_size = 128
-    c.enc_rnn_sizes = (256,)
-    c.dec_rnn_sizes = (256,)
-    c.conductor_rnn_sizes = (256,)
+    config_base.set_sizes(c, 128, (256,), (256,), (256,))
     c.free_bits = 64.0
     c.batch_size = 32
     c.num_steps = 2000
     c.learning_rate = 2e-3
-    c.log_every_steps = 25
-    c.eval_every_steps = 100
-    c.checkpoint_every_steps = 200
+    config_base.set_intervals(c, log=25, evaluate=100, checkpoint=200, advanced=5000)
   elif variant == 'tiny':
-    c.z_size = 8
-    c.enc_rnn_sizes = (16,)
-    c.dec_rnn_sizes = (16,)
-    c.conductor_rnn_sizes = (16,)
-    c.free_bits = 0.0
-    c.batch_size = 4
-    c.num_steps = 4
-    c.eval_batches = 2
-    c.log_every_steps = 2
-    c.eval_every_steps = 2
-    c.checkpoint_every_steps = 2
-    c.advanced_every_steps = 4
+    config_base.make_tiny(c)
   else:
-    raise ValueError(f'configs/hier.py has no variant {variant!r} '
-                     "(choose 'full', 'cpu' or 'tiny')")
+    raise config_base.unknown_variant(__file__, variant, ('full', 'cpu', 'tiny',))
   return c

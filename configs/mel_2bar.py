@@ -8,6 +8,7 @@ Variants (`--config=configs/mel_2bar.py:NAME`):
   tiny   the smallest thing that runs (tests, smoke checks).
 """
 
+from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
 
 
@@ -17,9 +18,7 @@ def get_config(variant: str = 'small'):
   c.slice_bars = 2
   c.melody_programs = 'mel_2bar'
   c.max_transpose = 5
-  c.z_size = 256
-  c.enc_rnn_sizes = (512,)
-  c.dec_rnn_sizes = (256, 256)
+  config_base.set_sizes(c, 256, (512,), (256, 256))
   c.free_bits = 0.0
   c.max_beta = 0.2
   c.beta_rate = 0.99999
@@ -30,35 +29,18 @@ def get_config(variant: str = 'small'):
     pass
   elif variant == 'big':
     c.magenta_name = 'cat-mel_2bar_big'
-    c.z_size = 512
-    c.enc_rnn_sizes = (2048,)
-    c.dec_rnn_sizes = (2048, 2048, 2048)
+    config_base.set_sizes(c, 512, (2048,), (2048, 2048, 2048))
     c.max_beta = 0.5
   elif variant == 'cpu':
-    c.z_size = 64
-    c.enc_rnn_sizes = (256,)
-    c.dec_rnn_sizes = (256,)
+    config_base.set_sizes(c, 64, (256,), (256,))
     c.batch_size = 64
     c.num_steps = 3000
     c.beta_rate = 0.999
     c.learning_rate = 2e-3
     c.decay_rate = 0.9995
-    c.log_every_steps = 50
-    c.eval_every_steps = 250
-    c.checkpoint_every_steps = 250
-    c.advanced_every_steps = 1000
+    config_base.set_intervals(c, log=50, evaluate=250, checkpoint=250, advanced=1000)
   elif variant == 'tiny':
-    c.z_size = 8
-    c.enc_rnn_sizes = (16,)
-    c.dec_rnn_sizes = (16,)
-    c.batch_size = 4
-    c.num_steps = 4
-    c.eval_batches = 2
-    c.log_every_steps = 2
-    c.eval_every_steps = 2
-    c.checkpoint_every_steps = 2
-    c.advanced_every_steps = 4
+    config_base.make_tiny(c)
   else:
-    raise ValueError(f'configs/mel_2bar.py has no variant {variant!r} '
-                     "(choose 'small', 'big', 'cpu' or 'tiny')")
+    raise config_base.unknown_variant(__file__, variant, ('small', 'big', 'cpu', 'tiny',))
   return c

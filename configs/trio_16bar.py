@@ -15,6 +15,7 @@ Variants (`--config=configs/trio_16bar.py:NAME`):
   tiny     the smallest thing that runs (tests, smoke checks).
 """
 
+from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
 
 
@@ -24,13 +25,10 @@ def get_config(variant: str = 'hierdec'):
   c.encoding = 'trio'
   c.slice_bars = 16
   c.max_transpose = 0          # Magenta does not augment trios
-  c.z_size = 512
-  c.enc_rnn_sizes = (2048, 2048)
-  c.dec_rnn_sizes = (1024, 1024)
+  config_base.set_sizes(c, 512, (2048, 2048), (1024, 1024), (1024, 1024))
   c.use_hier = True
   c.split_decoder = True
   c.n_subsequences = 16
-  c.conductor_rnn_sizes = (1024, 1024)
   c.free_bits = 256.0
   c.max_beta = 0.2
   c.beta_rate = 0.0
@@ -47,33 +45,15 @@ def get_config(variant: str = 'hierdec'):
     c.free_bits = 0.0            # Magenta's defaults for this config
     c.max_beta = 1.0
   elif variant == 'cpu':
-    c.z_size = 128
-    c.enc_rnn_sizes = (256,)
-    c.dec_rnn_sizes = (128,)
-    c.conductor_rnn_sizes = (128,)
+    config_base.set_sizes(c, 128, (256,), (128,), (128,))
     c.free_bits = 64.0
     c.batch_size = 16
     c.num_steps = 2000
     c.learning_rate = 2e-3
-    c.log_every_steps = 25
-    c.eval_every_steps = 100
     c.eval_batches = 8
-    c.checkpoint_every_steps = 100
-    c.advanced_every_steps = 1000
+    config_base.set_intervals(c, log=25, evaluate=100, checkpoint=100, advanced=1000)
   elif variant == 'tiny':
-    c.z_size = 8
-    c.enc_rnn_sizes = (16,)
-    c.dec_rnn_sizes = (16,)
-    c.conductor_rnn_sizes = (16,)
-    c.free_bits = 0.0
-    c.batch_size = 4
-    c.num_steps = 4
-    c.eval_batches = 2
-    c.log_every_steps = 2
-    c.eval_every_steps = 2
-    c.checkpoint_every_steps = 2
-    c.advanced_every_steps = 4
+    config_base.make_tiny(c)
   else:
-    raise ValueError(f'configs/trio_16bar.py has no variant {variant!r} '
-                     "(choose 'hierdec', 'flat', 'cpu' or 'tiny')")
+    raise config_base.unknown_variant(__file__, variant, ('hierdec', 'flat', 'cpu', 'tiny',))
   return c

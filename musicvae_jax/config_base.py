@@ -263,3 +263,38 @@ def load_config_file(spec: str) -> ml_collections.ConfigDict:
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
   return module.get_config(variant) if variant else module.get_config()
+
+
+def set_sizes(config: ml_collections.ConfigDict, z_size: int,
+              enc: tuple[int, ...], dec: tuple[int, ...],
+              conductor: tuple[int, ...] | None = None) -> None:
+  """Sets the latent and LSTM sizes (the conductor's defaults to `dec`)."""
+  config.z_size = z_size
+  config.enc_rnn_sizes = tuple(enc)
+  config.dec_rnn_sizes = tuple(dec)
+  config.conductor_rnn_sizes = tuple(conductor or dec)
+
+
+def set_intervals(config: ml_collections.ConfigDict, log: int, evaluate: int,
+                  checkpoint: int, advanced: int) -> None:
+  """Sets the print, eval, checkpoint and advanced-logging intervals."""
+  config.log_every_steps = log
+  config.eval_every_steps = evaluate
+  config.checkpoint_every_steps = checkpoint
+  config.advanced_every_steps = advanced
+
+
+def make_tiny(config: ml_collections.ConfigDict) -> None:
+  """The 'tiny' variant every config offers: the smallest model that runs
+  every code path (tests, smoke checks) for 4 steps."""
+  set_sizes(config, 8, (16,), (16,))
+  config.free_bits = 0.0
+  config.batch_size = 4
+  config.num_steps = 4
+  config.eval_batches = 2
+  set_intervals(config, log=2, evaluate=2, checkpoint=2, advanced=4)
+
+
+def unknown_variant(path: str, variant: str, choices: tuple[str, ...]) -> ValueError:
+  return ValueError(f'{path} has no variant {variant!r} (choose '
+                    + ', '.join(repr(c) for c in choices) + ')')
