@@ -245,5 +245,6 @@ def _log_eval(progress, step: int, values: dict[str, float]) -> None:
   shown = ('loss', 'r_loss', 'kl_bits', 'accuracy_teacher_forced',
            'accuracy_sampled', 'event_accuracy_teacher_forced',
            'mean_per_class_accuracy')
+  shown += tuple(k for k in values if k.startswith('accuracy_teacher_forced/'))
   text = ' '.join(f'{k}={values[k]:.4g}' for k in shown if k in values)
   progress.write(f'step {step} [eval] {text}')
