@@ -44,7 +44,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import importlib.util
 import json
 import os
 import platform
@@ -326,9 +325,11 @@ def data_benchmark(folder: str = DEFAULT_DATA_DIR) -> dict[str, Any]:
     return {'skipped': f'{module_path.name} not present'}
   if not Path(folder).is_dir():
     return {'skipped': f'data folder {folder} missing'}
-  spec = importlib.util.spec_from_file_location('benchmark_data', module_path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  # A plain import (not importlib from a path), so that worker processes can
+  # unpickle the module's functions.
+  if str(module_path.parent) not in sys.path:
+    sys.path.insert(0, str(module_path.parent))
+  import benchmark_data as module
   if not hasattr(module, 'data_throughput'):
     return {'skipped': 'benchmark_data.py has no data_throughput()'}
   result = module.data_throughput(folder)
