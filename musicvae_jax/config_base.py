@@ -95,6 +95,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.compute_dtype = 'float32'
   # `unroll` of the LSTM time loops (lax.scan); speed only, same results.
   c.scan_unroll = 1
+  # Recompute LSTM activations in the backward pass instead of storing them:
+  # less memory for long sequences and wide layers, about a third more compute.
+  c.remat = False
 
   # ---- optimisation ----
   # Global batch size (split over devices and hosts).

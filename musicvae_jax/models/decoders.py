@@ -91,13 +91,14 @@ class CoreDecoder(nn.Module):
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
   unroll: int = 1
+  remat: bool = False
 
   def setup(self):
     self.token_width = self.spec.total_input_width(self.embed_size)
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
     self.lstm = StackedLSTM(self.rnn_sizes, self.token_width + self.cond_size,
-                            self.forget_bias, self.dtype)
+                            self.forget_bias, self.dtype, self.remat)
     self.embedder = TokenEmbedder(self.spec, self.embed_size)
     self.output_projection = nn.Dense(
         self.spec.output_depth, kernel_init=nn.initializers.glorot_uniform())
@@ -161,6 +162,8 @@ class CoreDecoder(nn.Module):
       sample = sample_with_noise(logits, step_noise, part_depths, temperature)
       return (carries, sample), logits
 
+    if self.remat:
+      body = nn.remat(body, prevent_cse=False)
     scan = nn.scan(body, variable_broadcast='params',
                    split_rngs={'params': False},
                    in_axes=(0, nn.broadcast), out_axes=0, unroll=self.unroll)
@@ -228,12 +231,13 @@ class Conductor(nn.Module):
   input_size: int = 1
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
+  remat: bool = False
 
   def setup(self):
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
     self.lstm = StackedLSTM(self.rnn_sizes, self.input_size, self.forget_bias,
-                            self.dtype)
+                            self.dtype, self.remat)
 
   def __call__(self, z: jax.Array) -> jax.Array:
     """z [B, Z] -> conductor outputs (top-layer h) [n_subsequences, B, H]."""

@@ -53,6 +53,8 @@ class LSTMLayer(nn.Module):
   input_features: int
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
+  # Recompute each step's gates in the backward pass instead of storing them.
+  remat: bool = False
 
   def setup(self):
     init = tf_glorot_uniform(self.input_features + self.features,
@@ -165,6 +167,9 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
     The final carry and the outputs h `[T, B, H]`.
   """
   body = _plain_recur if keep is None else _masked_recur
+  if layer.remat:
+    # Keep only the carries between steps; activations are recomputed.
+    body = nn.remat(body, prevent_cse=False)
   xs = gates_x if keep is None else (gates_x, keep)
   scan = nn.scan(body, variable_broadcast='params', split_rngs={'params': False},
                  in_axes=0, out_axes=0, reverse=reverse, unroll=unroll)
@@ -198,11 +203,13 @@ class StackedLSTM(nn.Module):
   input_features: int
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
+  remat: bool = False
 
   def setup(self):
     ins = [self.input_features] + list(self.sizes[:-1])
     self.layers = [
-        LSTMLayer(size, fan_in, self.forget_bias, self.dtype, name=f'layer_{k}')
+        LSTMLayer(size, fan_in, self.forget_bias, self.dtype, self.remat,
+                  name=f'layer_{k}')
         for k, (size, fan_in) in enumerate(zip(self.sizes, ins))]
 
   def run(self, carries: Sequence[Carry], gates0: jax.Array,

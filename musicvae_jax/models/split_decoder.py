@@ -36,13 +36,14 @@ class SplitCoreDecoder(nn.Module):
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
   unroll: int = 1
+  remat: bool = False
 
   def setup(self):
     self.decoders = [
         CoreDecoder(TokenSpec((depth,), None if self.spec.input_tables is None
                               else (self.spec.input_tables[k],)),
                     self.rnn_sizes, self.cond_size, self.embed_size,
-                    self.forget_bias, self.dtype, self.unroll,
+                    self.forget_bias, self.dtype, self.unroll, self.remat,
                     name=f'core_decoder_{k}')
         for k, depth in enumerate(self.spec.part_depths)]
 

@@ -48,25 +48,28 @@ class MusicVAE(nn.Module):
   # One core decoder per part (Magenta's SplitMultiOutLstmDecoder) instead of
   # one LSTM whose logits are split per part.
   split_decoder: bool = False
+  # Recompute LSTM activations in the backward pass (less memory).
+  remat: bool = False
 
   def setup(self):
     self.encoder = BidirectionalEncoder(
         self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
-        self.forget_bias, self.dtype, self.unroll)
+        self.forget_bias, self.dtype, self.unroll, self.remat)
     # Decoders read their previous outputs as one-hots, whatever the encoder reads.
     dec_spec = self.spec.one_hot_inputs()
     core_cls = SplitCoreDecoder if self.split_decoder else CoreDecoder
     if self.use_hier:
       self.conductor = Conductor(self.conductor_rnn_sizes, self.n_subsequences,
                                  self.conductor_input_size, self.forget_bias,
-                                 self.dtype)
+                                 self.dtype, self.remat)
       self.core_decoder = core_cls(
           dec_spec, self.dec_rnn_sizes, self.conductor_rnn_sizes[-1],
-          self.decoder_embed_size, self.forget_bias, self.dtype, self.unroll)
+          self.decoder_embed_size, self.forget_bias, self.dtype, self.unroll,
+          self.remat)
     else:
       self.decoder = core_cls(
           dec_spec, self.dec_rnn_sizes, self.z_size, self.decoder_embed_size,
-          self.forget_bias, self.dtype, self.unroll)
+          self.forget_bias, self.dtype, self.unroll, self.remat)
 
   # -- structure -----------------------------------------------------------
   @property
@@ -185,5 +188,6 @@ class MusicVAE(nn.Module):
         dtype=jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32,
         # Older saved configs lack the field: 1 is what they ran with.
         unroll=int(config.get('scan_unroll', 1)),
+        remat=bool(config.get('remat', False)),
         split_decoder=bool(config.get('split_decoder', False)),
     )
