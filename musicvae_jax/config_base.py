@@ -96,7 +96,7 @@ def base_config() -> ml_collections.ConfigDict:
   # `unroll` of the LSTM time loops (lax.scan); speed only, same results.
   c.scan_unroll = 1
   # Recompute LSTM activations in the backward pass instead of storing them:
-  # less memory for long sequences and wide layers, about a third more compute.
+  # less memory for long sequences and wide layers, paid in recomputation.
   c.remat = False
 
   # ---- optimisation ----
