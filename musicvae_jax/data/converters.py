@@ -36,6 +36,17 @@ VERSION = 'melody-v1'
 MEL_2BAR_PROGRAMS = tuple(range(32))
 
 
+def limit_windows(windows: np.ndarray, max_windows: int,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+  """At most `max_windows` of `windows [n, ...]`: the first ones, or a random
+  subset (in order) when `rng` is given, as Magenta's converters do."""
+  if not max_windows or len(windows) <= max_windows:
+    return windows
+  if rng is None:
+    return windows[:max_windows]
+  return windows[np.sort(rng.choice(len(windows), max_windows, replace=False))]
+
+
 class MelodyConverter:
   """Magenta-exact melody windows (see the module docstring)."""
 
@@ -132,14 +143,7 @@ class MelodyConverter:
   def to_windows(self, ns: music_pb2.NoteSequence,
                  rng: np.random.Generator | None = None) -> np.ndarray:
     """Up to `max_windows` distinct windows `[n, T, 1]` (random ones with `rng`)."""
-    windows = self.all_windows(ns)
-    if self.max_windows and len(windows) > self.max_windows:
-      if rng is None:
-        windows = windows[:self.max_windows]
-      else:
-        pick = np.sort(rng.choice(len(windows), self.max_windows, replace=False))
-        windows = windows[pick]
-    return windows
+    return limit_windows(self.all_windows(ns), self.max_windows, rng)
 
   # -- decoding and augmentation ---------------------------------------------
   def to_note_sequence(self, tokens: np.ndarray, qpm: float = 120.0,
@@ -317,14 +321,7 @@ class _WindowedConverter:
   def to_windows(self, ns: music_pb2.NoteSequence,
                  rng: np.random.Generator | None = None) -> np.ndarray:
     """Up to `max_windows` distinct windows (random ones with `rng`)."""
-    windows = self.all_windows(ns)
-    if self.max_windows and len(windows) > self.max_windows:
-      if rng is None:
-        windows = windows[:self.max_windows]
-      else:
-        pick = np.sort(rng.choice(len(windows), self.max_windows, replace=False))
-        windows = windows[pick]
-    return windows
+    return limit_windows(self.all_windows(ns), self.max_windows, rng)
 
 
 class DrumsConverter(_WindowedConverter):
