@@ -111,3 +111,21 @@ def test_greedy_decode_matches_magenta(name):
   tokens, _ = model.apply({'params': params}, jnp.asarray(golden['mu']), 1e-5,
                           rngs={'sample': jax.random.key(0)}, method=MusicVAE.sample)
   np.testing.assert_array_equal(np.asarray(tokens)[..., 0], golden['greedy_tokens'])
+
+
+@pytest.mark.parametrize('name', ['cat-mel_2bar_small', 'hierdec-mel_16bar'])
+def test_converted_workdir_loads_and_matches(name, tmp_path):
+  from musicvae_jax.trained_model import TrainedModel
+  folder = FIXTURES / name
+  prefix = folder / (folder / 'checkpoint_name.txt').read_text().strip()
+  convert.convert_checkpoint(name, str(prefix), str(tmp_path / 'run'),
+                             hparams='z_size=32')
+  model = TrainedModel.from_workdir(tmp_path / 'run')
+  golden = dict(np.load(folder / 'golden.npz'))
+  _, mu, sigma = model.encode_tensors(golden['inputs_onehot'], golden['lengths'])
+  np.testing.assert_allclose(mu, golden['mu'], atol=1e-4)
+  np.testing.assert_allclose(sigma, golden['sigma'], atol=1e-4)
+  assert len(model.sample(2, seed=0)) == 2
+  with pytest.raises(convert.CheckpointMismatchError, match='z_size=16'):
+    convert.convert_checkpoint(name, str(prefix), str(tmp_path / 'other'),
+                               hparams='z_size=16')
