@@ -109,32 +109,20 @@ def _loss_and_grads(model, params, tokens, p_sample):
   return jax.jit(jax.value_and_grad(loss))(params)
 
 
+@pytest.mark.parametrize('option', [{'unroll': 4}, {'remat': True}],
+                         ids=['unroll4', 'remat'])
 @pytest.mark.parametrize('hier,p_sample', [(False, 0.5), (True, None)])
-def test_unroll_changes_nothing(hier, p_sample):
+def test_speed_options_change_nothing(hier, p_sample, option):
+  """Scan unrolling and recomputing activations give the same numbers."""
   tokens = _tokens((3, 8, 1))
   base = _model(hier)
   params = base.init({'params': jax.random.key(0), 'z': jax.random.key(1),
                       'sample': jax.random.key(2)}, tokens,
                      jnp.full((3,), 8))['params']
   v1, g1 = _loss_and_grads(base, params, tokens, p_sample)
-  v4, g4 = _loss_and_grads(_model(hier, unroll=4), params, tokens, p_sample)
-  np.testing.assert_allclose(v1, v4, rtol=1e-5)
+  v2, g2 = _loss_and_grads(_model(hier, **option), params, tokens, p_sample)
+  np.testing.assert_allclose(v1, v2, rtol=1e-5)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
-               g1, g4)
-
-
-@pytest.mark.parametrize('hier,p_sample', [(False, 0.5), (True, None)])
-def test_remat_changes_nothing(hier, p_sample):
-  """Recomputing activations in the backward pass gives the same numbers."""
-  tokens = _tokens((3, 8, 1))
-  base = _model(hier)
-  params = base.init({'params': jax.random.key(0), 'z': jax.random.key(1),
-                      'sample': jax.random.key(2)}, tokens,
-                     jnp.full((3,), 8))['params']
-  v1, g1 = _loss_and_grads(base, params, tokens, p_sample)
-  v2, g2 = _loss_and_grads(_model(hier, remat=True), params, tokens, p_sample)
-  np.testing.assert_allclose(v1, v2, rtol=1e-6)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
                g1, g2)
 
 
