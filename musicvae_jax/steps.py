@@ -247,10 +247,11 @@ def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
   sums['bar_correct'] = jnp.sum(bars, axis=(0, 2, 3))           # [n_bars]
   sums['bar_count'] = jnp.sum(
       mask.reshape(mask.shape[0], hp.num_bars, -1), axis=(0, 2)) * hits.shape[-1]
-  class_hits, class_counts = losses.per_class_counts(
-      pred[..., 0], batch['tokens'][..., 0], mask, hp.part_depths[0])
-  sums['class_correct'] = class_hits
-  sums['class_count'] = class_counts
+  for k, depth in enumerate(hp.part_depths):
+    class_hits, class_counts = losses.per_class_counts(
+        pred[..., k], batch['tokens'][..., k], mask, depth)
+    sums[f'class_correct/{k}'] = class_hits                   # [depth]
+    sums[f'class_count/{k}'] = class_counts
   return sums
 
 
@@ -271,11 +272,19 @@ def summarise_eval(sums: dict[str, Any], part_names: tuple[str, ...]) -> dict[st
     if len(part_names) > 1:
       for k, name in enumerate(part_names):
         out[f'accuracy_{mode}/{name}'] = float(correct[k] / count[k])
-  seen = np.asarray(sums['class_count']) > 0
-  if seen.any():
-    per_class = np.asarray(sums['class_correct'])[seen] / np.asarray(
-        sums['class_count'])[seen]
-    out['mean_per_class_accuracy'] = float(per_class.mean())
+  # Magenta's mean per-class accuracy (classes seen in the eval set), per
+  # part; the headline figure is the mean over parts.
+  part_means = []
+  for k, name in enumerate(part_names):
+    counts = np.asarray(sums.get(f'class_count/{k}', []))
+    seen = counts > 0
+    if seen.any():
+      hits = np.asarray(sums[f'class_correct/{k}'])
+      part_means.append(float((hits[seen] / counts[seen]).mean()))
+      if len(part_names) > 1:
+        out[f'mean_per_class_accuracy/{name}'] = part_means[-1]
+  if part_means:
+    out['mean_per_class_accuracy'] = float(np.mean(part_means))
   bar_c = np.asarray(sums['bar_correct'])
   if bar_c.size > 1:
     bar_n = np.maximum(np.asarray(sums['bar_count']), 1)
