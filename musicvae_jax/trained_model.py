@@ -81,9 +81,7 @@ class TrainedModel:
     if best and ckpt.best_step() is not None:
       step = ckpt.best_step()
     step = found if step is None else step
-    config = checkpoints.load_config(workdir)
-    instance = cls.__new__(cls)
-    cls.__init__(instance, config, None, **kw)
+    instance = cls(checkpoints.load_config(workdir), None, **kw)
     target = instance._abstract_state()
     state, _ = ckpt.restore(target, step)
     ckpt.close()
