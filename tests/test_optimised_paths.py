@@ -6,6 +6,7 @@ written here: loss values and gradients must agree to float tolerance.
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from musicvae_jax.models import MusicVAE, TokenSpec
 from musicvae_jax.models import decoders
 from musicvae_jax.models.inputs import TokenEmbedder, one_hot_parts
-from musicvae_jax.models.lstm import LSTMLayer, StackedLSTM
+from musicvae_jax.models.lstm import LSTMLayer, StackedLSTM, run_layer
 
 SPEC = TokenSpec((90,))
 
@@ -109,11 +110,13 @@ def _loss_and_grads(model, params, tokens, p_sample):
   return jax.jit(jax.value_and_grad(loss))(params)
 
 
-@pytest.mark.parametrize('option', [{'unroll': 4}, {'remat': True}],
-                         ids=['unroll4', 'remat'])
+@pytest.mark.parametrize('option', [{'unroll': 4}, {'remat': True},
+                                    {'custom_vjp': False}],
+                         ids=['unroll4', 'remat', 'autodiff'])
 @pytest.mark.parametrize('hier,p_sample', [(False, 0.5), (True, None)])
 def test_speed_options_change_nothing(hier, p_sample, option):
-  """Scan unrolling and recomputing activations give the same numbers."""
+  """Scan unrolling, recomputing activations and the hand-written LSTM
+  backward pass (the default, against autodiff) give the same numbers."""
   tokens = _tokens((3, 8, 1))
   base = _model(hier)
   params = base.init({'params': jax.random.key(0), 'z': jax.random.key(1),
@@ -141,3 +144,44 @@ def test_bfloat16_compute_loss_close_to_float32():
   flat32 = jnp.concatenate([g.ravel() for g in jax.tree.leaves(g32)])
   flat16 = jnp.concatenate([g.ravel() for g in jax.tree.leaves(g16)])
   assert cos(flat16, flat32) > 0.95
+
+
+class _OneLayer(nn.Module):
+  """project + run_layer, the whole-sequence path of every LSTM in the model."""
+  custom_vjp: bool
+  reverse: bool
+  dtype: object = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, carry, keep):
+    layer = LSTMLayer(7, 5, 1.0, self.dtype, custom_vjp=self.custom_vjp)
+    return run_layer(layer, carry, layer.project(x), keep, reverse=self.reverse)
+
+
+@pytest.mark.parametrize('reverse,masked,dtype', [
+    (False, False, jnp.float32), (True, True, jnp.float32),
+    (False, True, jnp.float32), (True, False, jnp.bfloat16)])
+def test_hand_written_lstm_backward_matches_autodiff(reverse, masked, dtype):
+  """Every output (final c, h and all steps' h) and every input's gradient."""
+  keys = jax.random.split(jax.random.key(5), 6)
+  x = jax.random.normal(keys[0], (6, 4, 5))
+  carry = (jax.random.normal(keys[1], (4, 7)), jax.random.normal(keys[2], (4, 7)))
+  keep = (jnp.arange(6)[:, None] < jnp.array([6, 4, 1, 3])[None]) if masked else None
+  w_c, w_h = jax.random.normal(keys[3], (2, 4, 7))
+  w_out = jax.random.normal(keys[4], (6, 4, 7))
+
+  def loss(module, params, x, carry):
+    (c, h), outputs = module.apply(params, x, carry, keep)
+    return jnp.sum(c * w_c) + jnp.sum(jnp.sin(h) * w_h) + jnp.sum(outputs * w_out)
+
+  results = []
+  for custom in (False, True):
+    module = _OneLayer(custom, reverse, dtype)
+    params = module.init(keys[5], x, carry, keep)
+    results.append(jax.jit(jax.value_and_grad(
+        functools.partial(loss, module), argnums=(0, 1, 2)))(params, x, carry))
+  (v_auto, g_auto), (v_custom, g_custom) = results
+  tol = 1e-5 if dtype == jnp.float32 else 2e-2
+  np.testing.assert_allclose(v_custom, v_auto, rtol=tol)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=tol, atol=tol),
+               g_custom, g_auto)

@@ -92,13 +92,15 @@ class CoreDecoder(nn.Module):
   dtype: Dtype = jnp.float32
   unroll: int = 1
   remat: bool = False
+  custom_vjp: bool = True
 
   def setup(self):
     self.token_width = self.spec.total_input_width(self.embed_size)
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
     self.lstm = StackedLSTM(self.rnn_sizes, self.token_width + self.cond_size,
-                            self.forget_bias, self.dtype, self.remat)
+                            self.forget_bias, self.dtype, self.remat,
+                            custom_vjp=self.custom_vjp)
     self.embedder = TokenEmbedder(self.spec, self.embed_size)
     self.output_projection = nn.Dense(
         self.spec.output_depth, kernel_init=nn.initializers.glorot_uniform())
@@ -232,12 +234,13 @@ class Conductor(nn.Module):
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
   remat: bool = False
+  custom_vjp: bool = True
 
   def setup(self):
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
     self.lstm = StackedLSTM(self.rnn_sizes, self.input_size, self.forget_bias,
-                            self.dtype, self.remat)
+                            self.dtype, self.remat, custom_vjp=self.custom_vjp)
 
   def __call__(self, z: jax.Array) -> jax.Array:
     """z [B, Z] -> conductor outputs (top-layer h) [n_subsequences, B, H]."""

@@ -23,12 +23,13 @@ class BidirectionalLayer(nn.Module):
   forget_bias: float = 1.0
   dtype: Dtype = jnp.float32
   remat: bool = False
+  custom_vjp: bool = True
 
   def setup(self):
     self.fw = LSTMLayer(self.features, self.input_features, self.forget_bias,
-                        self.dtype, self.remat)
+                        self.dtype, self.remat, custom_vjp=self.custom_vjp)
     self.bw = LSTMLayer(self.features, self.input_features, self.forget_bias,
-                        self.dtype, self.remat)
+                        self.dtype, self.remat, custom_vjp=self.custom_vjp)
 
   def __call__(self, gates_fw: jax.Array, gates_bw: jax.Array,
                keep: jax.Array, unroll: int = 1):
@@ -65,13 +66,16 @@ class BidirectionalEncoder(nn.Module):
   dtype: Dtype = jnp.float32
   unroll: int = 1
   remat: bool = False
+  custom_vjp: bool = True
 
   def setup(self):
     fan_in = self.spec.total_input_width(self.embed_size)
     layers = []
     for k, size in enumerate(self.rnn_sizes):
       layers.append(BidirectionalLayer(size, fan_in, self.forget_bias,
-                                       self.dtype, self.remat, name=f'layer_{k}'))
+                                       self.dtype, self.remat,
+                                       custom_vjp=self.custom_vjp,
+                                       name=f'layer_{k}'))
       fan_in = 2 * size
     self.layers = layers
     self.embedder = TokenEmbedder(self.spec, self.embed_size)

@@ -37,6 +37,7 @@ class SplitCoreDecoder(nn.Module):
   dtype: Dtype = jnp.float32
   unroll: int = 1
   remat: bool = False
+  custom_vjp: bool = True
 
   def setup(self):
     self.decoders = [
@@ -44,6 +45,7 @@ class SplitCoreDecoder(nn.Module):
                               else (self.spec.input_tables[k],)),
                     self.rnn_sizes, self.cond_size, self.embed_size,
                     self.forget_bias, self.dtype, self.unroll, self.remat,
+                    custom_vjp=self.custom_vjp,
                     name=f'core_decoder_{k}')
         for k, depth in enumerate(self.spec.part_depths)]
 

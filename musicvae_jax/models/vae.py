@@ -50,26 +50,31 @@ class MusicVAE(nn.Module):
   split_decoder: bool = False
   # Recompute LSTM activations in the backward pass (less memory).
   remat: bool = False
+  # Hand-written backward pass for whole-sequence LSTM runs (lstm.run_layer).
+  custom_vjp: bool = True
 
   def setup(self):
     self.encoder = BidirectionalEncoder(
         self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
-        self.forget_bias, self.dtype, self.unroll, self.remat)
+        self.forget_bias, self.dtype, self.unroll, self.remat,
+        custom_vjp=self.custom_vjp)
     # Decoders read their previous outputs as one-hots, whatever the encoder reads.
     dec_spec = self.spec.one_hot_inputs()
     core_cls = SplitCoreDecoder if self.split_decoder else CoreDecoder
     if self.use_hier:
       self.conductor = Conductor(self.conductor_rnn_sizes, self.n_subsequences,
                                  self.conductor_input_size, self.forget_bias,
-                                 self.dtype, self.remat)
+                                 self.dtype, self.remat,
+                                 custom_vjp=self.custom_vjp)
       self.core_decoder = core_cls(
           dec_spec, self.dec_rnn_sizes, self.conductor_rnn_sizes[-1],
           self.decoder_embed_size, self.forget_bias, self.dtype, self.unroll,
-          self.remat)
+          self.remat, custom_vjp=self.custom_vjp)
     else:
       self.decoder = core_cls(
           dec_spec, self.dec_rnn_sizes, self.z_size, self.decoder_embed_size,
-          self.forget_bias, self.dtype, self.unroll, self.remat)
+          self.forget_bias, self.dtype, self.unroll, self.remat,
+          custom_vjp=self.custom_vjp)
 
   # -- structure -----------------------------------------------------------
   @property
@@ -189,5 +194,6 @@ class MusicVAE(nn.Module):
         # Older saved configs lack the field: 1 is what they ran with.
         unroll=int(config.get('scan_unroll', 1)),
         remat=bool(config.get('remat', False)),
+        custom_vjp=bool(config.get('lstm_custom_vjp', True)),
         split_decoder=bool(config.get('split_decoder', False)),
     )
