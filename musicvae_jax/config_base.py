@@ -97,6 +97,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.scan_unroll = 1
   # Recompute LSTM activations in the backward pass instead of storing them:
   # less memory for long sequences and wide layers, paid in recomputation.
+  # Applies where autodiff runs the backward pass: the scheduled-sampling
+  # decoder loop, and every LSTM when lstm_custom_vjp is False.
   c.remat = False
   # Differentiate whole-sequence LSTM runs (encoder, conductor, teacher-forced
   # decoder) with a hand-written backward pass: same numbers, faster (the
