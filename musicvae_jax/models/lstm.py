@@ -131,13 +131,16 @@ class LSTMLayer(nn.Module):
   def add_bias(self, gates: jax.Array) -> jax.Array:
     return gates + self.bias
 
+  def step_gates(self, h: jax.Array, gates_x: jax.Array) -> jax.Array:
+    """Gate pre-activations `[B, 4H]`: `gates_x` (with bias) + h @ recurrent_kernel."""
+    return gates_x + jnp.dot(h.astype(self.dtype),
+                             self.recurrent_kernel.astype(self.dtype),
+                             preferred_element_type=jnp.float32)
+
   def recur(self, carry: Carry, gates_x: jax.Array) -> tuple[Carry, jax.Array]:
     """One time step. `gates_x [B, 4H]` are the input gates (with bias)."""
     c, h = carry
-    gates = gates_x + jnp.dot(h.astype(self.dtype),
-                              self.recurrent_kernel.astype(self.dtype),
-                              preferred_element_type=jnp.float32)
-    return self._cell(c, gates)
+    return self._cell(c, self.step_gates(h, gates_x))
 
   def activations(self, gates: jax.Array) -> tuple[jax.Array, ...]:
     """Gate pre-activations `[B, 4H]` -> (sigmoid(i), tanh(j),
@@ -181,10 +184,7 @@ def _recur_keeping_activations(layer: LSTMLayer, carry: Carry, inputs):
   """`_plain_recur` that also emits what the hand-written backward needs."""
   gates_x, keep = inputs
   c, h = carry
-  gates = gates_x + jnp.dot(h.astype(layer.dtype),
-                            layer.recurrent_kernel.astype(layer.dtype),
-                            preferred_element_type=jnp.float32)
-  acts = layer.activations(gates)
+  acts = layer.activations(layer.step_gates(h, gates_x))
   new_carry, _ = _cell_from_activations(c, acts)
   new_carry = _keep_where(keep, new_carry, carry)
   return new_carry, (new_carry[1], (c, h, jnp.concatenate(acts, -1)))
