@@ -157,6 +157,23 @@ def _vlq(data, pos, n):
 
 
 @_njit
+def _block_length(data, pos, n):
+  """Length prefix of a meta or sysex block at `pos` -> (error, length, new pos).
+
+  error 0: the block `data[pos:pos + length]` lies inside the file;
+  1: truncated (pos = n); 6: absurd length (over 1 MB).
+  """
+  length, pos = _vlq(data, pos, n)
+  if pos < 0:
+    return 1, 0, n
+  if length > 1_000_000:
+    return 6, 0, pos
+  if pos + length > n:
+    return 1, 0, n
+  return 0, length, pos
+
+
+@_njit
 def _scan(data, channel_length, system_length):
   """Parses the whole file and pairs notes.
 
@@ -243,13 +260,9 @@ def _scan(data, channel_length, system_length):
             return 1, n, division, empty, tempos[:0], sigs[:0]
           mtype = data[pos]
           pos += 1
-          length, pos = _vlq(data, pos, n)
-          if pos < 0:
-            return 1, n, division, empty, tempos[:0], sigs[:0]
-          if length > 1_000_000:
-            return 6, pos, division, empty, tempos[:0], sigs[:0]
-          if pos + length > n:
-            return 1, n, division, empty, tempos[:0], sigs[:0]
+          error, length, pos = _block_length(data, pos, n)
+          if error:
+            return error, pos, division, empty, tempos[:0], sigs[:0]
           ok = True
           if mtype == 0x00:
             ok = length != 1
@@ -287,13 +300,9 @@ def _scan(data, channel_length, system_length):
         if kind == -2:  # sysex (0xF0, 0xF7), also under running status
           # (under running status mido drops the peeked byte and reads the
           # length from the next one)
-          length, pos = _vlq(data, pos, n)
-          if pos < 0:
-            return 1, n, division, empty, tempos[:0], sigs[:0]
-          if length > 1_000_000:
-            return 6, pos, division, empty, tempos[:0], sigs[:0]
-          if pos + length > n:
-            return 1, n, division, empty, tempos[:0], sigs[:0]
+          error, length, pos = _block_length(data, pos, n)
+          if error:
+            return error, pos, division, empty, tempos[:0], sigs[:0]
           pos += length
           continue
         need = kind
