@@ -38,7 +38,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.ckpt_resume_state = False
 
   # ---- data ----
-  # Encoding family: 'melody' | 'drums' | 'trio'.
+  # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf'.
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True
@@ -67,6 +67,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_workers = 0
   # Batches prepared ahead of the training step.
   c.prefetch_batches = 2
+  # Multitrack ('multiperf'): instrument slots per window and events per slot
+  # (program and end token included); a window is their product in steps.
+  c.max_num_instruments = 8
+  c.max_events_per_instrument = 64
 
   # ---- model ----
   # Latent size.
@@ -184,7 +188,10 @@ def steps_per_bar(config: ml_collections.ConfigDict) -> int:
 
 
 def sequence_length(config: ml_collections.ConfigDict) -> int:
-  """Time steps in one window: `slice_bars * steps_per_bar`."""
+  """Time steps in one window: `slice_bars * steps_per_bar` (multitrack:
+  `max_num_instruments * max_events_per_instrument`)."""
+  if config.encoding == 'multiperf':
+    return config.max_num_instruments * config.max_events_per_instrument
   return config.slice_bars * steps_per_bar(config)
 
 
@@ -194,8 +201,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not ok:
       raise ValueError(f'config.{key}={config[key]!r}: {why}')
 
-  need(config.encoding in ('melody', 'drums', 'trio'), 'encoding',
-       "must be 'melody', 'drums' or 'trio'")
+  need(config.encoding in ('melody', 'drums', 'trio', 'multiperf'), 'encoding',
+       "must be 'melody', 'drums', 'trio' or 'multiperf'")
   need(config.slice_bars >= 1, 'slice_bars', 'must be >= 1')
   need(config.z_size >= 1, 'z_size', 'must be >= 1')
   need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')
@@ -220,7 +227,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   need(config.compute_dtype in ('float32', 'bfloat16'), 'compute_dtype',
        "must be 'float32' or 'bfloat16'")
   if config.use_hier:
-    need(config.slice_bars * steps_per_bar(config) % config.n_subsequences
+    need(sequence_length(config) % config.n_subsequences
          == 0, 'n_subsequences',
          f'must divide the window length {sequence_length(config)}')
     need(len(config.conductor_rnn_sizes) >= 1, 'conductor_rnn_sizes',

@@ -203,6 +203,12 @@ def make_converter(config) -> MelodyConverter:
         max_windows=config.max_windows_per_sequence)
   if config.encoding in ('drums', 'trio'):
     return _make_multi_converter(config)
+  if config.encoding == 'multiperf':
+    from musicvae_jax.data import multiperf
+    return multiperf.MultiPerformanceConverter(
+        max_num_instruments=config.max_num_instruments,
+        max_events_per_instrument=config.max_events_per_instrument,
+        max_windows=config.max_windows_per_sequence)
   raise ValueError(f'config.encoding={config.encoding!r} has no converter yet')
 
 
@@ -218,6 +224,9 @@ def converter_from_fingerprint(fingerprint: dict) -> MelodyConverter:
         min_unique_pitches=fingerprint['min_unique_pitches'])
   if fingerprint['encoding'] in ('drums', 'trio'):
     return _multi_converter_from_fingerprint(fingerprint)
+  if fingerprint['encoding'] == 'multiperf':
+    from musicvae_jax.data import multiperf
+    return multiperf.MultiPerformanceConverter.from_fingerprint(fingerprint)
   raise ValueError(f'no converter for encoding {fingerprint["encoding"]!r}')
 
 
