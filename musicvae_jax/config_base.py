@@ -83,6 +83,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.use_hier = False
   # One core decoder per part (trio; Magenta SplitMultiOutLstmDecoder), not one split LSTM.
   c.split_decoder = False
+  # Hierarchical encoder (Magenta HierarchicalLstmEncoder): segment lengths
+  # per level, product = window length, e.g. (16, 16) for 16 bars of 16
+  # steps. Empty: one bidirectional encoder over the whole window.
+  c.encoder_levels = ()
   # Conductor steps, one subsequence (bar) each (predecessor `n_subsequences`).
   c.n_subsequences = 16
   # Conductor LSTM sizes; its output size (predecessor `c_size`) is the last.
@@ -232,6 +236,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
          f'must divide the window length {sequence_length(config)}')
     need(len(config.conductor_rnn_sizes) >= 1, 'conductor_rnn_sizes',
          'needs a layer')
+  if config.get('encoder_levels', ()):
+    levels = tuple(config.encoder_levels)
+    product = 1
+    for n in levels:
+      product *= n
+    need(all(n >= 1 for n in levels) and product == sequence_length(config),
+         'encoder_levels',
+         f'must be positive and multiply to the window length {sequence_length(config)}')
   for key in ('log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
               'advanced_every_steps'):
     need(config[key] >= 1, key, 'must be >= 1')

@@ -19,6 +19,7 @@ import ml_collections
 from musicvae_jax import config_base
 from musicvae_jax.models.decoders import Conductor, CoreDecoder, shift_right
 from musicvae_jax.models.encoders import BidirectionalEncoder
+from musicvae_jax.models.hier_encoder import HierarchicalEncoder
 from musicvae_jax.models.inputs import TokenSpec
 from musicvae_jax.models.lstm import Dtype
 from musicvae_jax.models.split_decoder import SplitCoreDecoder
@@ -52,12 +53,22 @@ class MusicVAE(nn.Module):
   remat: bool = False
   # Hand-written backward pass for whole-sequence LSTM runs (lstm.run_layer).
   custom_vjp: bool = True
+  # Hierarchical encoder level lengths (Magenta's HierarchicalLstmEncoder,
+  # e.g. (16, 16)); empty: one BidirectionalEncoder over the whole window.
+  encoder_levels: Sequence[int] = ()
 
   def setup(self):
-    self.encoder = BidirectionalEncoder(
-        self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
-        self.forget_bias, self.dtype, self.unroll, self.remat,
-        custom_vjp=self.custom_vjp)
+    if self.encoder_levels:
+      self.encoder = HierarchicalEncoder(
+          self.spec, tuple(self.encoder_levels), self.enc_rnn_sizes,
+          self.z_size, self.encoder_embed_size, forget_bias=self.forget_bias,
+          dtype=self.dtype, unroll=self.unroll, remat=self.remat,
+          custom_vjp=self.custom_vjp)
+    else:
+      self.encoder = BidirectionalEncoder(
+          self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
+          self.forget_bias, self.dtype, self.unroll, self.remat,
+          custom_vjp=self.custom_vjp)
     # Decoders read their previous outputs as one-hots, whatever the encoder reads.
     dec_spec = self.spec.one_hot_inputs()
     core_cls = SplitCoreDecoder if self.split_decoder else CoreDecoder
@@ -112,7 +123,10 @@ class MusicVAE(nn.Module):
   # -- public API ----------------------------------------------------------
   def encode(self, tokens: jax.Array,
              lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """tokens int [B, T, K], lengths int [B] -> (mu, sigma), each [B, Z]."""
+    """tokens int [B, T, K], lengths int [B] -> (mu, sigma), each [B, Z].
+
+    A hierarchical encoder also takes per-segment lengths [B, n_segments].
+    """
     return self.encoder(_time_major(tokens), lengths)
 
   def decode_logits(self, z: jax.Array, tokens: jax.Array,
@@ -196,4 +210,5 @@ class MusicVAE(nn.Module):
         remat=bool(config.get('remat', False)),
         custom_vjp=bool(config.get('lstm_custom_vjp', True)),
         split_decoder=bool(config.get('split_decoder', False)),
+        encoder_levels=tuple(config.get('encoder_levels', ())),
     )
