@@ -133,8 +133,10 @@ def _beta(step, hp: StepConfig):
 
 
 def _mask(batch: Batch) -> jax.Array:
+  """1 on steps before each length that are not padding (-1 tokens)."""
   steps = batch['tokens'].shape[1]
-  return (jnp.arange(steps)[None, :] < batch['lengths'][:, None]).astype(jnp.float32)
+  return ((jnp.arange(steps)[None, :] < batch['lengths'][:, None])
+          & (batch['tokens'][..., 0] >= 0)).astype(jnp.float32)
 
 
 def _weighted_mean(x: jax.Array, weights: jax.Array) -> jax.Array:

@@ -19,7 +19,8 @@ import ml_collections
 from musicvae_jax import config_base
 from musicvae_jax.models.decoders import Conductor, CoreDecoder, shift_right
 from musicvae_jax.models.encoders import BidirectionalEncoder
-from musicvae_jax.models.hier_encoder import HierarchicalEncoder
+from musicvae_jax.models.hier_encoder import HierarchicalEncoder, segment_lengths
+from musicvae_jax.models.multitrack import generate_slots
 from musicvae_jax.models.inputs import TokenSpec
 from musicvae_jax.models.lstm import Dtype
 from musicvae_jax.models.split_decoder import SplitCoreDecoder
@@ -56,6 +57,9 @@ class MusicVAE(nn.Module):
   # Hierarchical encoder level lengths (Magenta's HierarchicalLstmEncoder,
   # e.g. (16, 16)); empty: one BidirectionalEncoder over the whole window.
   encoder_levels: Sequence[int] = ()
+  # Class of part 0 that ends a subsequence in sampling (Magenta's end token;
+  # multitrack slots); -1: none, every subsequence runs its full length.
+  end_token: int = -1
 
   def setup(self):
     if self.encoder_levels:
@@ -125,9 +129,21 @@ class MusicVAE(nn.Module):
              lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
     """tokens int [B, T, K], lengths int [B] -> (mu, sigma), each [B, Z].
 
-    A hierarchical encoder also takes per-segment lengths [B, n_segments].
+    A hierarchical encoder also takes per-segment lengths [B, n_segments];
+    a segment is further cut at its padding (-1 tokens: multitrack slots).
     """
+    if self.encoder_levels:
+      lengths = self._segment_lengths(tokens, lengths)
     return self.encoder(_time_major(tokens), lengths)
+
+  def _segment_lengths(self, tokens: jax.Array, lengths: jax.Array) -> jax.Array:
+    """Level-0 segment lengths `[B, S]`: the given ones, at most the
+    segment's number of non-padding tokens."""
+    batch, steps = tokens.shape[:2]
+    seg = self.encoder_levels[0]
+    given = segment_lengths(lengths, steps // seg, seg)
+    real = jnp.sum((tokens[..., 0] >= 0).reshape(batch, steps // seg, seg), axis=-1)
+    return jnp.minimum(given, real).astype(jnp.int32)
 
   def decode_logits(self, z: jax.Array, tokens: jax.Array,
                     sampling_probability: jax.Array | float | None = None,
@@ -183,6 +199,11 @@ class MusicVAE(nn.Module):
                          f'{self.seq_len} steps, not {num_steps}')
       if not self.use_hier:
         steps = num_steps
+    if self.end_token >= 0 and self.use_hier:
+      tokens, logits = generate_slots(
+          self._core(), self.conditions(z), steps, self.make_rng('sample'),
+          temperature, self.end_token)
+      return _time_major(tokens), _time_major(logits)
     tokens, logits = self._core().generate(
         self.conditions(z), steps, self.make_rng('sample'), temperature)
     return _time_major(tokens), _time_major(logits)
@@ -211,4 +232,5 @@ class MusicVAE(nn.Module):
         custom_vjp=bool(config.get('lstm_custom_vjp', True)),
         split_decoder=bool(config.get('split_decoder', False)),
         encoder_levels=tuple(config.get('encoder_levels', ())),
+        end_token=int(config.get('end_token', -1)),
     )
