@@ -7,9 +7,10 @@ velocity bins, written as [program or drum token, events..., end token] in a
 slot of 64 steps (8 x 64 = 512 tokens, depth 490). The encoder is
 hierarchical (level 0 reads each slot at its own length, level 1 the 8 slot
 embeddings); the decoder is a conductor over the 8 slots and a core decoder
-of 64 steps per slot that stops at the end token. Nothing is carried between
-tracks except, in training, the previous slot's last (padding) row as the
-first teacher-forced input, as in Magenta.
+of 64 steps per slot. Nothing is carried between tracks except the previous
+slot's last row as the first input (teacher forcing runs over the flat 512
+steps, as in Magenta). Like Magenta's TrainedModel, sampling runs every slot
+for its 64 steps; decoding to notes reads each slot up to its end token.
 
   python -m musicvae_jax.train --config=configs/multiperf.py:cpu --workdir=runs/multiperf \
       --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
@@ -32,7 +33,6 @@ def get_config(variant: str = 'med'):
   c.steps_per_quarter = 24
   c.max_num_instruments = 8
   c.max_events_per_instrument = 64
-  c.end_token = 489
   c.max_windows_per_sequence = 0     # Magenta: max_tensors_per_notesequence=None
   c.max_transpose = 3                # Magenta's NoteSequenceAugmenter(-3, 3)
   c.fast_midi = False                # sustain pedal: note_seq's reader

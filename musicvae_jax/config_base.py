@@ -71,8 +71,6 @@ def base_config() -> ml_collections.ConfigDict:
   # (program and end token included); a window is their product in steps.
   c.max_num_instruments = 8
   c.max_events_per_instrument = 64
-  # Token (part 0) that ends a subsequence in sampling; -1: none (multiperf: 489).
-  c.end_token = -1
 
   # ---- model ----
   # Latent size.

@@ -20,7 +20,6 @@ from musicvae_jax import config_base
 from musicvae_jax.models.decoders import Conductor, CoreDecoder, shift_right
 from musicvae_jax.models.encoders import BidirectionalEncoder
 from musicvae_jax.models.hier_encoder import HierarchicalEncoder, segment_lengths
-from musicvae_jax.models.multitrack import generate_slots
 from musicvae_jax.models.inputs import TokenSpec
 from musicvae_jax.models.lstm import Dtype
 from musicvae_jax.models.split_decoder import SplitCoreDecoder
@@ -57,9 +56,6 @@ class MusicVAE(nn.Module):
   # Hierarchical encoder level lengths (Magenta's HierarchicalLstmEncoder,
   # e.g. (16, 16)); empty: one BidirectionalEncoder over the whole window.
   encoder_levels: Sequence[int] = ()
-  # Class of part 0 that ends a subsequence in sampling (Magenta's end token;
-  # multitrack slots); -1: none, every subsequence runs its full length.
-  end_token: int = -1
 
   def setup(self):
     if self.encoder_levels:
@@ -199,11 +195,6 @@ class MusicVAE(nn.Module):
                          f'{self.seq_len} steps, not {num_steps}')
       if not self.use_hier:
         steps = num_steps
-    if self.end_token >= 0 and self.use_hier:
-      tokens, logits = generate_slots(
-          self._core(), self.conditions(z), steps, self.make_rng('sample'),
-          temperature, self.end_token)
-      return _time_major(tokens), _time_major(logits)
     tokens, logits = self._core().generate(
         self.conditions(z), steps, self.make_rng('sample'), temperature)
     return _time_major(tokens), _time_major(logits)
@@ -232,5 +223,4 @@ class MusicVAE(nn.Module):
         custom_vjp=bool(config.get('lstm_custom_vjp', True)),
         split_decoder=bool(config.get('split_decoder', False)),
         encoder_levels=tuple(config.get('encoder_levels', ())),
-        end_token=int(config.get('end_token', -1)),
     )
