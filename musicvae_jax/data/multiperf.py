@@ -23,6 +23,15 @@ bin, 360 + program, 488 drum track, 489 end. A window is 8 slots x 64 steps:
 Windows are int16 `[n, 512, 1]`; padding is -1 (an all-zero one-hot row), so
 each slot's length is its number of tokens >= 0 (`slot_lengths`).
 
+With `chords=True` (the `_chords` configs) each window also carries a control
+column: the triad chord class (note_seq's `TriadChordOneHotEncoding`, 49
+classes, 0 = N.C.) of every event: chords are inferred once per piece
+(`note_seq.infer_chords_for_sequence`, unless the piece has chord symbols),
+a slot's program token gets N.C., its end token the last event's chord,
+padding -1. A bar whose chords cannot be encoded (or coincide) is dropped, as
+in Magenta; a piece where inference fails gives no windows.
+Windows are then `[n, 512, 2]` (tokens, chord class).
+
 Not in Magenta (it would crash or reject the whole bar): an instrument the
 encoding cannot represent - a program outside 0..127, several programs, or
 drum and pitched notes under one instrument - is dropped from its bar and
@@ -37,10 +46,14 @@ import collections
 
 import note_seq
 import numpy as np
-from note_seq import performance_lib, sequences_lib
+from note_seq import chords_lib, performance_lib, sequences_lib
 from note_seq.protobuf import music_pb2
 
 VERSION = 'multiperf-v1'
+CHORD_CLASSES = 49
+NO_CHORD_CLASS = 0
+_TRIAD = note_seq.TriadChordOneHotEncoding()
+_CHORD_SYMBOL = music_pb2.NoteSequence.TextAnnotation.CHORD_SYMBOL
 NUM_VELOCITY_BINS = 8
 STEPS_PER_QUARTER = 24
 QUARTERS_PER_BAR = 4
@@ -129,7 +142,7 @@ class MultiPerformanceConverter:
 
   def __init__(self, max_num_instruments: int = 8, max_events_per_instrument: int = 64,
                min_num_instruments: int = 2, min_total_events: int = 8,
-               hop_size_bars: int = 1, max_windows: int = 0):
+               hop_size_bars: int = 1, max_windows: int = 0, chords: bool = False):
     if hop_size_bars != 1:
       raise ValueError(f'hop_size_bars={hop_size_bars}: only 1-bar windows are supported')
     self.max_num_instruments = max_num_instruments
@@ -138,6 +151,8 @@ class MultiPerformanceConverter:
     self.min_total_events = min_total_events
     self.hop_size_bars = hop_size_bars
     self.max_windows = max_windows
+    self.chords = bool(chords)
+    self.control_depths = (CHORD_CLASSES,) if self.chords else ()
     self.num_slots = max_num_instruments
     self.slot_steps = max_events_per_instrument
     self.seq_len = self.num_slots * self.slot_steps
@@ -159,26 +174,28 @@ class MultiPerformanceConverter:
         'min_total_events': self.min_total_events,
         'hop_size_bars': self.hop_size_bars, 'max_windows': self.max_windows,
         'velocity_bins': NUM_VELOCITY_BINS, 'steps_per_quarter': STEPS_PER_QUARTER,
+        'chords': self.chords,
     }
 
   @classmethod
   def from_fingerprint(cls, fingerprint: dict) -> 'MultiPerformanceConverter':
     keys = ('max_num_instruments', 'max_events_per_instrument', 'min_num_instruments',
-            'min_total_events', 'hop_size_bars', 'max_windows')
+            'min_total_events', 'hop_size_bars', 'max_windows', 'chords')
     return cls(**{k: fingerprint[k] for k in keys})
 
   # -- extraction ------------------------------------------------------------
   def _empty(self) -> np.ndarray:
-    return np.zeros((0, self.seq_len, 1), np.int16)
+    return np.zeros((0, self.seq_len, 1 + self.chords), np.int16)
 
   def all_windows(self, ns: music_pb2.NoteSequence) -> np.ndarray:
-    """Every window `[n, 512, 1]` of a sequence, in order (one per kept bar)."""
+    """Every window `[n, 512, 1]` (with chords `[n, 512, 2]`) of a sequence,
+    in order (one per kept bar)."""
     windows = []
     for piece in sequences_lib.split_note_sequence_on_time_changes(ns):
       windows.extend(self._piece_windows(piece))
     if not windows:
       return self._empty()
-    return np.stack(windows)[..., None].astype(np.int16)
+    return np.stack(windows).astype(np.int16)
 
   def to_windows(self, ns: music_pb2.NoteSequence,
                  rng: np.random.Generator | None = None) -> np.ndarray:
@@ -188,6 +205,8 @@ class MultiPerformanceConverter:
 
   def _piece_windows(self, piece: music_pb2.NoteSequence) -> list[np.ndarray]:
     piece = note_seq.apply_sustain_control_changes(piece)
+    if self.chords and not self._add_chords(piece):
+      return []
     qpm = piece.tempos[0].qpm if piece.tempos else note_seq.DEFAULT_QUARTERS_PER_MINUTE
     hop_seconds = 60.0 * QUARTERS_PER_BAR * self.hop_size_bars / qpm
     windows = []
@@ -204,6 +223,43 @@ class MultiPerformanceConverter:
       if window is not None:
         windows.append(window)
     return windows
+
+  def _add_chords(self, piece: music_pb2.NoteSequence) -> bool:
+    """Infers chords on the whole piece (in place) unless it has some;
+    False when the piece cannot be used (as Magenta)."""
+    if any(ta.annotation_type == _CHORD_SYMBOL for ta in piece.text_annotations):
+      return True
+    try:
+      quantized = note_seq.quantize_note_sequence(piece, STEPS_PER_QUARTER)
+      if note_seq.steps_per_bar_in_quantized_sequence(quantized) != STEPS_PER_BAR:
+        self.stats['pieces_not_4_4'] += 1
+        return False
+      note_seq.infer_chords_for_sequence(quantized)
+    except _QUANTIZE_ERRORS + (note_seq.ChordInferenceError,
+                               sequences_lib.MultipleTimeSignatureError,
+                               sequences_lib.MultipleTempoError):
+      self.stats['pieces_chord_inference_failed'] += 1
+      return False
+    for ta in quantized.text_annotations:
+      if ta.annotation_type == _CHORD_SYMBOL:
+        piece.text_annotations.add(time=ta.time, text=ta.text,
+                                   annotation_type=_CHORD_SYMBOL)
+    return True
+
+  def _chord_classes(self, quantized, chunks) -> list[list[int]] | None:
+    """Per track: the chord class of [program token, events..., end token]."""
+    try:
+      per_track = chords_lib.event_list_chords(quantized, chunks)
+      out = []
+      for chords in per_track:
+        classes = [NO_CHORD_CLASS] + [int(_TRIAD.encode_event(c)) for c in chords]
+        out.append(classes + classes[-1:])
+      return out
+    except chords_lib.CoincidentChordsError:
+      self.stats['bars_dropped_coincident_chords'] += 1
+    except (note_seq.ChordSymbolError, note_seq.ChordEncodingError):
+      self.stats['bars_dropped_chord_symbol'] += 1
+    return None
 
   def _tracks(self, quantized: music_pb2.NoteSequence) -> list:
     """One performance per representable instrument, cut to the bar."""
@@ -247,19 +303,28 @@ class MultiPerformanceConverter:
     if total < self.min_total_events:
       self.stats['bars_dropped_too_few_events'] += 1
       return None
-    window = np.full((self.num_slots, self.slot_steps), PAD, np.int16)
+    columns = 1 + self.chords
+    window = np.full((self.num_slots, self.slot_steps, columns), PAD, np.int16)
     window[:, 0] = END_TOKEN
+    if self.chords:
+      classes = self._chord_classes(quantized, chunks)
+      if classes is None:
+        return None
+      window[:, 0, 1] = NO_CHORD_CLASS
     for slot, chunk in enumerate(chunks):
       program = DRUM_TOKEN if chunk.is_drum else FIRST_PROGRAM_TOKEN + chunk.program
       tokens = [program] + [_ENCODING.encode_event(e) for e in chunk] + [END_TOKEN]
-      window[slot, :len(tokens)] = tokens
+      window[slot, :len(tokens), 0] = tokens
+      if self.chords:
+        window[slot, :len(tokens), 1] = classes[slot]
     self.stats['windows'] += 1
-    return window.reshape(-1)
+    return window.reshape(self.seq_len, columns)
 
   # -- decoding and augmentation ---------------------------------------------
   def to_note_sequence(self, tokens: np.ndarray, qpm: float = 120.0,
                        velocity: int = 100) -> music_pb2.NoteSequence:
-    """Tokens `[512]` or `[512, K]` (part 0 read) -> a NoteSequence.
+    """Tokens `[512]` or `[512, K]` -> a NoteSequence (a chord column adds
+    chord symbols at the events' times, as Magenta's `from_tensors`).
 
     Slot s becomes instrument s with its slot's program (drum slots: is_drum,
     MIDI channel 10); each slot is read up to its end token, the first
@@ -267,9 +332,13 @@ class MultiPerformanceConverter:
     as Magenta's `from_tensors`.
     """
     tokens = np.asarray(tokens)
+    chord_column = None
     if tokens.ndim == 2:
+      if tokens.shape[1] > 1:
+        chord_column = tokens[:, 1].reshape(self.num_slots, self.slot_steps)
       tokens = tokens[:, 0]
     slots = tokens.reshape(self.num_slots, self.slot_steps)
+    timed_chords = []
     seconds_per_step = 60.0 / (STEPS_PER_QUARTER * qpm)
     ns = music_pb2.NoteSequence()
     ns.tempos.add(qpm=qpm)
@@ -285,20 +354,28 @@ class MultiPerformanceConverter:
       track = performance_lib.MetricPerformance(
           steps_per_quarter=STEPS_PER_QUARTER, num_velocity_bins=NUM_VELOCITY_BINS,
           program=program, is_drum=is_drum)
-      for token in slot:
-        if token < NUM_EVENT_CLASSES:
-          track.append(_ENCODING.decode_event(token))
+      kept = [i for i, token in enumerate(slot) if token < NUM_EVENT_CLASSES]
+      for i in kept:
+        track.append(_ENCODING.decode_event(slot[i]))
+      if chord_column is not None:
+        classes = [int(chord_column[instrument, i]) for i in kept]
+        timed_chords += [(step * seconds_per_step, _TRIAD.decode_event(max(c, 0)))
+                         for step, c in zip(track.steps, classes) if step < STEPS_PER_BAR]
       track.set_length(self.hop_size_bars * STEPS_PER_BAR)
       part = track.to_sequence(velocity=velocity, instrument=instrument, qpm=qpm)
       ns.notes.extend(part.notes)
     ns.total_time = max([n.end_time for n in ns.notes],
                         default=self.hop_size_bars * STEPS_PER_BAR * seconds_per_step)
+    if timed_chords:
+      times, chords = zip(*sorted(timed_chords))
+      chords_lib.add_chords_to_sequence(ns, chords, times)
     return ns
 
   def transpose(self, windows: np.ndarray, shifts: np.ndarray):
     """Shifts the note-on / note-off pitches of pitched slots by `shifts[n]`
-    semitones (drum slots stay). Returns (windows, valid [n]); an example
-    with a pitch leaving 0..127 is invalid and comes back unchanged."""
+    semitones (drum slots stay; chord roots move too). Returns (windows,
+    valid [n]); an example with a pitch leaving 0..127 is invalid and comes
+    back unchanged."""
     windows = np.asarray(windows)
     n = len(windows)
     tokens = windows[..., 0].reshape(n, self.num_slots, self.slot_steps).astype(np.int32)
@@ -314,4 +391,9 @@ class MultiPerformanceConverter:
     out = np.where(valid[:, None, None], out, tokens)
     result = windows.copy()
     result[..., 0] = out.reshape(n, -1).astype(windows.dtype)
+    if windows.shape[-1] > 1:   # chord roots move with the notes
+      chord = windows[..., 1].astype(np.int32)
+      moved = np.where(chord > 0, (chord - 1) // 12 * 12 + (chord - 1 + shift[:, 0]) % 12 + 1,
+                       chord)
+      result[..., 1] = np.where(valid[:, None], moved, chord).astype(windows.dtype)
     return result, valid
