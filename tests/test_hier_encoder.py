@@ -63,9 +63,14 @@ def _np_hierarchical(params, x, seg_lengths, levels):
   return np.stack(codes)
 
 
+def _apply(model, params, *args, method=None):
+  """`model.apply` under jit (one compilation instead of op-by-op dispatch)."""
+  return jax.jit(lambda p, *a: model.apply({'params': p}, *a, method=method))(params, *args)
+
+
 def _params(model, tokens, lengths, controls=None):
   args = (tokens, lengths) if controls is None else (tokens, lengths, controls)
-  params = model.init(jax.random.key(0), *args)['params']
+  params = jax.jit(model.init)(jax.random.key(0), *args)['params']
   # Non-zero biases so that the checks see them.
   return jax.tree.map(lambda p: p + 0.1 * jnp.sin(jnp.arange(p.size).reshape(p.shape)),
                       params)
@@ -101,12 +106,12 @@ def test_matches_numpy_reference(levels, sizes):
   tokens, seg_len = _data(levels)
   model = HierarchicalEncoder(SPEC, levels, sizes, z_size=3)
   params = _params(model, tokens, seg_len)
-  code = model.apply({'params': params}, tokens, seg_len, method=HierarchicalEncoder.code)
+  code = _apply(model, params, tokens, seg_len, method=HierarchicalEncoder.code)
   np_params = jax.tree.map(np.asarray, params)
   x = _one_hot(np.swapaxes(tokens, 0, 1), SPEC.part_depths)
   want = _np_hierarchical(np_params, x, seg_len, levels)
   np.testing.assert_allclose(code, want, atol=1e-5)
-  mu, sigma = model.apply({'params': params}, tokens, seg_len)
+  mu, sigma = _apply(model, params, tokens, seg_len)
   np.testing.assert_allclose(mu, want @ np_params['mu']['kernel'] + np_params['mu']['bias'],
                              atol=1e-5)
   assert (np.asarray(sigma) > 0).all()
@@ -144,16 +149,17 @@ def test_level_zero_is_a_per_segment_bidirectional_encoder():
   tokens, seg_len = _data(levels)
   model = HierarchicalEncoder(SPEC, levels, (5, 4), z_size=3)
   params = _params(model, tokens, seg_len)
-  embeds = model.apply({'params': params}, tokens, seg_len,
-                       method=HierarchicalEncoder.segment_embeddings)
+  embeds = _apply(model, params, tokens, seg_len,
+                  method=HierarchicalEncoder.segment_embeddings)
   # A BidirectionalEncoder with level 0's layers and mu = identity returns
   # its code as mu.
   flat = BidirectionalEncoder(SPEC, (5, 4), z_size=8)
   flat_params = dict(params['level_0'])
   flat_params['mu'] = {'kernel': jnp.eye(8), 'bias': jnp.zeros(8)}
   flat_params['sigma'] = flat_params['mu']
+  flat_apply = jax.jit(lambda t, l: flat.apply({'params': flat_params}, t, l))
   for s in range(3):
-    mu, _ = flat.apply({'params': flat_params}, tokens[4 * s:4 * (s + 1)], seg_len[:, s])
+    mu, _ = flat_apply(tokens[4 * s:4 * (s + 1)], seg_len[:, s])
     np.testing.assert_allclose(embeds[s], mu, atol=1e-6)
 
 
@@ -162,8 +168,8 @@ def test_total_lengths_split_like_magenta_and_controls_join_level_zero():
   tokens, _ = _data(levels)
   model = HierarchicalEncoder(SPEC, levels, (5,), z_size=3)
   params = _params(model, tokens, jnp.full((3,), 12))
-  full = model.apply({'params': params}, tokens, jnp.array([12, 12, 0]))
-  split = model.apply({'params': params}, tokens, jnp.array([[4] * 3, [4] * 3, [0] * 3]))
+  full = _apply(model, params, tokens, jnp.array([12, 12, 0]))
+  split = _apply(model, params, tokens, jnp.array([[4] * 3, [4] * 3, [0] * 3]))
   np.testing.assert_allclose(full[0], split[0], atol=0)
   # Controls: kernel rows after the token block, as Magenta's concat(inputs, controls).
   controls = np.random.default_rng(1).normal(size=(12, 3, 2)).astype(np.float32)
@@ -171,8 +177,8 @@ def test_total_lengths_split_like_magenta_and_controls_join_level_zero():
   with_controls = HierarchicalEncoder(SPEC, levels, (5,), z_size=3, control_depth=2)
   params = _params(with_controls, tokens, seg_len, controls)
   assert params['level_0']['layer_0']['fw']['input_kernel'].shape == (9 + 2, 20)
-  code = with_controls.apply({'params': params}, tokens, seg_len, controls,
-                             method=HierarchicalEncoder.code)
+  code = _apply(with_controls, params, tokens, seg_len, controls,
+                method=HierarchicalEncoder.code)
   x = np.concatenate([_one_hot(np.swapaxes(tokens, 0, 1), SPEC.part_depths),
                       np.swapaxes(controls, 0, 1)], -1)
   want = _np_hierarchical(jax.tree.map(np.asarray, params), x, seg_len, levels)
