@@ -220,6 +220,7 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'cat-drums_2bar_big': 'drums_2bar.py:big',
     'flat-trio_16bar': 'trio_16bar.py:flat',
     'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
+    'cat-mel_2bar_med_chords': 'mel_2bar_chords.py:med',
 }
 
 
