@@ -28,7 +28,8 @@ def token_spec(converter) -> TokenSpec:
   """The model's view of a converter's tokens."""
   tables = getattr(converter, 'input_tables', None)
   return TokenSpec(tuple(converter.part_depths),
-                   None if tables is None else tuple(tables))
+                   None if tables is None else tuple(tables),
+                   tuple(getattr(converter, 'control_depths', ())))
 
 
 @dataclasses.dataclass
@@ -69,8 +70,9 @@ class Data:
         prefetch=config.prefetch_batches)
 
   def eval_batches(self, config: ml_collections.ConfigDict) -> Iterator[dict]:
-    batches = pipeline.eval_batches(self.eval, config.batch_size,
-                                    config.max_windows_per_sequence)
+    batches = pipeline.eval_batches(
+        self.eval, config.batch_size, config.max_windows_per_sequence,
+        num_controls=len(getattr(self.converter, 'control_depths', ())))
     limit = config.eval_batches or None
     for i, batch in enumerate(batches):
       if limit is not None and i >= limit:
@@ -113,8 +115,11 @@ def example_batch(config: ml_collections.ConfigDict, spec: TokenSpec,
   from musicvae_jax import config_base
   batch = batch_size or config.batch_size
   steps = config_base.sequence_length(config)
-  return {
+  out = {
       'tokens': np.zeros((batch, steps, spec.num_parts), np.int32),
       'lengths': np.full((batch,), steps, np.int32),
       'weights': np.ones((batch,), np.float32),
   }
+  if spec.control_depths:
+    out['controls'] = np.zeros((batch, steps, len(spec.control_depths)), np.int32)
+  return out

@@ -108,7 +108,8 @@ def make_plateau(config: ml_collections.ConfigDict) -> optax.GradientTransformat
 
 def init_params(model: MusicVAE, rng: jax.Array, batch: Batch):
   rngs = dict(zip(('params', 'z', 'sample'), jax.random.split(rng, 3)))
-  return model.init(rngs, batch['tokens'], batch['lengths'])['params']
+  return model.init(rngs, batch['tokens'], batch['lengths'], None,
+                    batch.get('controls'))['params']
 
 
 def create_train_state(config: ml_collections.ConfigDict, model: MusicVAE,
@@ -170,6 +171,7 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
   def loss_fn(params):
     out = model.apply({'params': params}, batch['tokens'], batch['lengths'],
                       p_sample if hp.scheduled_sampling else None,
+                      batch.get('controls'),
                       rngs={'z': z_key, 'sample': sample_key})
     loss, terms = loss_terms(out, batch, beta, hp)
     return loss, (out, terms)
@@ -217,9 +219,10 @@ def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
   mask = _mask(batch) * w[:, None]
   rngs = {'z': z_key, 'sample': sample_key}
   tf_out = model.apply({'params': params}, batch['tokens'], batch['lengths'],
-                       None, rngs=rngs)
+                       None, batch.get('controls'), rngs=rngs)
   sampled_logits = model.apply({'params': params}, tf_out['z'], batch['tokens'],
-                               1.0, rngs=rngs, method=MusicVAE.decode_logits)
+                               1.0, batch.get('controls'), rngs=rngs,
+                               method=MusicVAE.decode_logits)
   beta = _beta(step, hp)
   kl = losses.kl_divergence(tf_out['mu'], tf_out['sigma'])
   cost = losses.kl_cost(kl, hp.free_bits)

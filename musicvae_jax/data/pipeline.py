@@ -38,13 +38,19 @@ def epoch_order(file_ids: np.ndarray, max_windows: int, seed: int,
   return rng.permutation(chosen)
 
 
-def _batch(tokens: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _batch(tokens: np.ndarray, weights: np.ndarray | None = None,
+           num_controls: int = 0) -> dict[str, np.ndarray]:
+  """Windows `[B, T, K + C]` -> batch; the last `num_controls` columns (a
+  converter's `control_depths`, e.g. chord classes) become `controls`."""
   tokens = tokens.astype(np.int32)
-  return {
-      'tokens': tokens,
+  batch = {
+      'tokens': tokens[..., :tokens.shape[-1] - num_controls],
       'lengths': np.full((len(tokens),), tokens.shape[1], np.int32),
       'weights': np.ones((len(tokens),), np.float32) if weights is None else weights,
   }
+  if num_controls:
+    batch['controls'] = tokens[..., -num_controls:]     # int32 [B, T, C]
+  return batch
 
 
 class TrainBatches:
@@ -104,7 +110,7 @@ class TrainBatches:
       # pitch range, we keep it untransposed so batches stay full.
       tokens, _ = self.converter.transpose(tokens, shifts)
     after = {'epoch': epoch, 'offset': offset, 'batch': state['batch'] + 1}
-    return _batch(tokens), after
+    return _batch(tokens, num_controls=len(getattr(self.converter, 'control_depths', ()))), after
 
   def _producer(self, state: dict, out: queue.Queue, stop: threading.Event) -> None:
     try:
@@ -159,8 +165,8 @@ class TrainBatches:
       self._thread = None
 
 
-def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5
-                 ) -> Iterator[dict[str, np.ndarray]]:
+def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5,
+                 num_controls: int = 0) -> Iterator[dict[str, np.ndarray]]:
   """Fixed eval batches: each file's first `max_windows` windows, in order.
 
   The last batch is padded to `batch_size` with weight-0 rows, so shapes never
@@ -179,7 +185,7 @@ def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5
     if pad:
       tokens = np.concatenate([tokens, np.zeros((pad,) + tokens.shape[1:], tokens.dtype)])
       weights = np.concatenate([weights, np.zeros(pad, np.float32)])
-    yield _batch(tokens, weights)
+    yield _batch(tokens, weights, num_controls)
 
 
 def split_by_file(data: WindowSet, eval_fraction: float, seed: int

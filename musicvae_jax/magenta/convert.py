@@ -248,6 +248,7 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
     'hier-mel_16bar': 'hier_mel_16bar.py:full',
     'hier-trio_16bar': 'hier_trio_16bar.py:full',
+    'cat-mel_2bar_med_chords': 'mel_2bar_chords.py:med',
 }
 
 
