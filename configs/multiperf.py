@@ -15,10 +15,16 @@ for its 64 steps; decoding to notes reads each slot up to its end token.
   python -m musicvae_jax.train --config=configs/multiperf.py:cpu --workdir=runs/multiperf \
       --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
 Variants (`--config=configs/multiperf.py:NAME`):
-  med    Magenta's hier-multiperf_vel_1bar_med (the default).
-  big    Magenta's hier-multiperf_vel_1bar_big.
-  cpu    med at laptop size (minutes of CPU per hundred steps).
-  tiny   the smallest thing that runs (tests, smoke checks).
+  med          Magenta's hier-multiperf_vel_1bar_med (the default).
+  big          Magenta's hier-multiperf_vel_1bar_big.
+  med_chords   Magenta's hier-multiperf_vel_1bar_med_chords: chords inferred
+               per piece (49-class triads), one per event, read by the
+               encoder and every core decoder step.
+  big_chords   Magenta's hier-multiperf_vel_1bar_big_chords.
+  cpu          med at laptop size (minutes of CPU per hundred steps).
+  cpu_chords   med_chords at laptop size.
+  tiny         the smallest thing that runs (tests, smoke checks).
+  tiny_chords  the same with chord controls.
 """
 
 from musicvae_jax import config_base
@@ -46,6 +52,9 @@ def get_config(variant: str = 'med'):
   c.sampling_schedule = 'constant'   # teacher forcing
   c.sampling_rate = 0.0
   c.batch_size = 256
+  if variant.endswith('_chords'):
+    c.controls = 'triad_chords'
+    variant = variant[:-len('_chords')]
   if variant == 'med':
     pass
   elif variant == 'big':
@@ -61,5 +70,9 @@ def get_config(variant: str = 'med'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('med', 'big', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, (
+        'med', 'big', 'cpu', 'tiny', 'med_chords', 'big_chords', 'cpu_chords',
+        'tiny_chords'))
+  if c.controls:
+    c.magenta_name += '_chords'
   return c

@@ -218,7 +218,8 @@ def make_converter(config) -> MelodyConverter:
     return multiperf.MultiPerformanceConverter(
         max_num_instruments=config.max_num_instruments,
         max_events_per_instrument=config.max_events_per_instrument,
-        max_windows=config.max_windows_per_sequence)
+        max_windows=config.max_windows_per_sequence,
+        chords=_multiperf_chords(config))
   raise ValueError(f'config.encoding={config.encoding!r} has no converter yet')
 
 
@@ -614,3 +615,11 @@ def _make_control_converter(config, valid_programs):
   return chords.ChordMelodyConverter(
       slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
       valid_programs=valid_programs, max_windows=config.max_windows_per_sequence)
+
+
+def _multiperf_chords(config) -> bool:
+  """Whether a multiperf config asks for chord controls (issue #12)."""
+  controls = config.get('controls', '')
+  if controls not in ('', 'triad_chords'):
+    raise ValueError(f"config.controls={controls!r}: use '' (none) or 'triad_chords'")
+  return controls == 'triad_chords'

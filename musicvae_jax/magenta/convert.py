@@ -249,6 +249,10 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'hier-mel_16bar': 'hier_mel_16bar.py:full',
     'hier-trio_16bar': 'hier_trio_16bar.py:full',
     'cat-mel_2bar_med_chords': 'mel_2bar_chords.py:med',
+    'hier-multiperf_vel_1bar_med': 'multiperf.py:med',
+    'hier-multiperf_vel_1bar_big': 'multiperf.py:big',
+    'hier-multiperf_vel_1bar_med_chords': 'multiperf.py:med_chords',
+    'hier-multiperf_vel_1bar_big_chords': 'multiperf.py:big_chords',
 }
 
 
