@@ -177,13 +177,19 @@ def test_batches_carry_controls_and_transpose_them(tmp_path):
                for i in range(len(data)) for shift in range(-3, 4))
 
 
-def test_model_reads_controls_in_encoder_and_every_decoder_step():
+@pytest.fixture(scope='module')
+def tiny():
   config = config_base.load_config_file('configs/mel_2bar_chords.py:tiny')
   spec = input_pipeline.token_spec(converters.make_converter(config))
   model = MusicVAE.from_config(config, spec)
   batch = input_pipeline.example_batch(config, spec, 2)
+  params = jax.jit(lambda b: steps.init_params(model, jax.random.key(0), b))(batch)
+  return config, model, params, batch
+
+
+def test_model_reads_controls_in_encoder_and_every_decoder_step(tiny):
+  _, model, params, batch = tiny
   assert batch['controls'].shape == (2, 32, 1)
-  params = steps.create_train_state(config, model, batch).params
   # Layer-0 input rows: 90 melody + 49 chords (encoder); 90 + z + 49 (decoder).
   assert params['encoder']['layer_0']['fw']['input_kernel'].shape[0] == 90 + 49
   assert params['decoder']['lstm']['layer_0']['input_kernel'].shape[0] == 90 + 8 + 49
@@ -214,14 +220,10 @@ def test_model_reads_controls_in_encoder_and_every_decoder_step():
 
 # -- generation -------------------------------------------------------------------
 @pytest.fixture(scope='module')
-def chord_model(tmp_path_factory):
+def chord_model(tiny, tmp_path_factory):
   from musicvae_jax.trained_model import TrainedModel
+  config, _, params, _ = tiny
   root = tmp_path_factory.mktemp('chords')
-  config = config_base.load_config_file('configs/mel_2bar_chords.py:tiny')
-  spec = input_pipeline.token_spec(converters.make_converter(config))
-  model = MusicVAE.from_config(config, spec)
-  params = steps.create_train_state(
-      config, model, input_pipeline.example_batch(config, spec, 1)).params
   midi = write_midi(root / 'prog.mid', progression_notes())
   return TrainedModel(config, params, max_batch=4), midi, root
 
