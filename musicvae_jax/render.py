@@ -36,13 +36,24 @@ def write_midi(ns, path: str | Path) -> None:
   """Writes `ns` as a standard MIDI file at `path`.
 
   Drum notes (`is_drum`) go to MIDI channel 10 (pretty_midi reads them back
-  with `is_drum=True`); every other note keeps its `program`. `ns` is not
+  with `is_drum=True`); every other note keeps its `program`; chord symbols
+  (CHORD_SYMBOL annotations) are written as text events. `ns` is not
   modified.
   """
   if not ns.ticks_per_quarter:
     ns = _copy(ns)
     ns.ticks_per_quarter = MIDI_TICKS_PER_QUARTER
-  note_seq.sequence_proto_to_midi_file(ns, str(path))
+  chords = [(a.time, a.text) for a in ns.text_annotations
+            if a.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL]
+  if not chords:
+    note_seq.sequence_proto_to_midi_file(ns, str(path))
+    return
+  # Chord symbols (chord models) become MIDI text events, which note-seq drops.
+  import pretty_midi
+  midi = note_seq.note_sequence_to_pretty_midi(ns)
+  midi.text_events.extend(pretty_midi.Text(text, time) for time, text in chords)
+  with open(path, 'wb') as f:
+    midi.write(f)
 
 
 def _copy(ns):
