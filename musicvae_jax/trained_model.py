@@ -165,6 +165,8 @@ class TrainedModel:
       raise ValueError(f'--chords needs a chord-conditioned model; this one has '
                        f'config.controls={self.config.get("controls", "")!r}')
     from musicvae_jax.data import chords as chords_lib
+    if hasattr(self.converter, 'chord_controls'):   # multitrack: per event, not per step
+      return self.converter.chord_controls(chords)
     steps = chords_lib.parse_chords(chords, num_steps or self.seq_len,
                                     config_base.steps_per_bar(self.config))
     if self.config.use_hier and len(steps) != self.seq_len:

@@ -201,3 +201,20 @@ def test_train_tiny_then_generate_multitrack_midi(tmp_path, shared_dir):
   # An untrained model writes many slots: each on its own track with its program.
   assert len(midi.instruments) >= 2
   assert (out / 'sample_00.png').exists()
+
+
+def test_chords_for_generation_and_decoding():
+  converter = multiperf.MultiPerformanceConverter(chords=True)
+  controls = converter.chord_controls('Am')
+  assert controls.shape == (512, 1) and (controls == 13 + 9).all()
+  with pytest.raises(ValueError, match='takes 1 chord'):
+    converter.chord_controls('C G')
+  with pytest.raises(ValueError, match='unknown chord symbol'):
+    converter.chord_controls('H7b')
+  window = converter.all_windows(_bar_sequence(
+      [(0, 0, False, [57, 60, 64, 57]), (1, 33, False, [45, 45, 45, 45])]))
+  assert window.shape == (1, 512, 2)
+  ns = converter.to_note_sequence(window[0, :, :1], controls=controls, accompaniment=True)
+  figures = {ta.text for ta in ns.text_annotations}
+  assert figures == {'Am'}
+  assert 8 in {n.instrument for n in ns.notes}        # the accompaniment

@@ -43,6 +43,7 @@ shaped empty array).
 from __future__ import annotations
 
 import collections
+import re
 
 import note_seq
 import numpy as np
@@ -321,10 +322,24 @@ class MultiPerformanceConverter:
     return window.reshape(self.seq_len, columns)
 
   # -- decoding and augmentation ---------------------------------------------
+  def chord_controls(self, chords) -> np.ndarray:
+    """'Am' (one chord for the bar) -> int chord classes `[512, 1]`, the
+    control of every event (Magenta's multitrack notebook conditions a bar
+    on one chord). ValueError, one line, for several chords or a bad symbol."""
+    from musicvae_jax.data import chords as chords_lib
+    symbols = re.split(r'[\s,]+', chords.strip()) if isinstance(chords, str) else list(chords)
+    symbols = [s for s in symbols if s]
+    if len(symbols) != self.hop_size_bars:
+      raise ValueError(f'a {self.hop_size_bars}-bar multitrack model takes '
+                       f'{self.hop_size_bars} chord, not {len(symbols)} ({chords!r})')
+    return np.full((self.seq_len, 1), chords_lib.chord_class(symbols[0]), np.int32)
+
   def to_note_sequence(self, tokens: np.ndarray, qpm: float = 120.0,
-                       velocity: int = 100) -> music_pb2.NoteSequence:
-    """Tokens `[512]` or `[512, K]` -> a NoteSequence (a chord column adds
-    chord symbols at the events' times, as Magenta's `from_tensors`).
+                       velocity: int = 100, controls: np.ndarray | None = None,
+                       accompaniment: bool = False) -> music_pb2.NoteSequence:
+    """Tokens `[512]` or `[512, K]` -> a NoteSequence (a chord column, or
+    `controls [512, 1]`, adds chord symbols at the events' times, as
+    Magenta's `from_tensors`; `accompaniment` also plays them).
 
     Slot s becomes instrument s with its slot's program (drum slots: is_drum,
     MIDI channel 10); each slot is read up to its end token, the first
@@ -337,6 +352,8 @@ class MultiPerformanceConverter:
       if tokens.shape[1] > 1:
         chord_column = tokens[:, 1].reshape(self.num_slots, self.slot_steps)
       tokens = tokens[:, 0]
+    if controls is not None:
+      chord_column = np.asarray(controls).reshape(self.num_slots, self.slot_steps, -1)[..., 0]
     slots = tokens.reshape(self.num_slots, self.slot_steps)
     timed_chords = []
     seconds_per_step = 60.0 / (STEPS_PER_QUARTER * qpm)
@@ -369,6 +386,9 @@ class MultiPerformanceConverter:
     if timed_chords:
       times, chords = zip(*sorted(timed_chords))
       chords_lib.add_chords_to_sequence(ns, chords, times)
+      if accompaniment:   # block chords on a 9th instrument
+        from musicvae_jax.data import chords as chord_controls
+        chord_controls.add_accompaniment(ns, instrument=self.num_slots)
     return ns
 
   def transpose(self, windows: np.ndarray, shifts: np.ndarray):
