@@ -115,6 +115,10 @@ def test_matches_numpy_reference(levels, sizes):
   np.testing.assert_allclose(mu, want @ np_params['mu']['kernel'] + np_params['mu']['bias'],
                              atol=1e-5)
   assert (np.asarray(sigma) > 0).all()
+  # Dense inputs [T, B, D] (the concatenated one-hots) give the same code.
+  dense = _apply(model, params, np.swapaxes(x, 0, 1).astype(np.float32), seg_len,
+                 method=HierarchicalEncoder.code)
+  np.testing.assert_allclose(dense, want, atol=1e-5)
 
 
 def test_segments_are_independent_and_respect_their_lengths():
