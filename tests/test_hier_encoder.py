@@ -115,6 +115,10 @@ def test_matches_numpy_reference(levels, sizes):
   np.testing.assert_allclose(mu, want @ np_params['mu']['kernel'] + np_params['mu']['bias'],
                              atol=1e-5)
   assert (np.asarray(sigma) > 0).all()
+  # Dense inputs [T, B, D] (the concatenated one-hots) give the same code.
+  dense = _apply(model, params, np.swapaxes(x, 0, 1).astype(np.float32), seg_len,
+                 method=HierarchicalEncoder.code)
+  np.testing.assert_allclose(dense, want, atol=1e-5)
 
 
 def test_segments_are_independent_and_respect_their_lengths():
@@ -190,3 +194,17 @@ def test_bad_window_length_is_one_clear_error():
   tokens = jnp.zeros((10, 2, 2), jnp.int32)
   with pytest.raises(ValueError, match=r'multiply to 12'):
     model.init(jax.random.key(0), tokens, jnp.full((2,), 10))
+
+
+@pytest.mark.parametrize('spec', ['hier_mel_16bar.py', 'hier_trio_16bar.py'])
+def test_configs_select_the_hierarchical_encoder(spec):
+  from musicvae_jax import config_base
+  for variant in ('full', 'cpu', 'tiny'):
+    config = config_base.load_config_file(f'{spec}:{variant}')
+    config_base.validate(config)
+    assert tuple(config.encoder_levels) == (16, 16) and config.use_hier
+  config.encoder_levels = (16, 8)
+  with pytest.raises(ValueError, match=r'config.encoder_levels=.*window length 256'):
+    config_base.validate(config)
+  with pytest.raises(ValueError, match="no variant 'big'"):
+    config_base.load_config_file(f'{spec}:big')

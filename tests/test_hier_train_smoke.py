@@ -1,5 +1,6 @@
 """hier-mel_16bar trains with the ordinary entry point (no branch in the
-training loop) and its workdir encodes and decodes through TrainedModel."""
+training loop) and its workdir encodes through TrainedModel (the decoder is
+hierdec-mel_16bar's; tests/test_magenta_golden_hier.py checks its sampling)."""
 
 import note_seq
 import numpy as np
@@ -7,7 +8,7 @@ import numpy as np
 from test_train_smoke import run_train, write_melodies
 
 
-def test_hier_mel_tiny_trains_and_reconstructs(tmp_path):
+def test_hier_mel_tiny_trains_and_encodes(tmp_path):
   data, workdir, cache = tmp_path / 'midi', tmp_path / 'run', tmp_path / 'cache'
   write_melodies(data, count=4)
   result = run_train(workdir, data, cache, 4, 'configs/hier_mel_16bar.py:tiny')
@@ -22,5 +23,3 @@ def test_hier_mel_tiny_trains_and_reconstructs(tmp_path):
   z, mu, sigma = model.encode([ns], on_multiple='first')
   assert z.shape == mu.shape == sigma.shape == (1, model.config.z_size)
   assert np.isfinite(mu).all() and (sigma > 0).all()
-  out = model.decode(z, temperature=0.5)
-  assert len(out) == 1 and out[0].total_time > 0

@@ -110,7 +110,9 @@ class HierarchicalEncoder(nn.Module):
 
   Same call as `BidirectionalEncoder`: tokens int `[T, B, K]` (time-major,
   T = prod(level_lengths)) -> (mu `[B, Z]`, sigma `[B, Z]`); lengths are
-  `[B]` totals or `[B, T / level_lengths[0]]` per level-0 segment.
+  `[B]` totals or `[B, T / level_lengths[0]]` per level-0 segment. Float
+  inputs `[T, B, spec.total_input_width(embed_size)]` (e.g. the concatenated
+  one-hots) are read as dense features instead of tokens.
   Optional dense `controls [T, B, control_depth]` join the level-0 input
   after the tokens (kernel rows: token block, then controls, as Magenta
   concatenates them).
@@ -150,7 +152,8 @@ class HierarchicalEncoder(nn.Module):
 
   def segment_embeddings(self, tokens: jax.Array, lengths: jax.Array,
                          controls: jax.Array | None = None) -> jax.Array:
-    """Level 0 alone: `[T, B, K]` -> one embedding per segment `[S, B, 2H]`."""
+    """Level 0 alone: `[T, B, K]` tokens (or `[T, B, D]` float features)
+    -> one embedding per segment `[S, B, 2H]`."""
     steps, batch = tokens.shape[:2]
     seg = self.level_lengths[0]
     if steps != math.prod(self.level_lengths):
@@ -162,10 +165,17 @@ class HierarchicalEncoder(nn.Module):
     keep = jnp.arange(seg)[:, None] < seg_len.T.reshape(-1)[None, :]  # [L0, S*B]
     parts = to_segments(tokens, seg)                         # [L0, S*B, K]
     layer = self.levels[0].layers[0]
-    g_fw = self.embedder.gates(layer.fw, parts)
-    g_bw = self.embedder.gates(layer.bw, parts)
+    width = self.spec.total_input_width(self.embed_size)
+    if jnp.issubdtype(parts.dtype, jnp.floating):
+      if parts.shape[-1] != width:
+        raise ValueError(f'dense encoder inputs have depth {parts.shape[-1]}, '
+                         f'the encoder reads {width}')
+      g_fw = layer.fw.project_rows(0, width, parts)
+      g_bw = layer.bw.project_rows(0, width, parts)
+    else:
+      g_fw = self.embedder.gates(layer.fw, parts)
+      g_bw = self.embedder.gates(layer.bw, parts)
     if self.control_depth:
-      width = self.spec.total_input_width(self.embed_size)
       c = to_segments(controls, seg)
       g_fw = g_fw + layer.fw.project_rows(width, width + self.control_depth, c)
       g_bw = g_bw + layer.bw.project_rows(width, width + self.control_depth, c)
