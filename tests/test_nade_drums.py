@@ -1,0 +1,93 @@
+"""NADE drums: roll windows, the model, training, conversion, generation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musicvae_jax.data import drum_roll, encodings, midi_io
+
+from conftest import write_midi
+
+GOLDEN = Path('fixtures/magenta/nade-drums_2bar_reduced')
+
+
+def _beat(path, pitches=(36, 35, 42, 38), bars=2):
+  """Eighth-note hits cycling through `pitches` for `bars` 4/4 bars at 120 qpm."""
+  step = 0.25
+  notes = [(pitches[i % len(pitches)], i * step, i * step + 0.1)
+           for i in range(bars * 8)]
+  return write_midi(path, notes, is_drum=True)
+
+
+def test_full_classes_are_magentas_61_pitches():
+  classes = drum_roll.FULL_DRUM_PITCH_CLASSES
+  assert len(classes) == 61 and all(len(c) == 1 for c in classes)
+  assert len({c[0] for c in classes}) == 61
+  # Every full pitch is in a reduced class (the reduced set adds 22 and 26),
+  # and the full order starts as Magenta's.
+  reduced = {p for c in drum_roll.REDUCED_DRUM_PITCH_CLASSES for p in c}
+  assert reduced - {c[0] for c in classes} == {22, 26}
+  assert [c[0] for c in classes[:5]] == [36, 35, 38, 27, 28]
+  with pytest.raises(ValueError, match='drum_pitch_classes'):
+    drum_roll.pitch_classes('medium')
+
+
+def test_roll_windows_reduced_and_full(tmp_path):
+  ns = midi_io.load_note_sequence(_beat(tmp_path / 'beat.mid'))
+  reduced = drum_roll.DrumRollConverter('reduced').to_windows(ns)
+  full = drum_roll.DrumRollConverter('full').to_windows(ns)
+  assert reduced.shape == (1, 32, 9) and full.shape == (1, 32, 61)
+  assert reduced.dtype == np.int16
+  # Step 0 (pitch 36) and step 2 (35): both kicks when reduced, two classes when full.
+  assert reduced[0, 0].tolist() == [1] + [0] * 8
+  assert reduced[0, 2].tolist() == [1] + [0] * 8
+  assert reduced[0, 4].tolist() == [0, 0, 1] + [0] * 6          # 42: closed hi-hat
+  assert np.flatnonzero(full[0, 0]).tolist() == [0]
+  assert np.flatnonzero(full[0, 2]).tolist() == [1]
+  assert not reduced[0, 1].any()
+  # The same hits as the one-hot drums encoding, bit for bit.
+  tokens = encodings.drum_roll_table()[:, :9]
+  from musicvae_jax.data import converters
+  one_hot = converters.DrumsConverter().to_windows(ns)[0, :, 0]
+  np.testing.assert_array_equal(tokens[one_hot], reduced[0])
+  # Roll input: the bits and a "no hits" bit.
+  feats = drum_roll.roll_input_features(reduced[0])
+  assert feats.shape == (32, 10)
+  assert feats[1].tolist() == [0] * 9 + [1] and feats[0, 9] == 0
+
+
+def test_roll_round_trip_through_midi(tmp_path):
+  conv = drum_roll.DrumRollConverter('full')
+  ns = midi_io.load_note_sequence(_beat(tmp_path / 'beat.mid', (36, 35, 42, 81)))
+  window = conv.to_windows(ns)[0]
+  out = conv.to_note_sequence(window)
+  assert sorted({n.pitch for n in out.notes}) == [35, 36, 42, 81]
+  assert all(n.is_drum and n.velocity == 80 for n in out.notes)
+  again = conv.to_windows(out)
+  np.testing.assert_array_equal(again[0], window)
+
+
+def test_make_converter_and_fingerprint():
+  from musicvae_jax import config_base
+  from musicvae_jax.data import converters
+  config = config_base.load_config_file('nade_drums_2bar.py:tiny')
+  conv = converters.make_converter(config)
+  assert isinstance(conv, drum_roll.DrumRollConverter)
+  again = converters.converter_from_fingerprint(conv.fingerprint())
+  assert again.fingerprint() == conv.fingerprint()
+  full = config_base.load_config_file('nade_drums_2bar.py:full')
+  assert converters.make_converter(full).part_depths == (2,) * 61
+  assert converters.make_converter(full).fingerprint() != conv.fingerprint()
+
+
+def test_golden_windows_come_from_the_converter(shared_dir):
+  golden = np.load(shared_dir / GOLDEN / 'golden.npz')
+  conv = drum_roll.DrumRollConverter('reduced')
+  for i, source in enumerate(golden['window_source']):
+    ns = midi_io.load_note_sequence(shared_dir / 'data' / 'lmd' / str(source))
+    windows = conv.all_windows(ns)
+    target = golden['decoder_targets'][i].astype(np.int16)
+    assert any((w == target).all() for w in windows), source
+    np.testing.assert_array_equal(drum_roll.roll_input_features(target),
+                                  golden['encoder_inputs'][i])
