@@ -91,3 +91,61 @@ def test_golden_windows_come_from_the_converter(shared_dir):
     assert any((w == target).all() for w in windows), source
     np.testing.assert_array_equal(drum_roll.roll_input_features(target),
                                   golden['encoder_inputs'][i])
+
+
+# -- Magenta golden: nade-drums_2bar_reduced ------------------------------------
+def _golden_model(shared_dir):
+  from musicvae_jax.magenta import convert, tf_bundle
+  from musicvae_jax.models import TokenSpec
+  from musicvae_jax.models.nade_vae import NadeMusicVAE
+  folder = shared_dir / GOLDEN
+  prefix = folder / (folder / 'checkpoint_name.txt').read_text().strip()
+  variables = tf_bundle.read_checkpoint(prefix, skip_optimizer=True)
+  variables.pop('global_step', None)
+  params = convert.magenta_to_params(variables)
+  config = convert.config_for('nade-drums_2bar_reduced')
+  sizes = convert.sizes_from_params(params)
+  assert sizes['nade_num_hidden'] == 32 and sizes['output_depth'] == 9
+  convert.apply_sizes(config, sizes)
+  model = NadeMusicVAE.from_config(config, TokenSpec((2,) * 9))
+  golden = dict(np.load(folder / 'golden.npz'))
+  return model, params, golden, golden['decoder_targets'].astype(np.int32)
+
+
+def test_golden_conversion_matches_magenta(shared_dir):
+  import jax
+  from musicvae_jax.magenta import convert
+  from musicvae_jax.models.nade_vae import NadeMusicVAE
+  model, params, golden, bits = _golden_model(shared_dir)
+  ours = jax.eval_shape(lambda: model.init(
+      {'params': jax.random.key(0), 'z': jax.random.key(1)}, bits,
+      golden['lengths']))['params']
+  convert.compare_trees(ours, params)
+
+  mu, sigma = model.apply({'params': params}, bits, golden['lengths'],
+                          method=NadeMusicVAE.encode)
+  np.testing.assert_allclose(mu, golden['mu'], atol=1e-4)
+  np.testing.assert_allclose(sigma, golden['sigma'], atol=1e-4)
+
+  # Teacher forcing (z = mu): rnn_output, the NADE's log p and conditionals.
+  out = model.apply({'params': params}, golden['mu'], bits,
+                    method=NadeMusicVAE.decode)
+  np.testing.assert_allclose(out['rnn_output'], golden['teacher_forced_logits'], atol=1e-4)
+  np.testing.assert_allclose(out['log_prob'], golden['nade_log_prob'], atol=1e-4)
+  np.testing.assert_allclose(out['cond_probs'], golden['nade_cond_probs'], atol=1e-5)
+  np.testing.assert_allclose(-np.asarray(out['log_prob']).sum(-1),
+                             golden['teacher_forced_r_loss'], rtol=1e-5)
+
+  # Magenta's eval mode (scheduled-sampling config): free running on the
+  # thresholded NADE frame, scored against the targets.
+  ev = model.apply({'params': params}, golden['mu'], bits, 1.0,
+                   rngs={'sample': jax.random.key(0)}, method=NadeMusicVAE.decode)
+  np.testing.assert_allclose(ev['rnn_output'], golden['eval_mode_logits'], atol=1e-4)
+  np.testing.assert_allclose(-np.asarray(ev['log_prob']).sum(-1),
+                             golden['eval_mode_r_loss'], rtol=1e-5)
+
+  # Greedy decode: Bernoulli(logit / 1e-5), i.e. p >= 0.5, exactly.
+  greedy, _ = model.apply({'params': params}, golden['mu'], 1e-5,
+                          rngs={'sample': jax.random.key(0)},
+                          method=NadeMusicVAE.sample)
+  np.testing.assert_array_equal(np.asarray(greedy), golden['greedy_outputs'])

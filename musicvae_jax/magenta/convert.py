@@ -12,6 +12,8 @@ core_decoder/decoder/multi_rnn_cell/cell_k/lstm_cell/*       core_decoder/lstm/l
 core_decoder/decoder/{z_to_initial_state,output_projection}  core_decoder/...              (hier)
 core_decoder/core_decoder_i/decoder/...                      core_decoder/core_decoder_i/...
     (hierdec-trio: one core decoder per instrument, SplitMultiOutLstmDecoder)
+decoder/nade/{w_enc [D, 1, H], w_dec_t [D, H, 1]}             decoder/nade/...              (NADE)
+    (nade-drums_2bar_*: the output projection has H + D outputs, [b_enc | b_dec])
 
 A TF LSTM `kernel [in + H, 4H]` is split into our `input_kernel` (rows
 `:in`) and `recurrent_kernel` (rows `in:`); gate order (i, j, f, o) and the
@@ -125,6 +127,9 @@ def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
         'z_to_initial_state': _dense(variables, 'decoder/z_to_initial_state'),
         'output_projection': _dense(variables, 'decoder/output_projection'),
     }
+    if 'decoder/nade/w_enc' in variables:   # MultiLabelRnnNadeDecoder
+      params['decoder']['nade'] = {'w_enc': variables['decoder/nade/w_enc'],
+                                   'w_dec_t': variables['decoder/nade/w_dec_t']}
   return params
 
 
@@ -154,6 +159,11 @@ def sizes_from_params(params: dict[str, Any]) -> dict[str, Any]:
   else:
     sizes['dec_rnn_size'] = units(params['decoder']['lstm'])
     sizes['output_depth'] = int(params['decoder']['output_projection']['bias'].shape[0])
+    if 'nade' in params['decoder']:
+      # NADE: the projection holds [b_enc (H) | b_dec (D)]; D drum classes.
+      dims, _, hidden = params['decoder']['nade']['w_enc'].shape
+      sizes['nade_num_hidden'] = int(hidden)
+      sizes['output_depth'] = int(dims)
   return sizes
 
 
@@ -177,8 +187,8 @@ def parse_hparams(text: str) -> dict[str, Any]:
 
 def check_against_hparams(sizes: dict[str, Any], hparams: dict[str, Any]) -> None:
   """Raises if a size given on the command line disagrees with the checkpoint."""
-  for key in ('enc_rnn_size', 'dec_rnn_size', 'z_size'):
-    if key in hparams and hparams[key] != sizes[key]:
+  for key in ('enc_rnn_size', 'dec_rnn_size', 'z_size', 'nade_num_hidden'):
+    if key in hparams and key in sizes and hparams[key] != sizes[key]:
       raise CheckpointMismatchError(
           f'hparams {key}={hparams[key]} but the checkpoint holds {sizes[key]}')
 
@@ -192,6 +202,8 @@ def apply_sizes(config, sizes: dict[str, Any]) -> None:
     config.use_hier = True
     config.conductor_rnn_sizes = tuple(sizes['conductor_rnn_size'])
   config.split_decoder = 'output_depths' in sizes
+  if 'nade_num_hidden' in sizes:
+    config.nade_num_hidden = sizes['nade_num_hidden']
 
 
 def compare_trees(ours: dict[str, Any], theirs: dict[str, Any], path: str = '') -> None:
@@ -220,6 +232,8 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'cat-drums_2bar_big': 'drums_2bar.py:big',
     'flat-trio_16bar': 'trio_16bar.py:flat',
     'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
+    'nade-drums_2bar_reduced': 'nade_drums_2bar.py:reduced',
+    'nade-drums_2bar_full': 'nade_drums_2bar.py:full',
 }
 
 
