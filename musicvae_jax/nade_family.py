@@ -23,8 +23,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from musicvae_jax import families
+from musicvae_jax import config_base, families
 
 Batch = dict[str, jax.Array]
 
@@ -68,6 +69,14 @@ class NadeFamily(families.OutputFamily):
   num_dims: int
   console_keys: tuple[str, ...] = ('f1',)
   eval_console_keys: tuple[str, ...] = ('f1_teacher_forced', 'f1_sampled')
+
+  def example_batch(self, config, batch_size):
+    steps = config_base.sequence_length(config)
+    return {
+        'tokens': np.zeros((batch_size, steps, self.num_dims), np.int32),
+        'lengths': np.full((batch_size,), steps, np.int32),
+        'weights': np.ones((batch_size,), np.float32),
+    }
 
   def init_variables(self, model, rngs, batch):
     return model.init(rngs, batch['tokens'], batch['lengths'])
