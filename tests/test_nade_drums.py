@@ -199,3 +199,27 @@ def test_decoder_paths_agree():
                              tf[:, 3, 5:], w['w_enc'], w['w_dec_t'])
   np.testing.assert_allclose(dec['log_prob'][:, 3], want, rtol=1e-6)
   assert float(jnp.max(dec['log_prob'])) < 0.0
+
+
+def test_family_metrics_by_hand():
+  """Two frames of 3 bits: predictions p >= 0.5 vs targets.
+
+  frame 0: pred 1 0 1, truth 1 0 0 -> tp 1, fp 1, wrong frame;
+  frame 1: pred 0 1 0, truth 0 1 0 -> tp 1, exact frame; frame 2 is masked.
+  precision 2/3, recall 2/2, accuracy 1/2, f1 = 0.8.
+  """
+  import jax.numpy as jnp
+  from musicvae_jax.nade_family import NadeFamily, hit_counts, rates
+  probs = jnp.array([[[0.9, 0.1, 0.5], [0.2, 0.7, 0.4], [0.9, 0.9, 0.9]]])
+  targets = jnp.array([[[1, 0, 0], [0, 1, 0], [0, 0, 0]]])
+  mask = jnp.array([[1.0, 1.0, 0.0]])
+  sums = hit_counts(probs, targets, mask)
+  assert {k: float(v) for k, v in sums.items()} == {
+      'true_pos': 2, 'false_pos': 1, 'false_neg': 0, 'frames_correct': 1, 'frames': 2}
+  got = {k: float(v) for k, v in rates(sums).items()}
+  np.testing.assert_allclose([got['precision'], got['recall'], got['accuracy'], got['f1']],
+                             [2 / 3, 1.0, 0.5, 0.8], rtol=1e-6)
+  family = NadeFamily(3)
+  batch = {'tokens': targets, 'lengths': jnp.array([2])}
+  out = {'log_prob': jnp.array([[-1.5, -2.0, -7.0]]), 'cond_probs': probs}
+  np.testing.assert_allclose(family.reconstruction_loss(out, batch, family.mask(batch)), [3.5])
