@@ -69,6 +69,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.prefetch_batches = 2
 
   # ---- model ----
+  # Output family (families.py): 'categorical' (token softmax, MusicVAE);
+  # others ('groove', ...) bring their own model, loss, metrics and sampling.
+  c.output_family = 'categorical'
   # Latent size.
   c.z_size = 256
   # Encoder LSTM sizes, per direction, one entry per stacked layer.
