@@ -38,7 +38,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.ckpt_resume_state = False
 
   # ---- data ----
-  # Encoding family: 'melody' | 'drums' | 'trio'.
+  # Encoding family: 'melody' | 'drums' | 'trio' | 'groove' (GrooVAE, configs/groovae.py).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True
@@ -197,8 +197,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not ok:
       raise ValueError(f'config.{key}={config[key]!r}: {why}')
 
-  need(config.encoding in ('melody', 'drums', 'trio'), 'encoding',
-       "must be 'melody', 'drums' or 'trio'")
+  need(config.encoding in ('melody', 'drums', 'trio', 'groove'), 'encoding',
+       "must be 'melody', 'drums', 'trio' or 'groove'")
   need(config.slice_bars >= 1, 'slice_bars', 'must be >= 1')
   need(config.z_size >= 1, 'z_size', 'must be >= 1')
   need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')

@@ -70,7 +70,8 @@ class Data:
 
   def eval_batches(self, config: ml_collections.ConfigDict) -> Iterator[dict]:
     batches = pipeline.eval_batches(self.eval, config.batch_size,
-                                    config.max_windows_per_sequence)
+                                    config.max_windows_per_sequence,
+                                    self.converter)
     limit = config.eval_batches or None
     for i, batch in enumerate(batches):
       if limit is not None and i >= limit:
