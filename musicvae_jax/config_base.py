@@ -38,7 +38,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.ckpt_resume_state = False
 
   # ---- data ----
-  # Encoding family: 'melody' | 'drums' | 'trio'.
+  # Encoding family: 'melody' | 'drums' | 'trio' | 'groove' (GrooVAE, configs/groovae.py).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True
@@ -69,6 +69,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.prefetch_batches = 2
 
   # ---- model ----
+  # Output family (families.py): 'categorical' (token softmax, MusicVAE);
+  # others ('groove', ...) bring their own model, loss, metrics and sampling.
+  c.output_family = 'categorical'
   # Latent size.
   c.z_size = 256
   # Encoder LSTM sizes, per direction, one entry per stacked layer.
@@ -194,8 +197,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not ok:
       raise ValueError(f'config.{key}={config[key]!r}: {why}')
 
-  need(config.encoding in ('melody', 'drums', 'trio', 'drum_roll'), 'encoding',
-       "must be 'melody', 'drums', 'trio' or 'drum_roll'")
+  need(config.encoding in ('melody', 'drums', 'trio', 'groove', 'drum_roll'),
+       'encoding', "must be 'melody', 'drums', 'trio', 'groove' or 'drum_roll'")
   need(config.slice_bars >= 1, 'slice_bars', 'must be >= 1')
   need(config.z_size >= 1, 'z_size', 'must be >= 1')
   need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')

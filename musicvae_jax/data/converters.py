@@ -203,6 +203,9 @@ def make_converter(config) -> MelodyConverter:
         max_windows=config.max_windows_per_sequence)
   if config.encoding in ('drums', 'trio'):
     return _make_multi_converter(config)
+  if config.encoding == 'groove':
+    from musicvae_jax.data import groove
+    return groove.converter_from_config(config)
   if config.encoding == 'drum_roll':   # NADE drums (data/drum_roll.py)
     from musicvae_jax.data import drum_roll
     return drum_roll.make_converter(config)
@@ -221,6 +224,9 @@ def converter_from_fingerprint(fingerprint: dict) -> MelodyConverter:
         min_unique_pitches=fingerprint['min_unique_pitches'])
   if fingerprint['encoding'] in ('drums', 'trio'):
     return _multi_converter_from_fingerprint(fingerprint)
+  if fingerprint['encoding'] == 'groove':
+    from musicvae_jax.data import groove
+    return groove.converter_from_fingerprint(fingerprint)
   if fingerprint['encoding'] == 'drum_roll':
     from musicvae_jax.data import drum_roll
     return drum_roll.converter_from_fingerprint(fingerprint)

@@ -38,7 +38,13 @@ def epoch_order(file_ids: np.ndarray, max_windows: int, seed: int,
   return rng.permutation(chosen)
 
 
-def _batch(tokens: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _batch(tokens: np.ndarray, weights: np.ndarray | None = None,
+           converter=None, row_seeds=None) -> dict[str, np.ndarray]:
+  """A batch of windows. A converter with `make_batch` (GrooVAE) builds its
+  own keys from its windows (and per-row seeds for its random input
+  transformations); token windows become `tokens`."""
+  if converter is not None and hasattr(converter, 'make_batch'):
+    return converter.make_batch(tokens, weights, row_seeds)
   tokens = tokens.astype(np.int32)
   return {
       'tokens': tokens,
@@ -104,7 +110,11 @@ class TrainBatches:
       # pitch range, we keep it untransposed so batches stay full.
       tokens, _ = self.converter.transpose(tokens, shifts)
     after = {'epoch': epoch, 'offset': offset, 'batch': state['batch'] + 1}
-    return _batch(tokens), after
+    # Seeds of random input transformations (note dropout): from the global
+    # row and batch number, so resumed runs and any process count agree.
+    rows = [(self.seed, state['batch'], r)
+            for r in range(self.row0, self.row0 + self.local)]
+    return _batch(tokens, converter=self.converter, row_seeds=rows), after
 
   def _producer(self, state: dict, out: queue.Queue, stop: threading.Event) -> None:
     try:
@@ -159,8 +169,8 @@ class TrainBatches:
       self._thread = None
 
 
-def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5
-                 ) -> Iterator[dict[str, np.ndarray]]:
+def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5,
+                 converter=None) -> Iterator[dict[str, np.ndarray]]:
   """Fixed eval batches: each file's first `max_windows` windows, in order.
 
   The last batch is padded to `batch_size` with weight-0 rows, so shapes never
@@ -179,7 +189,8 @@ def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5
     if pad:
       tokens = np.concatenate([tokens, np.zeros((pad,) + tokens.shape[1:], tokens.dtype)])
       weights = np.concatenate([weights, np.zeros(pad, np.float32)])
-    yield _batch(tokens, weights)
+    yield _batch(tokens, weights, converter,
+                 [(1_000_000_007, int(i)) for i in range(start, start + batch_size)])
 
 
 def split_by_file(data: WindowSet, eval_fraction: float, seed: int
