@@ -21,9 +21,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+from musicvae_jax import checkpoints, config_base, families, input_pipeline, steps
 from musicvae_jax.data import converters
-from musicvae_jax.models import MusicVAE
 
 
 class ExtractionError(ValueError):
@@ -56,20 +55,20 @@ class TrainedModel:
     self.config = config
     self.converter = converters.make_converter(config)
     self.spec = input_pipeline.token_spec(self.converter)
-    self.model = MusicVAE.from_config(config, self.spec)
+    self.model = families.make_model(config, self.spec)
     self.params = params
     self.max_batch = max_batch
     self.seq_len = config_base.sequence_length(config)
     model = self.model
     self._encode_fn = jax.jit(lambda p, tokens, lengths: model.apply(
-        {'params': p}, tokens, lengths, method=MusicVAE.encode))
+        {'params': p}, tokens, lengths, method='encode'))
     self._sample_fn = jax.jit(
         lambda p, z, key, temperature, num_steps: model.apply(
             {'params': p}, z, temperature, num_steps,
-            rngs={'sample': key}, method=MusicVAE.sample),
+            rngs={'sample': key}, method='sample'),
         static_argnums=4)
     self._logits_fn = jax.jit(lambda p, z, tokens: model.apply(
-        {'params': p}, z, tokens, method=MusicVAE.decode_logits))
+        {'params': p}, z, tokens, method='decode_logits'))
 
   # -- loading ---------------------------------------------------------------
   @classmethod

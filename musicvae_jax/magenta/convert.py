@@ -256,9 +256,8 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
   import jax
   import jax.numpy as jnp
 
-  from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+  from musicvae_jax import checkpoints, config_base, families, input_pipeline, steps
   from musicvae_jax.magenta import tf_bundle
-  from musicvae_jax.models import MusicVAE
 
   variables = tf_bundle.read_checkpoint(Path(checkpoint).expanduser(),
                                         skip_optimizer=True)
@@ -276,6 +275,11 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'{checkpoint} holds {"one core decoder per instrument" if "output_depths" in sizes else "a single core decoder"} '
         f'but {magenta_name} expects {"one per instrument" if config.get("split_decoder", False) else "a single one"}')
+  if ('nade_num_hidden' in sizes) != (config.get('output_family', '') == 'nade'):
+    raise CheckpointMismatchError(
+        f'{checkpoint} holds {"a NADE" if "nade_num_hidden" in sizes else "a softmax"} '
+        f'decoder but {magenta_name} expects '
+        f'{"a NADE" if config.get("output_family", "") == "nade" else "a softmax"} one')
   apply_sizes(config, sizes)
   extra = parse_hparams(hparams)
   for ours, theirs in (('batch_size', 'batch_size'), ('free_bits', 'free_bits'),
@@ -288,11 +292,14 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'the checkpoint\'s core decoders output {sizes["output_depths"]} classes, the '
         f'{config.encoding} encoding has {list(converter_spec.part_depths)}')
-  if converter_spec.output_depth != sizes['output_depth']:
+  # A NADE decoder outputs one bit per drum class (one binary part each).
+  expected_depth = (converter_spec.num_parts if 'nade_num_hidden' in sizes
+                    else converter_spec.output_depth)
+  if expected_depth != sizes['output_depth']:
     raise CheckpointMismatchError(
         f'the checkpoint outputs {sizes["output_depth"]} classes, the '
-        f'{config.encoding} encoding has {converter_spec.output_depth}')
-  model = MusicVAE.from_config(config, converter_spec)
+        f'{config.encoding} encoding has {expected_depth}')
+  model = families.make_model(config, converter_spec)
   example = input_pipeline.example_batch(config, converter_spec, 1)
   state = steps.create_train_state(config, model, example)
   compare_trees(jax.tree.map(np.asarray, state.params), params)
