@@ -141,18 +141,6 @@ def test_magenta_golden_conversion():
   np.testing.assert_allclose(samples[..., 9:], golden['greedy_outputs'][..., 9:], atol=1e-4)
 
 
-def test_converted_workdir_loads(tmp_path):
-  _, _, golden, prefix = _load_fixture()
-  from musicvae_jax.trained_model import TrainedModel
-  convert.convert_checkpoint('groovae_2bar_humanize', str(prefix), str(tmp_path / 'run'),
-                             hparams='z_size=16')
-  model = TrainedModel.from_workdir(tmp_path / 'run')
-  assert model.config.output_family == 'groove' and model.config.dropout_keep_prob == 0.3
-  _, mu, sigma = model.encode_tensors(golden['encoder_inputs'], golden['lengths'])
-  np.testing.assert_allclose(mu, golden['mu'], atol=1e-4)
-  np.testing.assert_allclose(sigma, golden['sigma'], atol=1e-4)
-
-
 def test_tiny_train_and_eval_steps_run():
   config = _tiny()
   spec = TokenSpec((27,))
