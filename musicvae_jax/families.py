@@ -196,7 +196,7 @@ def _musicvae(config, spec):
 # family registers itself here (its module is imported by `make_model`).
 MODELS: dict[str, Callable[..., Any]] = {'categorical': _musicvae}
 # config.output_family -> module that calls `register_model` when imported.
-MODULES: dict[str, str] = {}
+MODULES: dict[str, str] = {'groove': 'musicvae_jax.models.groove'}
 
 
 def register_model(name: str, build: Callable[..., Any]) -> None:
@@ -215,6 +215,21 @@ def make_model(config, spec):
                      + ', '.join(repr(k) for k in sorted(set(MODELS) | set(MODULES)))
                      + ')')
   return MODELS[name](config, spec)
+
+
+# config.output_family -> TrainedModel subclass (generation), registered by the
+# module named in TRAINED_MODEL_MODULES when imported. Categorical: TrainedModel.
+TRAINED_MODELS: dict[str, Any] = {}
+TRAINED_MODEL_MODULES: dict[str, str] = {'groove': 'musicvae_jax.groove_model'}
+
+
+def trained_model_class(config, default):
+  """The TrainedModel class for `config.output_family` (`default` if none)."""
+  import importlib
+  name = config.get('output_family', 'categorical') or 'categorical'
+  if name not in TRAINED_MODELS and name in TRAINED_MODEL_MODULES:
+    importlib.import_module(TRAINED_MODEL_MODULES[name])
+  return TRAINED_MODELS.get(name, default)
 
 
 def family_of(model) -> OutputFamily:

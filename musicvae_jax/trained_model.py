@@ -80,7 +80,10 @@ class TrainedModel:
     if best and ckpt.best_step() is not None:
       step = ckpt.best_step()
     step = found if step is None else step
-    instance = cls(checkpoints.load_config(workdir), None, **kw)
+    config = checkpoints.load_config(workdir)
+    if cls is TrainedModel:  # a family may bring its own (families.TRAINED_MODELS)
+      cls = families.trained_model_class(config, TrainedModel)
+    instance = cls(config, None, **kw)
     target = instance._abstract_state()
     state, _ = ckpt.restore(target, step)
     ckpt.close()

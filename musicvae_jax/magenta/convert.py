@@ -232,6 +232,12 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'cat-drums_2bar_big': 'drums_2bar.py:big',
     'flat-trio_16bar': 'trio_16bar.py:flat',
     'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
+    # GrooVAE (flat encoder + GrooveLstmDecoder: same variable names as cat-mel).
+    **{name: f'{name}.py:magenta' for name in (
+        'groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
+        'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
+        'groovae_2bar_hits_control')},
+    'groovae_2bar_hits_control_tfds': 'groovae_2bar_hits_control.py:magenta',
     'nade-drums_2bar_reduced': 'nade_drums_2bar.py:reduced',
     'nade-drums_2bar_full': 'nade_drums_2bar.py:full',
 }
@@ -283,7 +289,10 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
   apply_sizes(config, sizes)
   extra = parse_hparams(hparams)
   for ours, theirs in (('batch_size', 'batch_size'), ('free_bits', 'free_bits'),
-                       ('max_beta', 'max_beta'), ('beta_rate', 'beta_rate')):
+                       ('max_beta', 'max_beta'), ('beta_rate', 'beta_rate'),
+                       ('dropout_keep_prob', 'dropout_keep_prob')):
+    if ours not in config:
+      continue
     if theirs in extra:
       config[ours] = type(config[ours])(extra[theirs])
   config_base.validate(config)
@@ -299,7 +308,7 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'the checkpoint outputs {sizes["output_depth"]} classes, the '
         f'{config.encoding} encoding has {expected_depth}')
-  model = families.make_model(config, converter_spec)
+  model = families.make_model(config, converter_spec)  # config.output_family
   example = input_pipeline.example_batch(config, converter_spec, 1)
   state = steps.create_train_state(config, model, example)
   compare_trees(jax.tree.map(np.asarray, state.params), params)
