@@ -38,7 +38,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.ckpt_resume_state = False
 
   # ---- data ----
-  # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf'.
+  # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf' (multitrack) |
+  # 'groove' (GrooVAE, groove_config.py) | 'drum_roll' (NADE drums).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True
@@ -76,6 +77,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.max_events_per_instrument = 64
 
   # ---- model ----
+  # Output family (families.py): 'categorical' (token softmax, MusicVAE);
+  # others ('groove', ...) bring their own model, loss, metrics and sampling.
+  c.output_family = 'categorical'
   # Latent size.
   c.z_size = 256
   # Encoder LSTM sizes, per direction, one entry per stacked layer.
@@ -208,8 +212,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not ok:
       raise ValueError(f'config.{key}={config[key]!r}: {why}')
 
-  need(config.encoding in ('melody', 'drums', 'trio', 'multiperf'), 'encoding',
-       "must be 'melody', 'drums', 'trio' or 'multiperf'")
+  need(config.encoding in ('melody', 'drums', 'trio', 'multiperf', 'groove',
+                           'drum_roll'), 'encoding',
+       "must be 'melody', 'drums', 'trio', 'multiperf', 'groove' or 'drum_roll'")
   need(config.slice_bars >= 1, 'slice_bars', 'must be >= 1')
   need(config.z_size >= 1, 'z_size', 'must be >= 1')
   need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')

@@ -8,6 +8,10 @@
       --input_midi_1=a.mid --output_dir=out/recon
   python -m musicvae_jax.generate --workdir=runs/demo --mode=attribute \
       --attribute=note_density --amount=2 --attribute_dir=~/midi --output_dir=out/attr
+  python -m musicvae_jax.generate --workdir=runs/groove --mode=humanize \
+      --input_midi=beat.mid --temperature=0.3 --output_dir=out/humanized
+  python -m musicvae_jax.generate --workdir=runs/tap --mode=drumify \
+      --input_midi=tapped.mid --output_dir=out/drums     (GrooVAE runs)
 
 Open OUTPUT_DIR/index.html to look at and listen to the results. The same
 seed gives the same files.
@@ -23,13 +27,16 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
-flags.DEFINE_enum('mode', 'sample', ['sample', 'interpolate', 'reconstruct', 'attribute'],
-                  'What to generate.')
+flags.DEFINE_enum('mode', 'sample', ['sample', 'interpolate', 'reconstruct', 'attribute',
+                                     'humanize', 'drumify'],
+                  'What to generate (humanize, drumify: GrooVAE runs).')
 flags.DEFINE_integer('num_outputs', 5, 'Samples; interpolation steps (endpoints '
                      'included); reconstructed windows at most; attribute steps.')
 flags.DEFINE_float('temperature', 0.5, 'Softmax temperature of the decoder.')
 flags.DEFINE_string('input_midi_1', '', 'First input (interpolate, reconstruct, attribute).')
 flags.DEFINE_string('input_midi_2', '', 'Second input (interpolate).')
+flags.DEFINE_string('input_midi', '', 'Input of --mode=humanize / drumify (a drum '
+                    'beat; for drumify any rhythm, tapped or melodic).')
 flags.DEFINE_string('output_dir', None, 'Where the files go.')
 flags.DEFINE_integer('seed', 0, 'Seed for z and the decoder samples.')
 flags.DEFINE_string('attribute', 'note_density', 'Attribute for --mode=attribute.')
@@ -72,7 +79,10 @@ def write_outputs(sequences, names, output_dir: Path, title: str,
 
 def _load(path: str):
   from musicvae_jax.data import midi_io
-  return midi_io.load_note_sequence(Path(path).expanduser())
+  try:
+    return midi_io.load_note_sequence(Path(path).expanduser())
+  except midi_io.BadInputError as error:
+    raise ValueError(f'{path}: {error}') from None
 
 
 def _attribute_windows(model, folder: str) -> np.ndarray:
@@ -89,9 +99,13 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
              temperature: float = 0.5, seed: int = 0, input_midi_1: str = '',
              input_midi_2: str = '', attribute: str = 'note_density',
              amount: float = 1.0, attribute_dir: str = '', qpm: float = 120.0,
-             chords: str = '', accompaniment: bool = False):
+             chords: str = '', accompaniment: bool = False,
+             input_midi: str = ''):
   """Library form of the command line. Returns the written items."""
   from musicvae_jax import attributes
+  if mode in ('humanize', 'drumify'):
+    return _groove(model, mode, output_dir, input_midi or input_midi_1,
+                   temperature, seed)
   chord_kw = {}
   if chords or accompaniment:   # checked up front: one line for a bad symbol
     model.chord_controls(chords or 'N.C.')
@@ -153,6 +167,21 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
   raise ValueError(f'unknown mode {mode!r}')
 
 
+def _groove(model, mode: str, output_dir: Path, path: str, temperature: float,
+            seed: int):
+  """humanize / drumify one MIDI file with a GrooVAE run (groove_model.py)."""
+  if not path:
+    raise ValueError(f'--mode={mode} needs --input_midi')
+  if not hasattr(model, mode):
+    raise ValueError(f'--mode={mode} needs a GrooVAE run (configs/groovae_*.py); '
+                     f'this run is {model.config.magenta_name}')
+  ns = _load(path)
+  ns.filename = Path(path).name
+  out = getattr(model, mode)(ns, temperature, seed)
+  return write_outputs([ns, out], ['input', mode], output_dir,
+                       f'{mode} of {Path(path).name} at temperature {temperature}')
+
+
 def main(argv):
   del argv
   from musicvae_jax.trained_model import TrainedModel
@@ -162,8 +191,8 @@ def main(argv):
     items = generate(model, FLAGS.mode, output_dir, FLAGS.num_outputs,
                      FLAGS.temperature, FLAGS.seed, FLAGS.input_midi_1,
                      FLAGS.input_midi_2, FLAGS.attribute, FLAGS.amount,
-                     FLAGS.attribute_dir, FLAGS.qpm, FLAGS.chords,
-                     FLAGS.accompaniment)
+                     FLAGS.attribute_dir, FLAGS.qpm, chords=FLAGS.chords,
+                     accompaniment=FLAGS.accompaniment, input_midi=FLAGS.input_midi)
   except (ValueError, OSError) as error:
     sys.exit(f'error: {error}')
   print(f'wrote {len(items)} outputs to {output_dir}; open {output_dir / "index.html"}')

@@ -70,9 +70,9 @@ class Data:
         prefetch=config.prefetch_batches)
 
   def eval_batches(self, config: ml_collections.ConfigDict) -> Iterator[dict]:
-    batches = pipeline.eval_batches(
-        self.eval, config.batch_size, config.max_windows_per_sequence,
-        num_controls=len(getattr(self.converter, 'control_depths', ())))
+    batches = pipeline.eval_batches(self.eval, config.batch_size,
+                                    config.max_windows_per_sequence,
+                                    self.converter)
     limit = config.eval_batches or None
     for i, batch in enumerate(batches):
       if limit is not None and i >= limit:
@@ -111,15 +111,9 @@ def load(config: ml_collections.ConfigDict) -> Data:
 
 def example_batch(config: ml_collections.ConfigDict, spec: TokenSpec,
                   batch_size: int | None = None) -> dict[str, np.ndarray]:
-  """An all-zero batch of the right shapes (for initialising parameters)."""
-  from musicvae_jax import config_base
+  """An all-zero batch of the right shapes (for initialising parameters),
+  with the keys of the config's output family (`families.py`)."""
+  from musicvae_jax import families
   batch = batch_size or config.batch_size
-  steps = config_base.sequence_length(config)
-  out = {
-      'tokens': np.zeros((batch, steps, spec.num_parts), np.int32),
-      'lengths': np.full((batch,), steps, np.int32),
-      'weights': np.ones((batch,), np.float32),
-  }
-  if spec.control_depths:
-    out['controls'] = np.zeros((batch, steps, len(spec.control_depths)), np.int32)
-  return out
+  model = families.make_model(config, spec)  # a module description: cheap
+  return families.family_of(model).example_batch(config, batch)

@@ -349,7 +349,36 @@ def _render_roll(ns, layout: _Layout, styles: dict, title: str | None,
     _draw_legend(draw, styles, layout.left, y)
   _draw_grid(draw, ns, layout, top, bar_lines)
   _draw_notes(draw, ns, layout, top, styles)
+  _draw_drum_timing(draw, ns, layout, top)
   return image
+
+
+TIMING_EARLY = (200, 60, 40)    # played before the 16th-note grid
+TIMING_LATE = (40, 90, 200)     # played after it
+
+
+def _draw_drum_timing(draw: ImageDraw.ImageDraw, ns, layout: _Layout,
+                      top: int) -> None:
+  """Micro-timing of drum hits (GrooVAE): a hit off the 16th-note grid gets a
+  line from its grid position to its onset along the top of its box (red:
+  early, blue: late) and a tick at the grid position."""
+  if not layout.drums:
+    return
+  beat, _ = _beat_and_bar(ns)
+  step = beat / 4.0
+  drum_top = top + layout.pitched_height + layout.drum_gap
+  drum_index = {p: i for i, p in enumerate(layout.drums)}
+  for note in ns.notes:
+    if not note.is_drum or note.pitch not in drum_index:
+      continue
+    grid = round(note.start_time / step) * step
+    if abs(note.start_time - grid) < 0.02 * step:
+      continue
+    y = drum_top + drum_index[note.pitch] * layout.drum_row_height + 1
+    colour = TIMING_EARLY if note.start_time < grid else TIMING_LATE
+    xg, xn = layout.x(grid), layout.x(note.start_time)
+    draw.line([(min(xg, xn), y), (max(xg, xn), y)], fill=colour, width=2)
+    draw.line([(xg, y - 1), (xg, y + layout.drum_row_height - 5)], fill=colour)
 
 
 def piano_roll_image(ns, *, pixels_per_second: float = 100.0,
@@ -363,7 +392,8 @@ def piano_roll_image(ns, *, pixels_per_second: float = 100.0,
   drum pitch, labelled with GM drum names. Colour = part (melody blue, bass
   orange, drums green, further parts other colours; a legend names them);
   fill brightness = velocity. Bar lines (dark, numbered) and beat lines
-  (light) come from the first tempo and time signature.
+  (light) come from the first tempo and time signature. Drum hits off the
+  16th-note grid show their timing offset (red early, blue late).
 
   Args:
     ns: a NoteSequence.

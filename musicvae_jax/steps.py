@@ -5,7 +5,10 @@ from Python state, so a resumed run draws exactly the numbers the
 uninterrupted run would have drawn.
 
 Batches are dicts: `tokens` int32 [B, T, K], `lengths` int32 [B],
-`weights` float32 [B] (0 for padding).
+`weights` float32 [B] (0 for padding). Other output families (GrooVAE, NADE)
+carry their own keys (`inputs`, `targets`, ...): how a model is called, its
+reconstruction loss, metrics and sampling come from `families.family_of(model)`
+(see `families.py`), so these steps serve every model family unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from musicvae_jax import losses, schedules
+from musicvae_jax import families, losses, schedules
 from musicvae_jax.models import MusicVAE, TokenSpec
 
 Batch = dict[str, jax.Array]
@@ -108,8 +111,7 @@ def make_plateau(config: ml_collections.ConfigDict) -> optax.GradientTransformat
 
 def init_params(model: MusicVAE, rng: jax.Array, batch: Batch):
   rngs = dict(zip(('params', 'z', 'sample'), jax.random.split(rng, 3)))
-  return model.init(rngs, batch['tokens'], batch['lengths'], None,
-                    batch.get('controls'))['params']
+  return families.family_of(model).init_variables(model, rngs, batch)['params']
 
 
 def create_train_state(config: ml_collections.ConfigDict, model: MusicVAE,
@@ -133,24 +135,20 @@ def _beta(step, hp: StepConfig):
   return schedules.linear_beta(step, hp.beta_start, hp.beta_end, hp.beta_duration)
 
 
-def _mask(batch: Batch) -> jax.Array:
-  """1 on steps before each length that are not padding (-1 tokens)."""
-  steps = batch['tokens'].shape[1]
-  return ((jnp.arange(steps)[None, :] < batch['lengths'][:, None])
-          & (batch['tokens'][..., 0] >= 0)).astype(jnp.float32)
-
-
 def _weighted_mean(x: jax.Array, weights: jax.Array) -> jax.Array:
   return jnp.sum(x * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
-def loss_terms(out: dict[str, jax.Array], batch: Batch, beta, hp: StepConfig):
+def loss_terms(out: dict[str, jax.Array], batch: Batch, beta, hp: StepConfig,
+               family: families.OutputFamily | None = None):
   """Magenta's loss: mean r_loss + beta * mean(max(KL - free nats, 0)).
 
-  Returns (loss, per-example dict of r_loss, kl, kl_cost — each [B]).
+  `family` scores the reconstruction (categorical over `hp.part_depths` when
+  None). Returns (loss, per-example dict of r_loss, kl, kl_cost — each [B]).
   """
-  r_loss = losses.reconstruction_loss(out['logits'], batch['tokens'],
-                                      _mask(batch), hp.part_depths)
+  if family is None:
+    family = families.CategoricalFamily(hp.part_depths)
+  r_loss = family.reconstruction_loss(out, batch, family.mask(batch))
   kl = losses.kl_divergence(out['mu'], out['sigma'])
   cost = losses.kl_cost(kl, hp.free_bits)
   w = batch['weights']
@@ -164,16 +162,18 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
   """One optimisation step. Metrics are device scalars (read them rarely)."""
   key = jax.random.fold_in(state.rng, state.step)
   z_key, sample_key = jax.random.split(key)
+  # Dropout (families that use it) gets its own stream, leaving z and sample as they were.
+  rngs = {'z': z_key, 'sample': sample_key, 'dropout': jax.random.fold_in(key, 2)}
   beta = _beta(state.step, hp)
   p_sample = schedules.sampling_probability(state.step, hp.sampling_schedule,
                                             hp.sampling_rate)
+  family = families.family_of(model)
 
   def loss_fn(params):
-    out = model.apply({'params': params}, batch['tokens'], batch['lengths'],
-                      p_sample if hp.scheduled_sampling else None,
-                      batch.get('controls'),
-                      rngs={'z': z_key, 'sample': sample_key})
-    loss, terms = loss_terms(out, batch, beta, hp)
+    out = family.apply(model, params, batch,
+                       p_sample if hp.scheduled_sampling else None, rngs,
+                       train=True)
+    loss, terms = loss_terms(out, batch, beta, hp, family)
     return loss, (out, terms)
 
   (loss, (out, terms)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -183,8 +183,6 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
   updates = jax.tree.map(lambda u: u * scale.astype(u.dtype), updates)
   params = optax.apply_updates(state.params, updates)
 
-  acc = losses.accuracy_counts(out['logits'], batch['tokens'], _mask(batch),
-                               hp.part_depths)
   w = batch['weights']
   metrics = {
       'loss': loss,
@@ -195,9 +193,7 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
       'sampling_probability': p_sample if hp.scheduled_sampling else jnp.zeros(()),
       'grad_norm': optax.global_norm(grads),
       'param_norm': optax.global_norm(params),
-      'accuracy': jnp.sum(acc['correct']) / jnp.maximum(jnp.sum(acc['count']), 1),
-      'event_accuracy': (jnp.sum(acc['event_correct'])
-                         / jnp.maximum(jnp.sum(acc['event_count']), 1)),
+      **family.train_metrics(out, batch, family.mask(batch)),
   }
   new_state = state.replace(step=state.step + 1, params=params,
                             opt_state=opt_state)
@@ -215,21 +211,17 @@ def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
   else teacher forcing.
   """
   z_key, sample_key = jax.random.split(rng)
+  family = families.family_of(model)
   w = batch['weights']
-  mask = _mask(batch) * w[:, None]
+  mask = family.mask(batch) * w[:, None]
   rngs = {'z': z_key, 'sample': sample_key}
-  tf_out = model.apply({'params': params}, batch['tokens'], batch['lengths'],
-                       None, batch.get('controls'), rngs=rngs)
-  sampled_logits = model.apply({'params': params}, tf_out['z'], batch['tokens'],
-                               1.0, batch.get('controls'), rngs=rngs,
-                               method=MusicVAE.decode_logits)
+  tf_out = family.apply(model, params, batch, None, rngs, train=False)
+  sampled_out = family.decode_sampled(model, params, tf_out['z'], batch, rngs)
   beta = _beta(step, hp)
   kl = losses.kl_divergence(tf_out['mu'], tf_out['sigma'])
   cost = losses.kl_cost(kl, hp.free_bits)
-  r_tf = losses.reconstruction_loss(tf_out['logits'], batch['tokens'], mask,
-                                    hp.part_depths)
-  r_sampled = losses.reconstruction_loss(sampled_logits, batch['tokens'], mask,
-                                         hp.part_depths)
+  r_tf = family.reconstruction_loss(tf_out, batch, mask)
+  r_sampled = family.reconstruction_loss(sampled_out, batch, mask)
   r_loss = r_sampled if hp.scheduled_sampling else r_tf
   sums = {
       'examples': jnp.sum(w),
@@ -240,23 +232,7 @@ def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
       'kl_loss': jnp.sum(w * cost),
       'kl_bits': jnp.sum(w * kl) / losses.LN2,
   }
-  for name, logits in (('teacher_forced', tf_out['logits']),
-                       ('sampled', sampled_logits)):
-    acc = losses.accuracy_counts(logits, batch['tokens'], mask, hp.part_depths)
-    for key, value in acc.items():
-      sums[f'{name}_{key}'] = value                    # [K]
-  # Per-bar teacher-forced accuracy (hierarchical models) and per-class hits.
-  pred = losses.predictions(tf_out['logits'], hp.part_depths)
-  hits = (pred == batch['tokens']).astype(jnp.float32) * mask[..., None]
-  bars = hits.reshape(hits.shape[0], hp.num_bars, -1, hits.shape[-1])
-  sums['bar_correct'] = jnp.sum(bars, axis=(0, 2, 3))           # [n_bars]
-  sums['bar_count'] = jnp.sum(
-      mask.reshape(mask.shape[0], hp.num_bars, -1), axis=(0, 2)) * hits.shape[-1]
-  for k, depth in enumerate(hp.part_depths):
-    class_hits, class_counts = losses.per_class_counts(
-        pred[..., k], batch['tokens'][..., k], mask, depth)
-    sums[f'class_correct/{k}'] = class_hits                   # [depth]
-    sums[f'class_count/{k}'] = class_counts
+  sums.update(family.eval_sums(tf_out, sampled_out, batch, mask, hp))
   return sums
 
 

@@ -26,9 +26,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+from musicvae_jax import checkpoints, config_base, families, input_pipeline, steps
 from musicvae_jax.data import converters
-from musicvae_jax.models import MusicVAE
 
 
 class ExtractionError(ValueError):
@@ -61,21 +60,24 @@ class TrainedModel:
     self.config = config
     self.converter = converters.make_converter(config)
     self.spec = input_pipeline.token_spec(self.converter)
-    self.model = MusicVAE.from_config(config, self.spec)
+    self.model = families.make_model(config, self.spec)
     self.params = params
     self.max_batch = max_batch
     self.seq_len = config_base.sequence_length(config)
     model = self.model
     self.num_controls = len(self.spec.control_depths)
+    # Controls go in only when given, so families whose models take none
+    # (families.make_model: NADE) share these functions.
+    extra = lambda controls, *before: () if controls is None else (*before, controls)
     self._encode_fn = jax.jit(lambda p, tokens, lengths, controls=None: model.apply(
-        {'params': p}, tokens, lengths, controls, method=MusicVAE.encode))
+        {'params': p}, tokens, lengths, *extra(controls), method='encode'))
     self._sample_fn = jax.jit(
         lambda p, z, key, temperature, num_steps, controls=None: model.apply(
-            {'params': p}, z, temperature, num_steps, controls,
-            rngs={'sample': key}, method=MusicVAE.sample),
+            {'params': p}, z, temperature, num_steps, *extra(controls),
+            rngs={'sample': key}, method='sample'),
         static_argnums=4)
     self._logits_fn = jax.jit(lambda p, z, tokens, controls=None: model.apply(
-        {'params': p}, z, tokens, None, controls, method=MusicVAE.decode_logits))
+        {'params': p}, z, tokens, *extra(controls, None), method='decode_logits'))
 
   # -- loading ---------------------------------------------------------------
   @classmethod
@@ -87,7 +89,10 @@ class TrainedModel:
     if best and ckpt.best_step() is not None:
       step = ckpt.best_step()
     step = found if step is None else step
-    instance = cls(checkpoints.load_config(workdir), None, **kw)
+    config = checkpoints.load_config(workdir)
+    if cls is TrainedModel:  # a family may bring its own (families.TRAINED_MODELS)
+      cls = families.trained_model_class(config, TrainedModel)
+    instance = cls(config, None, **kw)
     target = instance._abstract_state()
     state, _ = ckpt.restore(target, step)
     ckpt.close()

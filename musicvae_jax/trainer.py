@@ -17,7 +17,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from musicvae_jax import checkpoints, config_base, input_pipeline, parallel, steps
+from musicvae_jax import (checkpoints, config_base, families, input_pipeline,
+                          parallel, steps)
 from musicvae_jax.models import MusicVAE
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
@@ -58,7 +59,7 @@ class SampleWriter:
     self.count, self.z_size = count, model.z_size
     self._sample = jax.jit(lambda params, z, key: model.apply(
         {'params': params}, z, temperature, rngs={'sample': key},
-        method=MusicVAE.sample)[0])
+        method='sample')[0])
 
   def write(self, params, step: int) -> None:
     from musicvae_jax import render
@@ -106,8 +107,10 @@ def _check_finite(values: dict[str, float], step: int) -> None:
 
 
 def evaluate(eval_fn, params, eval_batches: Iterator[dict], seed: int,
-             step: jax.Array, part_names: tuple[str, ...]) -> dict[str, float]:
-  """Runs the eval step over the eval batches and averages the sums."""
+             step: jax.Array, part_names: tuple[str, ...],
+             summarise=steps.summarise_eval) -> dict[str, float]:
+  """Runs the eval step over the eval batches and averages the sums
+  (`summarise`: the output family's `summarise_eval`)."""
   total = None
   base = jax.random.key(seed + 1)
   for i, batch in enumerate(eval_batches):
@@ -115,7 +118,7 @@ def evaluate(eval_fn, params, eval_batches: Iterator[dict], seed: int,
     total = sums if total is None else jax.tree.map(jnp.add, total, sums)
   if total is None:
     return {}
-  return steps.summarise_eval(jax.device_get(total), part_names)
+  return summarise(jax.device_get(total), part_names)
 
 
 def _restore_params_from(path: str, state: steps.TrainState,
@@ -145,7 +148,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     print(f'data: {len(data.train_windows)} training windows '
           f'({data.train.summary.get("files_used", "?")} files), '
           f'{len(data.eval_windows)} eval windows', flush=True)
-  model = MusicVAE.from_config(config, data.spec)
+  model = families.make_model(config, data.spec)
+  family = families.family_of(model)
   mesh = parallel.make_mesh(config.mesh_shape)
   parallel.check_batch_size(config.batch_size, mesh)
   logging.info('mesh: %s, parameters %s', parallel.describe(mesh),
@@ -195,18 +199,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         values['steps_per_second'] = count / (time.perf_counter() - tick)
         values['learning_rate'] = float(steps.current_learning_rate(state, config))
         if do_log:
-          _report(progress, step, values, config)
+          _report(progress, step, values, config, family.console_keys)
           writer.scalars(step, values, 'train')
       eval_loss = None
       if do_eval and len(data.eval_windows):
         eval_batches = (parallel.global_batch(b, mesh, replicated_input=True)
                         for b in data.eval_batches(config))
         last_eval = evaluate(eval_fn, state.params, eval_batches,
-                             config.seed, state.step, data.part_names)
+                             config.seed, state.step, data.part_names,
+                             family.summarise_eval)
         eval_loss = last_eval['loss']
         if config.lr_schedule == 'plateau':
           state = plateau_fn(state, jnp.asarray(eval_loss, jnp.float32))
-        _log_eval(progress, step, last_eval)
+        _log_eval(progress, step, last_eval, family.eval_console_keys)
         writer.scalars(step, last_eval, 'eval')
       if do_ckpt:
         ckpt.save(step, state, config, batches.get_state(), eval_loss)
@@ -230,9 +235,10 @@ def _progress(start: int, total: int, enabled: bool):
               dynamic_ncols=True, mininterval=1.0)
 
 
-def _report(progress, step: int, values: dict[str, float], config) -> None:
+def _report(progress, step: int, values: dict[str, float], config,
+            extra: tuple[str, ...] = ()) -> None:
   shown = ('loss', 'r_loss', 'kl_bits', 'beta', 'accuracy', 'event_accuracy',
-           'sampling_probability', 'learning_rate', 'grad_norm',
+           *extra, 'sampling_probability', 'learning_rate', 'grad_norm',
            'steps_per_second')
   progress.set_postfix(loss=f'{values["loss"]:.3f}',
                        acc=f'{values["accuracy"]:.3f}', refresh=False)
@@ -241,10 +247,11 @@ def _report(progress, step: int, values: dict[str, float], config) -> None:
                  f'{config.log_every_steps} steps] {text}')
 
 
-def _log_eval(progress, step: int, values: dict[str, float]) -> None:
+def _log_eval(progress, step: int, values: dict[str, float],
+              extra: tuple[str, ...] = ()) -> None:
   shown = ('loss', 'r_loss', 'kl_bits', 'accuracy_teacher_forced',
            'accuracy_sampled', 'event_accuracy_teacher_forced',
-           'mean_per_class_accuracy')
+           'mean_per_class_accuracy', *extra)
   shown += tuple(k for k in values if k.startswith('accuracy_teacher_forced/'))
   text = ' '.join(f'{k}={values[k]:.4g}' for k in shown if k in values)
   progress.write(f'step {step} [eval] {text}')

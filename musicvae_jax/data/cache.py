@@ -3,7 +3,8 @@
 Layout of one cache (per input folder and converter fingerprint):
   manifest.json       fingerprint, and per file: size, mtime, status, reason,
                       number of windows
-  files/<key>.npy     the file's distinct windows, int16 [n, T, K]
+  files/<key>.npy     the file's distinct windows, int16 [n, T, K] (or the
+                      converter's `window_dtype`: GrooVAE float32 [n, T, 27])
   summary.json        files seen / used / skipped (with reasons), windows,
                       duplicates removed
 
@@ -137,7 +138,8 @@ def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
                  windows=0 if windows is None else int(len(windows)))
     target = folder / 'files' / f'{_key(rel)}.npy'
     if windows is not None:
-      np.save(target, windows.astype(np.int16), allow_pickle=False)
+      np.save(target, windows.astype(getattr(converter, 'window_dtype', np.int16)),
+              allow_pickle=False)
     elif target.exists():
       target.unlink()
   tmp = manifest_path.with_suffix('.tmp')

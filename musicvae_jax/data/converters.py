@@ -220,6 +220,12 @@ def make_converter(config) -> MelodyConverter:
         max_events_per_instrument=config.max_events_per_instrument,
         max_windows=config.max_windows_per_sequence,
         chords=_multiperf_chords(config))
+  if config.encoding == 'groove':
+    from musicvae_jax.data import groove
+    return groove.converter_from_config(config)
+  if config.encoding == 'drum_roll':   # NADE drums (data/drum_roll.py)
+    from musicvae_jax.data import drum_roll
+    return drum_roll.make_converter(config)
   raise ValueError(f'config.encoding={config.encoding!r} has no converter yet')
 
 
@@ -241,6 +247,12 @@ def converter_from_fingerprint(fingerprint: dict) -> MelodyConverter:
   if fingerprint['encoding'] == 'multiperf':
     from musicvae_jax.data import multiperf
     return multiperf.MultiPerformanceConverter.from_fingerprint(fingerprint)
+  if fingerprint['encoding'] == 'groove':
+    from musicvae_jax.data import groove
+    return groove.converter_from_fingerprint(fingerprint)
+  if fingerprint['encoding'] == 'drum_roll':
+    from musicvae_jax.data import drum_roll
+    return drum_roll.converter_from_fingerprint(fingerprint)
   raise ValueError(f'no converter for encoding {fingerprint["encoding"]!r}')
 
 

@@ -39,9 +39,17 @@ def epoch_order(file_ids: np.ndarray, max_windows: int, seed: int,
 
 
 def _batch(tokens: np.ndarray, weights: np.ndarray | None = None,
-           num_controls: int = 0) -> dict[str, np.ndarray]:
-  """Windows `[B, T, K + C]` -> batch; the last `num_controls` columns (a
-  converter's `control_depths`, e.g. chord classes) become `controls`."""
+           converter=None, row_seeds=None,
+           num_controls: int | None = None) -> dict[str, np.ndarray]:
+  """A batch of windows. A converter with `make_batch` (GrooVAE) builds its
+  own keys from its windows (and per-row seeds for its random input
+  transformations). Token windows `[B, T, K + C]` become `tokens`, and their
+  last `num_controls` columns (default: the converter's `control_depths`,
+  e.g. chord classes) become `controls`."""
+  if converter is not None and hasattr(converter, 'make_batch'):
+    return converter.make_batch(tokens, weights, row_seeds)
+  if num_controls is None:
+    num_controls = len(getattr(converter, 'control_depths', ()))
   tokens = tokens.astype(np.int32)
   batch = {
       'tokens': tokens[..., :tokens.shape[-1] - num_controls],
@@ -110,7 +118,11 @@ class TrainBatches:
       # pitch range, we keep it untransposed so batches stay full.
       tokens, _ = self.converter.transpose(tokens, shifts)
     after = {'epoch': epoch, 'offset': offset, 'batch': state['batch'] + 1}
-    return _batch(tokens, num_controls=len(getattr(self.converter, 'control_depths', ()))), after
+    # Seeds of random input transformations (note dropout): from the global
+    # row and batch number, so resumed runs and any process count agree.
+    rows = [(self.seed, state['batch'], r)
+            for r in range(self.row0, self.row0 + self.local)]
+    return _batch(tokens, converter=self.converter, row_seeds=rows), after
 
   def _producer(self, state: dict, out: queue.Queue, stop: threading.Event) -> None:
     try:
@@ -166,7 +178,8 @@ class TrainBatches:
 
 
 def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5,
-                 num_controls: int = 0) -> Iterator[dict[str, np.ndarray]]:
+                 converter=None, num_controls: int | None = None
+                 ) -> Iterator[dict[str, np.ndarray]]:
   """Fixed eval batches: each file's first `max_windows` windows, in order.
 
   The last batch is padded to `batch_size` with weight-0 rows, so shapes never
@@ -185,7 +198,9 @@ def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5,
     if pad:
       tokens = np.concatenate([tokens, np.zeros((pad,) + tokens.shape[1:], tokens.dtype)])
       weights = np.concatenate([weights, np.zeros(pad, np.float32)])
-    yield _batch(tokens, weights, num_controls)
+    yield _batch(tokens, weights, converter,
+                 [(1_000_000_007, int(i)) for i in range(start, start + batch_size)],
+                 num_controls)
 
 
 def split_by_file(data: WindowSet, eval_fraction: float, seed: int

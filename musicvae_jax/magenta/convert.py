@@ -14,6 +14,8 @@ core_decoder/decoder/multi_rnn_cell/cell_k/lstm_cell/*       core_decoder/lstm/l
 core_decoder/decoder/{z_to_initial_state,output_projection}  core_decoder/...              (hier)
 core_decoder/core_decoder_i/decoder/...                      core_decoder/core_decoder_i/...
     (hierdec-trio: one core decoder per instrument, SplitMultiOutLstmDecoder)
+decoder/nade/{w_enc [D, 1, H], w_dec_t [D, H, 1]}             decoder/nade/...              (NADE)
+    (nade-drums_2bar_*: the output projection has H + D outputs, [b_enc | b_dec])
 
 A TF LSTM `kernel [in + H, 4H]` is split into our `input_kernel` (rows
 `:in`) and `recurrent_kernel` (rows `in:`); gate order (i, j, f, o) and the
@@ -149,6 +151,9 @@ def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
         'z_to_initial_state': _dense(variables, 'decoder/z_to_initial_state'),
         'output_projection': _dense(variables, 'decoder/output_projection'),
     }
+    if 'decoder/nade/w_enc' in variables:   # MultiLabelRnnNadeDecoder
+      params['decoder']['nade'] = {'w_enc': variables['decoder/nade/w_enc'],
+                                   'w_dec_t': variables['decoder/nade/w_dec_t']}
   return params
 
 
@@ -180,6 +185,11 @@ def sizes_from_params(params: dict[str, Any]) -> dict[str, Any]:
   else:
     sizes['dec_rnn_size'] = units(params['decoder']['lstm'])
     sizes['output_depth'] = int(params['decoder']['output_projection']['bias'].shape[0])
+    if 'nade' in params['decoder']:
+      # NADE: the projection holds [b_enc (H) | b_dec (D)]; D drum classes.
+      dims, _, hidden = params['decoder']['nade']['w_enc'].shape
+      sizes['nade_num_hidden'] = int(hidden)
+      sizes['output_depth'] = int(dims)
   return sizes
 
 
@@ -203,8 +213,8 @@ def parse_hparams(text: str) -> dict[str, Any]:
 
 def check_against_hparams(sizes: dict[str, Any], hparams: dict[str, Any]) -> None:
   """Raises if a size given on the command line disagrees with the checkpoint."""
-  for key in ('enc_rnn_size', 'dec_rnn_size', 'z_size'):
-    if key in hparams and hparams[key] != sizes[key]:
+  for key in ('enc_rnn_size', 'dec_rnn_size', 'z_size', 'nade_num_hidden'):
+    if key in hparams and key in sizes and hparams[key] != sizes[key]:
       raise CheckpointMismatchError(
           f'hparams {key}={hparams[key]} but the checkpoint holds {sizes[key]}')
 
@@ -218,6 +228,8 @@ def apply_sizes(config, sizes: dict[str, Any]) -> None:
     config.use_hier = True
     config.conductor_rnn_sizes = tuple(sizes['conductor_rnn_size'])
   config.split_decoder = 'output_depths' in sizes
+  if 'nade_num_hidden' in sizes:
+    config.nade_num_hidden = sizes['nade_num_hidden']
 
 
 def compare_trees(ours: dict[str, Any], theirs: dict[str, Any], path: str = '') -> None:
@@ -253,6 +265,14 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'hier-multiperf_vel_1bar_big': 'multiperf.py:big',
     'hier-multiperf_vel_1bar_med_chords': 'multiperf.py:med_chords',
     'hier-multiperf_vel_1bar_big_chords': 'multiperf.py:big_chords',
+    # GrooVAE (flat encoder + GrooveLstmDecoder: same variable names as cat-mel).
+    **{name: f'{name}.py:magenta' for name in (
+        'groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
+        'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
+        'groovae_2bar_hits_control')},
+    'groovae_2bar_hits_control_tfds': 'groovae_2bar_hits_control.py:magenta',
+    'nade-drums_2bar_reduced': 'nade_drums_2bar.py:reduced',
+    'nade-drums_2bar_full': 'nade_drums_2bar.py:full',
 }
 
 
@@ -275,9 +295,8 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
   import jax
   import jax.numpy as jnp
 
-  from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+  from musicvae_jax import checkpoints, config_base, families, input_pipeline, steps
   from musicvae_jax.magenta import tf_bundle
-  from musicvae_jax.models import MusicVAE
 
   variables = tf_bundle.read_checkpoint(Path(checkpoint).expanduser(),
                                         skip_optimizer=True)
@@ -304,10 +323,18 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'{checkpoint} holds a {levels}-level encoder but config.encoder_levels='
         f'{tuple(config.encoder_levels)} has {len(config.encoder_levels)} levels')
+  if ('nade_num_hidden' in sizes) != (config.get('output_family', '') == 'nade'):
+    raise CheckpointMismatchError(
+        f'{checkpoint} holds {"a NADE" if "nade_num_hidden" in sizes else "a softmax"} '
+        f'decoder but {magenta_name} expects '
+        f'{"a NADE" if config.get("output_family", "") == "nade" else "a softmax"} one')
   apply_sizes(config, sizes)
   extra = parse_hparams(hparams)
   for ours, theirs in (('batch_size', 'batch_size'), ('free_bits', 'free_bits'),
-                       ('max_beta', 'max_beta'), ('beta_rate', 'beta_rate')):
+                       ('max_beta', 'max_beta'), ('beta_rate', 'beta_rate'),
+                       ('dropout_keep_prob', 'dropout_keep_prob')):
+    if ours not in config:
+      continue
     if theirs in extra:
       config[ours] = type(config[ours])(extra[theirs])
   config_base.validate(config)
@@ -316,11 +343,14 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'the checkpoint\'s core decoders output {sizes["output_depths"]} classes, the '
         f'{config.encoding} encoding has {list(converter_spec.part_depths)}')
-  if converter_spec.output_depth != sizes['output_depth']:
+  # A NADE decoder outputs one bit per drum class (one binary part each).
+  expected_depth = (converter_spec.num_parts if 'nade_num_hidden' in sizes
+                    else converter_spec.output_depth)
+  if expected_depth != sizes['output_depth']:
     raise CheckpointMismatchError(
         f'the checkpoint outputs {sizes["output_depth"]} classes, the '
-        f'{config.encoding} encoding has {converter_spec.output_depth}')
-  model = MusicVAE.from_config(config, converter_spec)
+        f'{config.encoding} encoding has {expected_depth}')
+  model = families.make_model(config, converter_spec)  # config.output_family
   example = input_pipeline.example_batch(config, converter_spec, 1)
   state = steps.create_train_state(config, model, example)
   compare_trees(jax.tree.map(np.asarray, state.params), params)

@@ -1,0 +1,141 @@
+"""The output-family plug-in point: a non-categorical family trains and
+evaluates through the unchanged steps, and the categorical family is what the
+steps used before."""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from musicvae_jax import config_base, families, steps
+from musicvae_jax.models import MusicVAE, TokenSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class SquaredErrorFamily(families.OutputFamily):
+  """A toy family: float targets `[B, T, D]` scored by squared error."""
+
+  console_keys = ('mse',)
+
+  def example_batch(self, config, batch_size):
+    return {'inputs': np.zeros((batch_size, 4, 3), np.float32),
+            'targets': np.zeros((batch_size, 4, 3), np.float32),
+            'lengths': np.full((batch_size,), 4, np.int32),
+            'weights': np.ones((batch_size,), np.float32)}
+
+  def init_variables(self, model, rngs, batch):
+    return model.init(rngs, batch['inputs'], batch['targets'])
+
+  def apply(self, model, params, batch, sampling_probability, rngs, train):
+    return model.apply({'params': params}, batch['inputs'], batch['targets'],
+                       rngs=rngs)
+
+  def decode_sampled(self, model, params, z, batch, rngs):
+    return {'outputs': model.apply({'params': params}, z, method='decode')}
+
+  def mask(self, batch):
+    return families.step_mask(batch['lengths'], batch['targets'].shape[1])
+
+  def reconstruction_loss(self, out, batch, mask):
+    err = jnp.sum(jnp.square(out['outputs'] - batch['targets']), -1)
+    return jnp.sum(err * mask, -1)
+
+  def train_metrics(self, out, batch, mask):
+    mse = jnp.mean(jnp.square(out['outputs'] - batch['targets']))
+    return {'accuracy': jnp.zeros(()), 'mse': mse}
+
+  def eval_sums(self, tf_out, sampled_out, batch, mask, hp):
+    return {'sq_err': jnp.sum(self.reconstruction_loss(tf_out, batch, mask))}
+
+  def summarise_eval(self, sums, part_names):
+    out = families.common_eval_averages(sums)
+    out['sq_err'] = float(sums['sq_err']) / float(sums['examples'])
+    return out
+
+
+class ToyVAE(nn.Module):
+  z_size: int = 2
+
+  @property
+  def family(self):
+    return SquaredErrorFamily()
+
+  def setup(self):
+    self.mu = nn.Dense(self.z_size)
+    self.sigma = nn.Dense(self.z_size)
+    self.out = nn.Dense(3 * 4)
+
+  def decode(self, z):
+    return self.out(z).reshape(z.shape[0], 4, 3)
+
+  def __call__(self, inputs, targets):
+    code = inputs.reshape(inputs.shape[0], -1)
+    mu, sigma = self.mu(code), jax.nn.softplus(self.sigma(code))
+    z = mu + sigma * jax.random.normal(self.make_rng('z'), mu.shape)
+    return {'outputs': self.decode(z), 'mu': mu, 'sigma': sigma, 'z': z}
+
+
+def _config():
+  config = config_base.base_config()
+  config.batch_size = 2
+  config.free_bits = 0.0
+  config.sampling_schedule = 'none'
+  return config
+
+
+def test_a_continuous_family_trains_through_the_same_steps():
+  config = _config()
+  model = ToyVAE()
+  family = families.family_of(model)
+  batch = family.example_batch(config, 2)
+  rng = np.random.default_rng(0)
+  batch['inputs'] = rng.normal(size=(2, 4, 3)).astype(np.float32)
+  batch['targets'] = batch['inputs'] * 0.5
+  state = steps.create_train_state(config, model, batch)
+  hp = steps.StepConfig.from_config(config, TokenSpec((3,)))
+  tx = steps.make_optimizer(config)
+  train = jax.jit(lambda s, b: steps.train_step(s, b, model=model, tx=tx, hp=hp))
+  losses = []
+  for _ in range(30):
+    state, metrics = train(state, batch)
+    losses.append(float(metrics['loss']))
+  assert set(metrics) >= {'loss', 'r_loss', 'kl_bits', 'accuracy', 'mse'}
+  assert losses[-1] < losses[0]
+  sums = steps.eval_step(state.params, batch, jax.random.key(1),
+                         state.step, model=model, hp=hp)
+  out = family.summarise_eval(jax.device_get(sums), ('x',))
+  assert out['sq_err'] == pytest.approx(out['r_loss_teacher_forced'], rel=1e-5)
+
+
+def test_categorical_family_is_the_old_loss_and_accuracy():
+  config = config_base.base_config()
+  config_base.make_tiny(config)
+  spec = TokenSpec((5,))
+  model = MusicVAE.from_config(config, spec)
+  assert families.family_of(model) == families.CategoricalFamily((5,))
+  assert isinstance(families.make_model(config, spec), MusicVAE)
+  rng = np.random.default_rng(0)
+  tokens = jnp.asarray(rng.integers(0, 5, (2, 32, 1)), jnp.int32)
+  logits = jnp.asarray(rng.normal(size=(2, 32, 5)), jnp.float32)
+  batch = {'tokens': tokens, 'lengths': jnp.array([32, 20]),
+           'weights': jnp.ones(2)}
+  family = families.family_of(model)
+  mask = family.mask(batch)
+  assert float(mask.sum()) == 52
+  want = -jnp.sum(jnp.take_along_axis(jax.nn.log_softmax(logits), tokens, -1)[..., 0]
+                  * mask, -1)
+  np.testing.assert_allclose(family.reconstruction_loss({'logits': logits}, batch, mask),
+                             want, rtol=1e-6)
+  acc = family.train_metrics({'logits': logits}, batch, mask)['accuracy']
+  hits = (jnp.argmax(logits, -1) == tokens[..., 0]) * mask
+  assert float(acc) == pytest.approx(float(hits.sum() / 52))
+
+
+def test_unknown_output_family_names_the_key():
+  config = _config()
+  config.output_family = 'nope'
+  with pytest.raises(ValueError, match='config.output_family'):
+    families.make_model(config, TokenSpec((3,)))
