@@ -181,3 +181,27 @@ def test_no_drums_is_a_clear_skip(tmp_path, make_midi):
   assert windows.summary['files_skipped'] == 1
   assert 'no drum notes' in windows.summary['skipped']['melody.mid']
   assert isinstance(converters.make_converter(config), groove.GrooveConverter)
+
+
+def test_note_dropout_batches_resume_exactly():
+  from musicvae_jax.data import pipeline
+  rng = np.random.default_rng(0)
+  targets = np.zeros((10, 32, 27), np.float32)
+  targets[..., :9] = rng.random((10, 32, 9)) < 0.3
+  targets[..., 9:18] = targets[..., :9] * rng.random((10, 32, 9))
+  data = cache.WindowSet(targets, np.arange(10, dtype=np.int32) // 2,
+                         [f'f{i}' for i in range(5)], {})
+  conv = groove.GrooveConverter(tapify=True, max_note_dropout_probability=0.8)
+  def stream():
+    return pipeline.TrainBatches(data, conv, batch_size=4, seed=3, max_windows=0, prefetch=0)
+  first = stream()
+  batches = [next(first) for _ in range(3)]
+  resumed = stream()
+  next(resumed)
+  state = resumed.get_state()
+  again = stream()
+  again.set_state(state)
+  for want, got in zip(batches[1:], [next(again), next(again)]):
+    for key in ('inputs', 'targets'):
+      np.testing.assert_array_equal(want[key], got[key])
+  assert set(batches[0]) == {'inputs', 'targets', 'lengths', 'weights'}
