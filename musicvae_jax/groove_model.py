@@ -111,23 +111,8 @@ class GrooveTrainedModel(TrainedModel):
     """(z, mu, sigma) `[B, Z]` for encoder inputs `[B, T, 27]` (already
     transformed: see `batch_for`)."""
     inputs = np.asarray(inputs, np.float32)
-    n = len(inputs)
-    lengths = (np.full((n,), inputs.shape[1], np.int32) if lengths is None
-               else np.asarray(lengths, np.int32))
-    controls = self._controls(n, controls)
-    mus, sigmas = [], []
-    for start, stop, size in self._chunks(n):
-      pad = size - (stop - start)
-      x = np.pad(inputs[start:stop], ((0, pad), (0, 0), (0, 0)))
-      l = np.pad(lengths[start:stop], (0, pad), constant_values=inputs.shape[1])
-      c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
-      mu, sigma = self._encode_fn(self.params, x, l, c)
-      mus.append(np.asarray(mu)[:stop - start])
-      sigmas.append(np.asarray(sigma)[:stop - start])
-    mu = np.concatenate(mus) if mus else np.zeros((0, self.config.z_size), np.float32)
-    sigma = np.concatenate(sigmas) if sigmas else np.zeros_like(mu)
-    eps = np.asarray(jax.random.normal(jax.random.key(0), mu.shape))
-    return mu + sigma * eps, mu, sigma
+    return self._encode_chunked(inputs, lengths,
+                                self._controls(len(inputs), controls))
 
   def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
                         temperature: float = 1.0, seed: int = 0,
