@@ -177,7 +177,13 @@ class GrooveTrainedModel(TrainedModel):
 
   def decode(self, z: np.ndarray, temperature: float = 0.5,
              length: int | None = None, seed: int = 0, qpm: float = 120.0,
-             controls: np.ndarray | None = None) -> list:
+             controls: np.ndarray | None = None, chords=None,
+             accompaniment: bool = False) -> list:
+    """`TrainedModel.decode`'s call (so `sample` serves both); GrooVAE has no
+    chord controls."""
+    if chords is not None or accompaniment:
+      raise ValueError('chords / accompaniment: this GrooVAE run has no chord '
+                       'controls (use a chord config)')
     tensors = self.decode_to_tensors(z, length, temperature, seed, controls)
     return [self.converter.to_note_sequence(t, qpm=qpm) for t in tensors]
 
