@@ -39,7 +39,7 @@ def base_config() -> ml_collections.ConfigDict:
 
   # ---- data ----
   # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf' (multitrack) |
-  # 'groove' (GrooVAE, groove_config.py) | 'drum_roll' (NADE drums).
+  # 'groove' (GrooVAE, configs/groovae_*.py) | 'drum_roll' (NADE drums).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True
