@@ -38,7 +38,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.ckpt_resume_state = False
 
   # ---- data ----
-  # Encoding family: 'melody' | 'drums' | 'trio' | 'groove' (GrooVAE, configs/groovae.py).
+  # Encoding family: 'melody' | 'drums' | 'trio' | 'groove' (GrooVAE, configs/groovae_*.py).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True

@@ -9,7 +9,9 @@ the converter in Magenta's inference mode (the reduced drum map, which knows
 every General MIDI drum pitch). A longer input is cut into consecutive
 `slice_bars` windows (empty bars kept, so the output lines up with the input)
 and the decoded windows are joined again, at the input's tempo, so the MIDI
-keeps each hit's velocity and micro-timing.
+keeps each hit's velocity and micro-timing. An input with tempo or time
+signature changes is read piece by piece (4/4 pieces only); its windows are
+joined end to end at the first tempo.
 """
 
 from __future__ import annotations

@@ -181,3 +181,57 @@ def test_no_drums_is_a_clear_skip(tmp_path, make_midi):
   assert windows.summary['files_skipped'] == 1
   assert 'no drum notes' in windows.summary['skipped']['melody.mid']
   assert isinstance(converters.make_converter(config), groove.GrooveConverter)
+
+
+def test_note_dropout_batches_resume_exactly():
+  from musicvae_jax.data import pipeline
+  rng = np.random.default_rng(0)
+  targets = np.zeros((10, 32, 27), np.float32)
+  targets[..., :9] = rng.random((10, 32, 9)) < 0.3
+  targets[..., 9:18] = targets[..., :9] * rng.random((10, 32, 9))
+  data = cache.WindowSet(targets, np.arange(10, dtype=np.int32) // 2,
+                         [f'f{i}' for i in range(5)], {})
+  conv = groove.GrooveConverter(tapify=True, max_note_dropout_probability=0.8)
+  def stream():
+    return pipeline.TrainBatches(data, conv, batch_size=4, seed=3, max_windows=0, prefetch=0)
+  first = stream()
+  batches = [next(first) for _ in range(3)]
+  resumed = stream()
+  next(resumed)
+  state = resumed.get_state()
+  again = stream()
+  again.set_state(state)
+  for want, got in zip(batches[1:], [next(again), next(again)]):
+    for key in ('inputs', 'targets'):
+      np.testing.assert_array_equal(want[key], got[key])
+  assert set(batches[0]) == {'inputs', 'targets', 'lengths', 'weights'}
+
+
+@pytest.mark.parametrize('name,settings', [
+    ('groovae_4bar', {}),
+    ('groovae_2bar_humanize', {'humanize': True}),
+    ('groovae_2bar_tap_fixed_velocity', {'tapify': True, 'fixed_velocities': True}),
+    ('groovae_2bar_tap_fixed_velocity_note_dropout',
+     {'tapify': True, 'fixed_velocities': True, 'max_note_dropout_probability': 0.8}),
+    ('groovae_2bar_add_closed_hh', {'add_instruments': (2,)}),
+    ('groovae_2bar_hits_control', {'hits_as_controls': True}),
+])
+def test_configs_are_magentas(name, settings):
+  from musicvae_jax import families, input_pipeline
+  for variant in ('magenta', 'cpu', 'tiny'):
+    config = config_base.load_config_file(f'configs/{name}.py:{variant}')
+    config_base.validate(config)
+    conv = converters.make_converter(config)
+    for key, value in settings.items():
+      assert getattr(conv, key) == value, (name, key)
+    assert conv.seq_len == (64 if name == 'groovae_4bar' else 32)
+    spec = input_pipeline.token_spec(conv)
+    batch = input_pipeline.example_batch(config, spec, 2)
+    assert batch['targets'].shape == (2, conv.seq_len, 27)
+    assert ('controls' in batch) == bool(settings.get('hits_as_controls'))
+    model = families.make_model(config, spec)
+    assert model.control_depth == conv.control_depth
+  magenta = config_base.load_config_file(f'configs/{name}.py')
+  assert (magenta.z_size, magenta.enc_rnn_sizes, magenta.dec_rnn_sizes) == (256, (512,), (256, 256))
+  assert (magenta.free_bits, magenta.max_beta, magenta.dropout_keep_prob,
+          magenta.batch_size) == (48.0, 0.2, 0.3, 512)
