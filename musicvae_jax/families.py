@@ -255,3 +255,4 @@ def family_of(model) -> OutputFamily:
 
 # The NADE drum decoder (nade-drums_2bar_*): models/nade_vae.py, nade_family.py.
 MODULES['nade'] = 'musicvae_jax.nade_family'
+TRAINED_MODEL_MODULES['nade'] = 'musicvae_jax.nade_family'

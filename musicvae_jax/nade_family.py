@@ -14,6 +14,9 @@ target frame under the NADE, Magenta's 1e-6 inside the log) and `cond_probs`
   * eval: teacher forced and at sampling probability 1 (each step reads the
     previous step's thresholded NADE frame: Magenta's eval mode with a
     scheduled-sampling config).
+
+`NadeTrainedModel` (what `TrainedModel.from_workdir` returns for these runs)
+also takes Magenta's array inputs: rolls `[B, T, D]` or roll inputs `[B, T, D + 1]`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from musicvae_jax import config_base, families
+from musicvae_jax.trained_model import TrainedModel
 
 Batch = dict[str, jax.Array]
 
@@ -128,3 +132,23 @@ def build_model(config, spec):
 
 
 families.register_model('nade', build_model)
+
+
+class NadeTrainedModel(TrainedModel):
+  """`TrainedModel` for NADE drums (`TrainedModel.from_workdir` returns it for
+  `output_family='nade'`): array inputs may be drum rolls `[B, T, D]` (ints or
+  floats, Magenta's decoder targets) or Magenta's encoder inputs
+  `[B, T, D + 1]` (the bits and the "no hits" bit)."""
+
+  def _tokens_from(self, inputs: np.ndarray) -> np.ndarray:
+    inputs = np.asarray(inputs)
+    dims = self.spec.num_parts
+    if inputs.ndim == 3 and inputs.shape[-1] == dims + 1:
+      inputs = inputs[..., :dims]
+    if inputs.ndim != 3 or inputs.shape[-1] != dims:
+      raise ValueError(f'inputs of shape {inputs.shape}: expected drum rolls '
+                       f'[B, T, {dims}] or roll inputs [B, T, {dims + 1}]')
+    return (inputs > 0).astype(np.int32)
+
+
+families.TRAINED_MODELS['nade'] = NadeTrainedModel
