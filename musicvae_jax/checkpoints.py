@@ -275,18 +275,40 @@ def resolve_checkpoint(path: str | Path) -> tuple[Path, int]:
   return path.parent, steps[-1]
 
 
+def _read_config(path: Path) -> ml_collections.ConfigDict:
+  try:
+    return config_base.from_json(path.read_text())
+  except (ValueError, UnicodeDecodeError, AttributeError, TypeError) as error:
+    raise CheckpointError(f'{path} is not a valid config ({_short(error, 120)})'
+                          ) from error
+
+
 def load_config(workdir: str | Path, step: int | None = None) -> ml_collections.ConfigDict:
-  """The config a run was trained with (from `config.json` or a checkpoint)."""
+  """The config a run was trained with (from `config.json` or a checkpoint).
+
+  Raises CheckpointError naming the file when it is not a valid config.
+  """
   workdir = Path(workdir)
   if step is None and (workdir / 'config.json').exists():
-    return config_base.from_json((workdir / 'config.json').read_text())
+    return _read_config(workdir / 'config.json')
   ckpt = checkpoint_dir(workdir)
   step = step if step is not None else max(
       int(p.name) for p in ckpt.iterdir() if p.name.isdigit())
-  return config_base.from_json((ckpt / str(step) / 'config' /
-                                'metadata').read_text())
+  return _read_config(ckpt / str(step) / 'config' / 'metadata')
 
 
-def write_config(workdir: str | Path, config: ml_collections.ConfigDict) -> None:
+def write_config(workdir: str | Path, config: ml_collections.ConfigDict,
+                 report: Callable[[str], None] = print) -> None:
+  """Writes `config.json` (earlier values live in `config_history.jsonl`);
+  an unreadable old `config.json` is kept beside it, never lost."""
   path = Path(workdir) / 'config.json'
-  path.write_text(config_base.to_json(config))
+  if path.exists():
+    try:
+      json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+      keep = path.with_name(f'config.json.unreadable-{time.strftime("%Y%m%d-%H%M%S")}')
+      path.rename(keep)
+      report(f'{path} was not valid JSON: kept it as {keep}')
+  tmp = path.with_name('config.json.tmp')
+  tmp.write_text(config_base.to_json(config))
+  tmp.replace(path)

@@ -174,11 +174,23 @@ def parse_flags(argv: list[str]) -> list[str]:
   return []  # unreachable
 
 
+def _quiet_libraries(main: Callable) -> Callable:
+  def quiet(argv):
+    from absl import flags, logging
+    # Orbax and JAX log every checkpoint operation at INFO; the console is
+    # for the command's own output (pass --verbosity=0 to see them).
+    if not flags.FLAGS['verbosity'].present:
+      logging.set_verbosity(logging.WARNING)
+    return main(argv)
+  return quiet
+
+
 def run(main: Callable) -> None:
-  """`absl.app.run(main)` with one-line errors and `--verbose`."""
+  """`absl.app.run(main)` with one-line errors, `--verbose`, and library
+  INFO logs off unless `--verbosity` is given."""
   from absl import app
   _define_flag()
-  app.run(main_wrapper(main), flags_parser=parse_flags)
+  app.run(main_wrapper(_quiet_libraries(main)), flags_parser=parse_flags)
 
 
 _define_flag()
