@@ -76,8 +76,8 @@ def describe(error: BaseException) -> str:
     return _one_line(error)
   if isinstance(error, OSError) and error.errno == errno.ENOSPC:
     where = f' writing {error.filename}' if error.filename else ''
-    return _one_line(f'no space left on device{where}; older checkpoints are '
-                     'kept, free some space and run the command again')
+    return _one_line(f'no space left on device{where}; free some space and '
+                     'run the command again')
   if isinstance(error, FileNotFoundError) and error.filename:
     return _one_line(f'{error.filename}: no such file or folder')
   if isinstance(error, IsADirectoryError) and error.filename:
@@ -92,16 +92,21 @@ def describe(error: BaseException) -> str:
   return _one_line(f'{type(error).__name__}: {error}')
 
 
-def _enospc_in_chain(error: BaseException) -> bool:
+def disk_full(error: BaseException) -> str | None:
+  """None unless `error` (or its cause) is a full disk; then the path being
+  written when it is known, else ''."""
   seen = set()
   while error is not None and id(error) not in seen:
     seen.add(id(error))
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-      return True
-    if 'No space left on device' in str(error) or 'RESOURCE_EXHAUSTED' in str(error):
-      return True
+    text = str(error)
+    if ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
+        or 'No space left on device' in text):
+      if isinstance(error, OSError) and error.filename:
+        return str(error.filename)
+      found = re.search(r'(?:local file|Failed writing:) "([^"]+)"', text)
+      return found.group(1) if found else ''
     error = error.__cause__ or error.__context__
-  return False
+  return None
 
 
 def fail(error: BaseException | str, code: int = 1) -> None:
@@ -116,8 +121,8 @@ def fail(error: BaseException | str, code: int = 1) -> None:
   if isinstance(error, BaseException):
     if verbose():
       traceback.print_exception(type(error), error, error.__traceback__)
-    if not isinstance(error, UserError) and _enospc_in_chain(error):
-      error = OSError(errno.ENOSPC, 'No space left on device')
+    if not isinstance(error, UserError) and disk_full(error) is not None:
+      error = OSError(errno.ENOSPC, 'No space left on device', disk_full(error) or None)
     line = describe(error)
   else:
     line = _one_line(error)
@@ -148,12 +153,20 @@ def main_wrapper(main: Callable) -> Callable:
 
 def _flag_message(error: BaseException) -> str:
   text = str(error)
+  if text.startswith('flag '):
+    text = text[len('flag '):]
   if isinstance(error, AttributeError):
     # ml_collections: AttributeError("'lerning_rate'\nDid you mean ...")
     text = text.strip('\'"').replace('\\n', '\n').replace("\\'", "'")
     field, _, hint = text.partition('\n')
     field = field.strip('\'"')
     return _one_line(f'--config.{field}: no such config field. {hint}'.strip())
+  if 'Traceback (most recent call last):' in text:
+    # ml_collections puts the config file's traceback inside the message:
+    # keep its first line and the exception's last line.
+    head, _, trace = text.partition('Traceback (most recent call last):')
+    last = [l for l in trace.strip().splitlines() if l.strip()][-1:]
+    text = f'{head.strip()} {" ".join(last).strip()}'
   return _one_line(text)
 
 
@@ -174,6 +187,14 @@ def parse_flags(argv: list[str]) -> list[str]:
   return []  # unreachable
 
 
+class _DropOrbaxThreadErrors:
+  """Orbax's background save threads log each failure with a traceback and
+  then raise it in the main thread, where it becomes the `error:` line."""
+
+  def filter(self, record) -> bool:
+    return not ('/orbax/' in (record.pathname or '') and record.levelno >= 40)
+
+
 def _quiet_libraries(main: Callable) -> Callable:
   def quiet(argv):
     from absl import flags, logging
@@ -181,6 +202,8 @@ def _quiet_libraries(main: Callable) -> Callable:
     # for the command's own output (pass --verbosity=0 to see them).
     if not flags.FLAGS['verbosity'].present:
       logging.set_verbosity(logging.WARNING)
+    if not verbose():
+      logging.get_absl_handler().addFilter(_DropOrbaxThreadErrors())
     return main(argv)
   return quiet
 

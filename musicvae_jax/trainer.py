@@ -17,8 +17,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from musicvae_jax import (checkpoints, config_base, config_check, input_pipeline,
-                          parallel, steps, workdir_lock)
+from musicvae_jax import (checkpoints, cli_errors, config_base, config_check,
+                          input_pipeline, parallel, steps, workdir_lock)
 from musicvae_jax.models import MusicVAE
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
@@ -278,7 +278,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
       if do_log or do_eval or do_ckpt or do_advanced:
         tick = time.perf_counter()  # steps/s excludes eval and saving
       progress.update(1)
-  except BaseException:
+  except BaseException as error:
     # The original error is the one to report: close quietly.
     for close in (progress and progress.close, ckpt.close,
                   writer and writer.close, batches.close):
@@ -287,10 +287,34 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
           close()
       except Exception:  # pylint: disable=broad-except
         pass
+    _raise_if_disk_full(error, ckpt)
     raise
   # A failed final save surfaces here (orbax saves in the background).
-  _close_all(progress.close, ckpt.close, writer.close, batches.close)
+  try:
+    _close_all(progress.close, ckpt.close, writer.close, batches.close)
+  except Exception as error:  # pylint: disable=broad-except
+    _raise_if_disk_full(error, ckpt)
+    raise
   return {'step': int(state.step), **last_eval}
+
+
+class DiskFullError(cli_errors.UserError, OSError):
+  """The disk filled up while training wrote its outputs."""
+
+
+def _raise_if_disk_full(error: BaseException, ckpt) -> None:
+  path = cli_errors.disk_full(error)
+  if path is None:
+    return
+  try:
+    ckpt.manager.reload()
+    kept = ', '.join(str(s) for s in sorted(ckpt.all_steps())) or 'none'
+  except Exception:  # pylint: disable=broad-except
+    kept = 'unknown'
+  raise DiskFullError(
+      f'no space left on device while writing {path or ckpt.directory}; the '
+      f'complete checkpoints stay intact (steps: {kept}). Free some space and '
+      'run the same command to resume') from error
 
 
 def _progress(start: int, total: int, enabled: bool):
