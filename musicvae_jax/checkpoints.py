@@ -101,7 +101,9 @@ class Checkpointer:
         read_only=read_only,
     )
     self.directory = checkpoint_dir(workdir)
-    self.tidy = (not read_only) if tidy is None else tidy
+    # Only one process moves folders (all of them skip the same damage).
+    self.tidy = ((not read_only and jax.process_index() == 0) if tidy is None
+                 else tidy)
     self.report = report
     self._set_aside_bad_metrics()
     self.manager = ocp.CheckpointManager(self.directory, options=options)

@@ -132,6 +132,11 @@ def test_sigkill_inside_save_and_between_steps_resumes_bit_identical(
                      match=r'z_size: saved 8, new 4') as info:
     trainer.train_and_evaluate(config, workdir)
   assert 'learning_rate' not in str(info.value)
+  config.ckpt_path = str(workdir)  # a fresh run from those weights: same check
+  with pytest.raises(config_check.ConfigMismatchError,
+                     match=rf'ckpt_path {workdir} holds a model with other settings: '
+                           r'z_size: saved 8, new 4'):
+    trainer.train_and_evaluate(config, tmp_path / 'fresh')
   assert sorted(p.name for p in (workdir / 'checkpoints').iterdir()) == ['2', '4', '6', 'corrupt']
 
   # generate: garbage config.json and a missing input file, one line each.
