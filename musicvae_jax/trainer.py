@@ -178,7 +178,8 @@ def _resume_or_start(config, workdir: Path, ckpt, state, batches, is_chief):
   say = (lambda text: print(text, flush=True)) if is_chief else (lambda _: None)
   allowed = {}
 
-  def check(step, saved):
+  def check(step, saved):  # against the step actually restored
+    allowed.clear()
     allowed.update(config_check.check_resume(
         saved, config, f'{workdir} (checkpoint step {step})'))
 
