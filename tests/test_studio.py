@@ -105,6 +105,7 @@ def _motif_notes(motif, bars=4):
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
   """(workdir, MIDI folder, TrainedModel) of an initialised tiny mel_2bar."""
+  import jax
   from musicvae_jax import checkpoints, config_base, input_pipeline, steps
   from musicvae_jax.data import converters
   from musicvae_jax.models import MusicVAE
@@ -120,8 +121,8 @@ def tiny(tmp_path_factory):
   config.num_workers, config.fast_midi = 1, False
   spec = input_pipeline.token_spec(converters.make_converter(config))
   model = MusicVAE.from_config(config, spec)
-  state = steps.create_train_state(config, model,
-                                   input_pipeline.example_batch(config, spec, 1))
+  state = jax.jit(lambda batch: steps.create_train_state(config, model, batch))(
+      input_pipeline.example_batch(config, spec, 1))  # jit: twice as fast as eager
   workdir = root / 'run'
   ckpt = checkpoints.Checkpointer(workdir, async_save=False)
   ckpt.save(0, state, config)
