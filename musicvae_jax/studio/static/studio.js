@@ -209,6 +209,10 @@ function drawRoll(canvas, item, playhead) {
     g.fillRect(x(start) + 0.5, yy + 0.5, Math.max(2, x(end) - x(start) - 1), Math.max(2, rowH - 1));
     g.globalAlpha = 1;
   }
+  if (!item.notes.length) {
+    g.fillStyle = '#8b919c'; g.font = '13px sans-serif'; g.textAlign = 'center';
+    g.fillText('silence: no notes were decoded (try a higher temperature)', left + plotW / 2, height / 2);
+  }
   if (playhead !== null && playhead !== undefined) {
     g.strokeStyle = '#dc2626'; g.lineWidth = 2;
     g.beginPath(); g.moveTo(x(playhead), 10); g.lineTo(x(playhead), height); g.stroke();
