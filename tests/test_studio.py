@@ -156,7 +156,9 @@ def test_engine_results_replay_from_their_recipes(tiny, studio):
   mix = studio.mix([samples[0].id, source.id, samples[1].id], 0.2, 0.7, 0.5, 3)
   walk = studio.walk([samples[0].id, source.id], 2, 0.5, 1)
   assert walk.ns.total_time == 4 * studio.window_seconds
-  for item in samples[2:3] + [recon, mix, walk]:
+  wander = studio.walk([], 2, 0.5, 2, random_anchors=2)
+  np.testing.assert_allclose(wander.z[0], latent.random_anchors(2, studio.z_size, 2)[0])
+  for item in samples[2:3] + [recon, mix, walk, wander]:
     recipe = json.loads(studio.media(item.id, 'json')[0])
     assert _notes(reproduce.replay(model, recipe)) == _notes(item.ns), item.title
   # The saved z is the item's latent; the MIDI parses back to its notes.
@@ -346,6 +348,15 @@ def test_page_in_a_real_browser(served, tiny, tmp_path):
 
       # Bad files: a message on the page, and the page keeps working.
       page.click('.tab[data-tab=inputs]')
+      # Dropped on the drop zone (a real drop event carrying a File).
+      page.evaluate('''() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(['not music at all'], 'dropped.mid'));
+        document.getElementById('drop').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+      }''')
+      page.wait_for_function('document.getElementById("message-text").textContent'
+                             '.includes("dropped.mid: not a MIDI file")', timeout=30_000)
       for bad, expected in ((not_midi, 'notes.mid: not a MIDI file'),
                             (huge, 'huge.mid: 0.1 MB is over the limit'),
                             (waltz, 'waltz.mid: no 2-bar melody window')):

@@ -30,6 +30,7 @@ MAX_WALK_POINTS = 33
 MAX_SAMPLES = 16
 MAX_MAP_WINDOWS = 2000
 MAX_BAR_SCAN = 64
+MAX_UPLOADS = 200
 
 
 class StudioError(ValueError):
@@ -212,6 +213,8 @@ class Studio:
             f'anywhere in its {bars} bars (the model needs 4/4 time and notes its '
             'converter keeps)')
       self.uploads[upload.id] = upload
+      while len(self.uploads) > MAX_UPLOADS:  # keep the newest
+        del self.uploads[next(iter(self.uploads))]
     return {'upload': upload.id, 'name': name, 'bars': bars, 'first_bar': first + 1,
             'slice_bars': self.slice_bars}
 
