@@ -319,7 +319,26 @@ def test_page_in_a_real_browser(served, tiny, tmp_path):
       download.value.save_as(tmp_path / 'mix.png')
       assert (tmp_path / 'mix.png').read_bytes()[:4] == b'\x89PNG'
 
-      # Walk between the two, as one piece.
+      # Play / stop from the player bar; the playhead runs while playing.
+      page.wait_for_function('document.getElementById("player-time").textContent.includes("/ 4.0 s")')
+      page.click('#player-toggle')
+      assert page.text_content('#player-time') == ''
+
+      # A third melody turns the slider into the square; dragging decodes the blend.
+      page.click('.tab[data-tab=inputs]')
+      page.locator('#input-results .card[data-kind=reconstruction] .add-mix').first.click()
+      page.click('.tab[data-tab=mix]')
+      assert page.locator('#mix-pad').is_visible() and page.locator('#mix-slider-wrap').is_hidden()
+      pad = page.locator('#mix-pad').bounding_box()
+      page.mouse.move(pad['x'] + 26, pad['y'] + 26)      # corner A
+      page.mouse.down()
+      page.mouse.move(pad['x'] + pad['width'] - 26, pad['y'] + pad['height'] - 26, steps=4)
+      page.mouse.up()
+      page.wait_for_function('document.querySelector("#mix-result .card h3").textContent'
+                             '.includes("0.33 + 0.33 + 0.33")', timeout=60_000)
+
+      # Walk between the first two, as one piece.
+      page.locator('#mix-sources .chip button').nth(2).click()   # back to two
       page.click('.tab[data-tab=walk]')
       page.locator('#walk-steps').fill('2')
       page.click('#walk-go')
@@ -376,6 +395,22 @@ def test_page_in_a_real_browser(served, tiny, tmp_path):
     finally:
       browser.close()
   assert not errors, errors
+
+
+def test_reproduce_command_rebuilds_a_saved_result(tiny, studio, tmp_path):
+  workdir, _, _ = tiny
+  item = studio.walk([], 1, 0.5, 4, random_anchors=2)
+  recipe = tmp_path / 'walk.json'
+  recipe.write_bytes(studio.media(item.id, 'json')[0])
+  out = tmp_path / 'again'
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicvae_jax.studio.reproduce', f'--workdir={workdir}',
+       f'--recipe={recipe}', f'--output_dir={out}'], cwd=REPO, capture_output=True,
+      text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO)))
+  assert result.returncode == 0, result.stderr[-2000:]
+  again = note_seq.midi_file_to_note_sequence(str(out / 'result.mid'))
+  assert _notes(again) == _notes(item.ns)
+  assert (out / 'result.wav').exists() and (out / 'index.html').exists()
 
 
 def test_command_line_serves_the_page(tiny):

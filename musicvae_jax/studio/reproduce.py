@@ -45,15 +45,21 @@ flags.DEFINE_string('output_dir', None, 'Where the MIDI, WAV, PNG and index.html
 
 def main(argv):
   del argv
-  from musicvae_jax.generate import write_outputs
+  from musicvae_jax import render
   from musicvae_jax.trained_model import TrainedModel
   try:
     recipe = json.loads(Path(FLAGS.recipe).expanduser().read_text())
     model = TrainedModel.from_workdir(FLAGS.workdir)
     ns = replay(model, recipe)
     out = Path(FLAGS.output_dir).expanduser()
-    write_outputs([ns], ['result'], out, recipe.get('title', 'studio result'))
-  except (ValueError, OSError, KeyError) as error:
+    out.mkdir(parents=True, exist_ok=True)
+    title = recipe.get('title', 'studio result')
+    render.write_midi(ns, out / 'result.mid')
+    render.write_piano_roll_png(ns, out / 'result.png', title=title)
+    render.write_wav(ns, out / 'result.wav')
+    render.write_index_html(out, [{'title': title, 'midi': 'result.mid',
+                                   'png': 'result.png', 'wav': 'result.wav'}], title)
+  except (ValueError, OSError, KeyError, TypeError) as error:
     sys.exit(f'error: {FLAGS.recipe}: {error}')
   print(f'wrote {out / "result.mid"}; open {out / "index.html"}')
 
