@@ -237,6 +237,8 @@ def test_server_answers_bad_requests_with_messages(served):
   assert status == 413 and 'huge.mid: 0.1 MB is over the limit' in body['error']
   status, body = _post(f'{base}/api/sample', b'{not json')
   assert status == 400 and 'not JSON' in body['error']
+  status, body = _post(f'{base}/api/mix', json.dumps({'ids': ['a', 'b'], 'x': 'left'}).encode())
+  assert status == 400 and 'bad request' in body['error']
   status, body = _post(f'{base}/api/window', b'{}')
   assert status == 400 and 'upload' in body['error']
   status, body = _post(f'{base}/api/mix', json.dumps({'ids': ['x', 'y']}).encode())

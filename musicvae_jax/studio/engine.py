@@ -222,9 +222,12 @@ class Studio:
     from note_seq import sequences_lib
     start = start_bar * upload.bar_seconds
     end = start + self.slice_bars * upload.bar_seconds
-    part = sequences_lib.extract_subsequence(upload.ns, start, min(end, upload.ns.total_time))
-    part.total_time = self.slice_bars * upload.bar_seconds
-    found = self.model.converter.all_windows(part)
+    try:
+      part = sequences_lib.extract_subsequence(upload.ns, start, min(end, upload.ns.total_time))
+      part.total_time = self.slice_bars * upload.bar_seconds
+      found = self.model.converter.all_windows(part)
+    except Exception:  # odd timing in a file: this bar range is simply unusable
+      return None
     return found[0] if len(found) else None
 
   def _first_bar(self, upload: Upload) -> int | None:
@@ -276,6 +279,8 @@ class Studio:
     with self.lock:
       if not 2 <= len(item_ids) <= 4:
         raise StudioError(f'a mix takes 2 to 4 melodies; {len(item_ids)} chosen')
+      if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+        raise StudioError(f'mix point ({x}, {y}) is not a pair of numbers')
       weights = latent.mix_weights(x, y, len(item_ids))
       z = latent.blend(self._latents(item_ids), weights)
       text = ' + '.join(f'{w:.2f}' for w in weights)
@@ -379,6 +384,8 @@ class Studio:
     with self.lock:
       if self.map is None:
         raise StudioError('build the map first')
+      if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+        raise StudioError(f'map point ({x}, {y}) is not a pair of numbers')
       z = self.map.projection.inverse([float(x), float(y)])
       return self._decode_one(z, f'Map at ({x:.2f}, {y:.2f})', 'map', temperature, seed)
 

@@ -52,8 +52,8 @@ def _handler(fn):
       return await fn(request)
     except StudioError as error:
       return _error(str(error))
-    except (TypeError, KeyError) as error:
-      return _error(f'bad request: {type(error).__name__}: {error}')
+    except (TypeError, KeyError, ValueError) as error:  # e.g. a missing or non-numeric field
+      return _error(f'bad request: {type(error).__name__}: {error}'[:300])
     except Exception as error:  # keep serving; say what happened in one line
       log.error('%s %s failed: %s: %s', request.method, request.url.path,
                 type(error).__name__, error)

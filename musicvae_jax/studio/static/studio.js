@@ -164,6 +164,12 @@ document.addEventListener('keydown', (event) => {
 // -- piano roll (canvas) ----------------------------------------------------------
 const COLOURS = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#db2777'];
 
+const DRUM_NAMES = {35: 'kick', 36: 'kick', 37: 'stick', 38: 'snare', 39: 'clap', 40: 'snare',
+  41: 'tom L', 42: 'hat', 43: 'tom L', 44: 'hat p', 45: 'tom M', 46: 'hat o', 47: 'tom M',
+  48: 'tom H', 49: 'crash', 50: 'tom H', 51: 'ride', 57: 'crash', 59: 'ride'};
+
+// A piano roll: pitched notes on a keyboard grid (C labelled), drums in a
+// band below with one row per drum pitch; bar and beat lines; a playhead.
 function drawRoll(canvas, item, playhead) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || 520, height = canvas.clientHeight || 150;
@@ -173,40 +179,62 @@ function drawRoll(canvas, item, playhead) {
   const g = canvas.getContext('2d');
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   g.fillStyle = '#fff'; g.fillRect(0, 0, width, height);
+  const top = 12, bottom = height - 2;
   const pitched = item.notes.filter((n) => !n[4]).map((n) => n[0]);
+  const drums = [...new Set(item.notes.filter((n) => n[4]).map((n) => n[0]))].sort((a, b) => b - a);
+  const drumRowH = drums.length ? Math.min(12, (bottom - top) / (pitched.length ? 2 : 1) / drums.length) : 0;
+  const drumTop = bottom - drums.length * drumRowH;
+  const pitchedBottom = drums.length ? drumTop - (pitched.length ? 4 : 0) : bottom;
   let low = pitched.length ? Math.min(...pitched) - 2 : 58;
   let high = pitched.length ? Math.max(...pitched) + 2 : 82;
   if (high - low < 24) { const extra = 24 - (high - low); low -= Math.floor(extra / 2); high += Math.ceil(extra / 2); }
-  const left = 30, plotW = width - left - 4, rows = high - low + 1, rowH = (height - 14) / rows;
+  const left = drums.length ? 40 : 30, plotW = width - left - 4;
+  const rowH = (pitched.length || !drums.length) ? (pitchedBottom - top) / (high - low + 1) : 0;
   const duration = Math.max(item.duration, 0.5);
   const x = (t) => left + (t / duration) * plotW;
-  const y = (p) => 12 + (high - p) * rowH;
-  for (let p = low; p <= high; p++) {          // black-key rows, C labels
-    if ([1, 3, 6, 8, 10].includes(((p % 12) + 12) % 12)) {
-      g.fillStyle = '#f3f4f7'; g.fillRect(left, y(p), plotW, rowH);
-    }
-    if (p % 12 === 0 && rowH * 12 > 14) {
-      g.fillStyle = '#8b919c'; g.font = '9px sans-serif'; g.textAlign = 'right';
-      g.fillText(`C${p / 12 - 1}`, left - 3, y(p) + rowH);
+  const y = (p) => top + (high - p) * rowH;
+  g.font = '9px sans-serif';
+  if (rowH) {
+    for (let p = low; p <= high; p++) {          // black-key rows, C labels
+      if ([1, 3, 6, 8, 10].includes(((p % 12) + 12) % 12)) {
+        g.fillStyle = '#f3f4f7'; g.fillRect(left, y(p), plotW, rowH);
+      }
+      if (p % 12 === 0 && rowH * 12 > 14) {
+        g.fillStyle = '#8b919c'; g.textAlign = 'right';
+        g.fillText(`C${p / 12 - 1}`, left - 3, y(p) + rowH);
+      }
     }
   }
+  drums.forEach((p, i) => {                       // drum band
+    const yy = drumTop + i * drumRowH;
+    if (i % 2 === 0) { g.fillStyle = '#f2f7f2'; g.fillRect(left, yy, plotW, drumRowH); }
+    if (drumRowH >= 8) {
+      g.fillStyle = '#8b919c'; g.textAlign = 'right';
+      g.fillText(DRUM_NAMES[p] || `dr ${p}`, left - 3, yy + drumRowH - 2);
+    }
+  });
   const bar = item.bar_seconds || 2, beat = bar / 4;
   for (let b = 0, i = 0; b <= duration + 1e-6; b += beat, i++) {   // beats and bars
     const major = i % 4 === 0;
     g.strokeStyle = major ? '#9aa0aa' : '#e3e5ea';
-    g.beginPath(); g.moveTo(Math.round(x(b)) + 0.5, 12); g.lineTo(Math.round(x(b)) + 0.5, height - 2); g.stroke();
+    g.beginPath(); g.moveTo(Math.round(x(b)) + 0.5, top); g.lineTo(Math.round(x(b)) + 0.5, bottom); g.stroke();
     if (major && b < duration - 1e-6) {
-      g.fillStyle = '#8b919c'; g.font = '9px sans-serif'; g.textAlign = 'left';
+      g.fillStyle = '#8b919c'; g.textAlign = 'left';
       g.fillText(String(i / 4 + 1), x(b) + 2, 9);
     }
   }
+  const minDrum = 0.06 * plotW / duration;
   for (const n of item.notes) {
     const [pitch, start, end, velocity, drum, instrument] = n;
-    const colour = drum ? '#16a34a' : COLOURS[instrument % COLOURS.length];
-    const yy = drum ? height - 8 : y(pitch);
     g.globalAlpha = 0.35 + 0.65 * velocity / 127;
-    g.fillStyle = colour;
-    g.fillRect(x(start) + 0.5, yy + 0.5, Math.max(2, x(end) - x(start) - 1), Math.max(2, rowH - 1));
+    if (drum) {
+      g.fillStyle = '#16a34a';
+      g.fillRect(x(start) + 0.5, drumTop + drums.indexOf(pitch) * drumRowH + 1,
+                 Math.max(3, Math.min(minDrum, x(end) - x(start))), Math.max(2, drumRowH - 2));
+    } else {
+      g.fillStyle = COLOURS[instrument % COLOURS.length];
+      g.fillRect(x(start) + 0.5, y(pitch) + 0.5, Math.max(2, x(end) - x(start) - 1), Math.max(2, rowH - 1));
+    }
     g.globalAlpha = 1;
   }
   if (!item.notes.length) {
@@ -215,7 +243,7 @@ function drawRoll(canvas, item, playhead) {
   }
   if (playhead !== null && playhead !== undefined) {
     g.strokeStyle = '#dc2626'; g.lineWidth = 2;
-    g.beginPath(); g.moveTo(x(playhead), 10); g.lineTo(x(playhead), height); g.stroke();
+    g.beginPath(); g.moveTo(x(playhead), top - 2); g.lineTo(x(playhead), height); g.stroke();
     g.lineWidth = 1;
   }
 }
