@@ -9,6 +9,7 @@ then serves the page on the printed address until Ctrl-C. No internet needed.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from absl import app, flags, logging
@@ -25,7 +26,7 @@ flags.DEFINE_float('max_upload_mb', 4.0, 'Largest accepted upload, in megabytes.
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # orbax's restore chatter
+  logging.set_verbosity(logging.ERROR)  # orbax warns about read-only restores
   try:
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
@@ -53,6 +54,8 @@ def main(argv):
   shown = f'[{host}]' if ':' in host else host
   print(f'musicvae studio: {FLAGS.workdir} at http://{shown}:{port}/ (Ctrl-C stops)',
         flush=True)
+  if FLAGS.warmup:  # the default 4 samples compile while the page loads
+    threading.Thread(target=studio.warmup, kwargs={'sample_batch': True}, daemon=True).start()
   server.make_server(studio, sock).run(sockets=[sock])
 
 

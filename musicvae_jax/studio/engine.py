@@ -137,13 +137,15 @@ class Studio:
         'max_walk_points': MAX_WALK_POINTS,
     }
 
-  def warmup(self) -> None:
-    """Compiles the batch-of-one encode and decode (and sampling's bucket 4)."""
+  def warmup(self, sample_batch: bool = False) -> None:
+    """Compiles the batch-of-one encode and decode (what every slider uses);
+    with `sample_batch`, also the decode of the page's default 4 samples."""
     with self.lock:
-      z = np.zeros((1, self.z_size), np.float32)
+      z = np.zeros((4 if sample_batch else 1, self.z_size), np.float32)
       self.model.decode_to_tensors(z, temperature=0.5)
-      self.model.encode_tensors(np.zeros((1, self.model.seq_len, self.model.spec.num_parts),
-                                         np.int32))
+      if not sample_batch:
+        self.model.encode_tensors(np.zeros((1, self.model.seq_len, self.model.spec.num_parts),
+                                           np.int32))
 
   # -- decoding ----------------------------------------------------------------
   def _decode(self, z: np.ndarray, temperature: float, seed: int) -> list:
