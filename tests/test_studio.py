@@ -199,6 +199,17 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope='module')
+def browser_path():
+  """Path of the system's Chromium with Playwright importable, else skip
+  (before the model is built)."""
+  pytest.importorskip('playwright.sync_api')
+  path = _chromium()
+  if path is None:
+    pytest.skip('no Chromium on this machine (apt-get install chromium)')
+  return path
+
+
+@pytest.fixture(scope='module')
 def served(tiny):
   """(base URL, Studio) of a studio served from a thread of this process."""
   pytest.importorskip('starlette')
@@ -247,14 +258,11 @@ def test_server_answers_bad_requests_with_messages(served):
     assert json.loads(response.read())['slice_bars'] == 2
 
 
-def test_page_in_a_real_browser(served, tiny, tmp_path):
+def test_page_in_a_real_browser(browser_path, served, tiny, tmp_path):
   """One browser session: upload two MIDI files, input beside reconstruction,
   mix with the slider (audio arrives, the roll is drawn), download a MIDI that
   parses back, walk, map, attributes, and bad files give messages."""
-  playwright = pytest.importorskip('playwright.sync_api')
-  chromium = _chromium()
-  if chromium is None:
-    pytest.skip('no Chromium on this machine (apt-get install chromium)')
+  from playwright import sync_api as playwright
   base, studio = served
   _, data, _ = tiny
   not_midi = tmp_path / 'notes.mid'
@@ -264,7 +272,7 @@ def test_page_in_a_real_browser(served, tiny, tmp_path):
   waltz = write_midi(tmp_path / 'waltz.mid', _motif_notes([60, 64, 67, 72]), time_signature=(3, 4))
   errors = []
   with playwright.sync_playwright() as p:
-    browser = p.chromium.launch(executable_path=chromium, args=[
+    browser = p.chromium.launch(executable_path=browser_path, args=[
         '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--no-first-run',
         '--autoplay-policy=no-user-gesture-required'])
