@@ -17,10 +17,13 @@ const state = {
 window.studioState = state;
 
 // -- messages and the busy indicator --------------------------------------------
-function showMessage(text, kind) {
+let messageTimer = null;
+function showMessage(text, kind) {   // errors stay until dismissed; notes fade after 4 s
   $('message-text').textContent = text;
   $('message').className = 'message' + (kind === 'info' ? ' info' : '');
   $('message').hidden = false;
+  clearTimeout(messageTimer);
+  if (kind === 'info') messageTimer = setTimeout(clearMessage, 4000);
 }
 function clearMessage() { $('message').hidden = true; }
 $('message-close').onclick = clearMessage;
