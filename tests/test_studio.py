@@ -168,6 +168,21 @@ def test_engine_results_replay_from_their_recipes(tiny, studio):
   assert _notes(back) == _notes(walk.ns)
 
 
+def test_engine_map_of_the_eval_set(studio):
+  found = studio.build_map('', 'pca')
+  assert found['source'] == "the run's eval set" and found['count'] == len(found['points'])
+  assert set(found['values']) == {'mean_pitch', 'note_density', 'pitch_range', 'rest_fraction'}
+  assert found['labels'][0].endswith('.mid')
+  item = studio.map_window(0)
+  assert item.kind == 'map' and len(item.ns.notes) == 8     # quarter notes over 2 bars
+  decoded = studio.map_decode(*found['points'][1], 0.5, 0)
+  assert decoded.z.shape == (studio.z_size,)
+  vectors = studio.attribute_vectors()
+  assert set(vectors) <= set(found['values']) and vectors
+  lifted = studio.attribute(item.id, {'note_density': 1.0}, 0.5, 0)
+  np.testing.assert_allclose(lifted.z, item.z + vectors['note_density'], rtol=1e-5, atol=1e-6)
+
+
 def test_engine_refuses_bad_input_with_a_message(studio, tmp_path):
   from musicvae_jax.studio.engine import StudioError
   with pytest.raises(StudioError, match='notes.txt: not a MIDI file'):
