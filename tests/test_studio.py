@@ -460,3 +460,14 @@ def test_command_line_serves_the_page(tiny):
   finally:
     process.terminate()
     process.wait(timeout=30)
+
+
+def test_command_line_bad_workdir_is_one_error_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicvae_jax.studio', f'--workdir={tmp_path / "absent"}',
+       '--nowarmup'], cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, PYTHONPATH=str(REPO)))
+  assert result.returncode == 1
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert lines[-1].startswith('error: ') and 'absent' in lines[-1], result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr

@@ -8,11 +8,12 @@ then serves the page on the printed address until Ctrl-C. No internet needed.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
-from absl import app, flags, logging
+from absl import flags, logging
+
+from musicvae_jax import cli_errors
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
@@ -31,14 +32,14 @@ def main(argv):
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
   except ImportError:
-    sys.exit("error: the studio needs its extra: pip install -e '.[studio]'")
+    raise cli_errors.UserError("the studio needs its extra: pip install -e '.[studio]'")
   from musicvae_jax.studio import server
   from musicvae_jax.studio.engine import Studio
   from musicvae_jax.trained_model import TrainedModel
   try:
     model = TrainedModel.from_workdir(FLAGS.workdir, best=FLAGS.best)
   except (ValueError, OSError) as error:
-    sys.exit(f'error: --workdir={FLAGS.workdir}: {error}')
+    raise cli_errors.UserError(f'--workdir={FLAGS.workdir}: {error}') from error
   studio = Studio(model, FLAGS.workdir, qpm=FLAGS.qpm,
                   max_upload_bytes=int(FLAGS.max_upload_mb * 1e6))
   if FLAGS.warmup:
@@ -48,8 +49,9 @@ def main(argv):
   try:
     sock = server.bind(FLAGS.host, FLAGS.port)
   except OSError as error:
-    sys.exit(f'error: cannot listen on {FLAGS.host}:{FLAGS.port}: {error.strerror} '
-             '(try --port=0 for any free port)')
+    raise cli_errors.UserError(
+        f'cannot listen on {FLAGS.host}:{FLAGS.port}: {error.strerror} '
+        '(try --port=0 for any free port)') from error
   host, port = sock.getsockname()[:2]
   shown = f'[{host}]' if ':' in host else host
   print(f'musicvae studio: {FLAGS.workdir} at http://{shown}:{port}/ (Ctrl-C stops)',
@@ -61,7 +63,7 @@ def main(argv):
 
 def run():
   flags.mark_flags_as_required(['workdir'])
-  app.run(main)
+  cli_errors.run(main)
 
 
 if __name__ == '__main__':
