@@ -39,8 +39,9 @@ def main(argv):
 
 
 def run():
+  from musicvae_jax import cli_errors
   flags.mark_flags_as_required(['magenta_config', 'checkpoint', 'workdir'])
-  app.run(main)
+  cli_errors.run(main)
 
 
 if __name__ == '__main__':

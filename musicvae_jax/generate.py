@@ -79,10 +79,12 @@ def write_outputs(sequences, names, output_dir: Path, title: str,
 
 def _load(path: str):
   from musicvae_jax.data import midi_io
+  from musicvae_jax.data.errors import BadInputError
+  path = Path(path).expanduser()
   try:
-    return midi_io.load_note_sequence(Path(path).expanduser())
-  except midi_io.BadInputError as error:
-    raise ValueError(f'{path}: {error}') from None
+    return midi_io.load_note_sequence(path)
+  except BadInputError as error:  # the reader's reason, with the file's name
+    raise ValueError(f'{path}: {error}') from error
 
 
 def _attribute_windows(model, folder: str) -> np.ndarray:
@@ -199,8 +201,9 @@ def main(argv):
 
 
 def run():
+  from musicvae_jax import cli_errors
   flags.mark_flags_as_required(['workdir', 'output_dir'])
-  app.run(main)
+  cli_errors.run(main)
 
 
 if __name__ == '__main__':

@@ -68,13 +68,13 @@ def main(argv) -> int:
   del argv
   from musicvae_jax.data import cache
   if _CONFIG.value is None or not _INPUT.value or not _OUTPUT.value:
-    print('preprocess: --config, --input_dir and --output_dir are required', file=sys.stderr)
-    return 2
+    print('error: preprocess needs --config, --input_dir and --output_dir', file=sys.stderr)
+    return 1
   try:
     summary = preprocess(_CONFIG.value, _INPUT.value, _OUTPUT.value, _WORKERS.value,
                          _PROGRESS.value)
   except (cache.NoWindowsError, FileNotFoundError) as error:
-    print(f'preprocess: error: {error}', file=sys.stderr)
+    print(f'error: {error}', file=sys.stderr)
     return 1
   _print_summary(summary, _OUTPUT.value)
   return 0
@@ -82,7 +82,8 @@ def main(argv) -> int:
 
 def run() -> None:
   """Console script `musicvae-preprocess`."""
-  app.run(lambda argv: sys.exit(main(argv)))
+  from musicvae_jax import cli_errors
+  cli_errors.run(lambda argv: sys.exit(main(argv)))
 
 
 if __name__ == '__main__':

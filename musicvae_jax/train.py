@@ -4,17 +4,18 @@
   python -m musicvae_jax.train --config=configs/mel_2bar.py:cpu --workdir=runs/demo \
       --config.train_dir=~/midi --config.batch_size=64
 
-Restarting with the same workdir resumes from its latest checkpoint.
+Restarting with the same workdir resumes from its newest intact checkpoint
+(changed settings are listed and kept in WORKDIR/config_history.jsonl). A
+failure ends with one `error: ...` line (exit code 1); `--verbose` adds the
+traceback.
 """
 
 from __future__ import annotations
 
-import sys
-
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from musicvae_jax import parallel, trainer
+from musicvae_jax import cli_errors, parallel, trainer
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -33,18 +34,12 @@ def main(argv):
   if not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
   parallel.initialize_distributed()
-  try:
-    trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except trainer.NonFiniteLossError as error:
-    logging.error('%s', error)
-    sys.exit(f'error: {error}')
-  except (ValueError, FileNotFoundError) as error:
-    sys.exit(f'error: {error}')
+  trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
 def run():
   """Console-script entry point (`musicvae-train`)."""
-  app.run(main)
+  cli_errors.run(main)
 
 
 if __name__ == '__main__':

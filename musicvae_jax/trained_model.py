@@ -18,6 +18,7 @@ bucket (powers of two up to `max_batch`), so repeated calls never recompile.
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -87,19 +88,41 @@ class TrainedModel:
   @classmethod
   def from_workdir(cls, workdir: str | Path, step: int | None = None,
                    best: bool = False, **kw) -> 'TrainedModel':
-    """Loads a run's parameters (latest step, `step`, or the best by eval loss)."""
+    """Loads a run's parameters (latest step, `step`, or the best by eval loss).
+
+    Without an explicit step (argument or a `checkpoints/<step>` path), a
+    checkpoint that does not restore is reported and the next older one is
+    used; it is moved to `checkpoints/corrupt/` unless a run holds the
+    workdir (see `checkpoints.Checkpointer.restore_newest_intact`).
+    """
+    from musicvae_jax import workdir_lock
+    explicit = step is not None or Path(workdir).name.isdigit()
     workdir, found = checkpoints.resolve_checkpoint(workdir)
-    ckpt = checkpoints.Checkpointer(workdir, read_only=True, async_save=False)
-    if best and ckpt.best_step() is not None:
-      step = ckpt.best_step()
-    step = found if step is None else step
-    config = checkpoints.load_config(workdir)
-    if cls is TrainedModel:  # a family may bring its own (families.TRAINED_MODELS)
-      cls = families.trained_model_class(config, TrainedModel)
-    instance = cls(config, None, **kw)
-    target = instance._abstract_state()
-    state, _ = ckpt.restore(target, step)
-    ckpt.close()
+    lock = None if explicit else workdir_lock.try_lock(workdir, 'from_workdir')
+    try:
+      ckpt = checkpoints.Checkpointer(
+          workdir, read_only=True, async_save=False, tidy=lock is not None,
+          report=functools.partial(print, file=sys.stderr))
+      try:
+        order = sorted(ckpt.all_steps(), reverse=True)
+        if explicit:
+          order = [found if step is None else step]
+        elif best and ckpt.best_step() is not None:
+          order.remove(ckpt.best_step())
+          order.insert(0, ckpt.best_step())
+        config = checkpoints.load_config(workdir)
+        if cls is TrainedModel:  # a family may bring its own (families.TRAINED_MODELS)
+          cls = families.trained_model_class(config, TrainedModel)
+        instance = cls(config, None, **kw)
+        restored = ckpt.restore_newest_intact(instance._abstract_state(), steps=order)
+        if restored is None:
+          raise checkpoints.CheckpointError(f'no checkpoint in {ckpt.directory}')
+        step, state, _ = restored
+      finally:
+        ckpt.close()
+    finally:
+      if lock is not None:
+        lock.release()
     instance.params = state.params
     instance.step = step
     return instance

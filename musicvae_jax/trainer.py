@@ -17,8 +17,9 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from musicvae_jax import (checkpoints, config_base, families, input_pipeline,
-                          parallel, steps)
+from musicvae_jax import (checkpoints, cli_errors, config_base, config_check,
+                          families, input_pipeline, parallel, steps,
+                          workdir_lock)
 from musicvae_jax.models import MusicVAE
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
@@ -122,27 +123,96 @@ def evaluate(eval_fn, params, eval_batches: Iterator[dict], seed: int,
 
 
 def _restore_params_from(path: str, state: steps.TrainState,
-                         resume_state: bool) -> steps.TrainState:
+                         resume_state: bool, config: ml_collections.ConfigDict,
+                         report) -> steps.TrainState:
   workdir, step = checkpoints.resolve_checkpoint(path)
-  source = checkpoints.Checkpointer(workdir, read_only=True, async_save=False)
-  restored, _ = source.restore(state, step)
-  source.close()
+  source = checkpoints.Checkpointer(workdir, read_only=True, async_save=False,
+                                    report=report)
+  try:
+    # A whole workdir falls back to its newest intact step; an explicit step
+    # folder must restore as it is. Another run's files are never moved.
+    explicit = Path(path).expanduser().name.isdigit()
+    order = [step] if explicit else sorted(source.all_steps(), reverse=True)
+    _, restored, _ = source.restore_newest_intact(
+        state, steps=order,
+        check=lambda _, saved: config_check.check_init_from(saved, config, path))
+  finally:
+    source.close()
   if resume_state:
     return restored
   return state.replace(params=restored.params)
 
 
+def _close_all(*closers) -> None:
+  """Calls every closer; re-raises the first failure after trying them all."""
+  first = None
+  for close in closers:
+    try:
+      close()
+    except Exception as error:  # pylint: disable=broad-except
+      first = first or error
+  if first is not None:
+    raise first
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str | Path) -> dict[str, Any]:
-  """Trains `config` in `workdir`, resuming from its latest checkpoint.
+  """Trains `config` in `workdir`, resuming from its newest intact checkpoint.
 
-  Returns the last eval metrics (and `step`).
+  One process writes a workdir at a time (`workdir_lock`; a second one gets
+  `WorkdirBusyError`). Resuming checks the config against the checkpoint's
+  (`config_check`). Returns the last eval metrics (and `step`).
   """
   config_base.validate(config)
   workdir = Path(workdir).expanduser().absolute()
   workdir.mkdir(parents=True, exist_ok=True)
   is_chief = jax.process_index() == 0
+  lock = workdir_lock.WorkdirLock(workdir).acquire() if is_chief else None
+  try:
+    return _train(config, workdir, is_chief)
+  finally:
+    if lock is not None:
+      lock.release()
 
+
+def _resume_or_start(config, workdir: Path, ckpt, state, batches, is_chief):
+  """Restores the newest intact checkpoint (or `ckpt_path`), checks and
+  records the config; returns the state to train from."""
+  say = (lambda text: print(text, flush=True)) if is_chief else (lambda _: None)
+  allowed = {}
+
+  def check(step, saved):  # against the step actually restored
+    allowed.clear()
+    allowed.update(config_check.check_resume(
+        saved, config, f'{workdir} (checkpoint step {step})'))
+
+  restored = ckpt.restore_newest_intact(state, check=check, report=say)
+  if restored is not None:
+    step, state, data_state = restored
+    if data_state:  # a converted Magenta checkpoint has no data position
+      batches.set_state(data_state)
+    say(f'resumed from {ckpt.directory} at step {int(state.step)}')
+    if is_chief:
+      history = config_check.record(workdir, 'resume', step, allowed)
+      if allowed:
+        say(f'changed settings (saved -> new; kept in {history}):')
+        for line in config_check.summary(allowed):
+          say(line)
+  elif config.ckpt_path:
+    state = _restore_params_from(config.ckpt_path, state,
+                                 config.ckpt_resume_state, config, say)
+    say(f'initialised from {config.ckpt_path}')
+    if is_chief:
+      config_check.record(workdir, 'start from ckpt_path', 0, config=config)
+  elif is_chief:
+    config_check.record(workdir, 'start', 0, config=config)
+  if is_chief:
+    checkpoints.write_config(workdir, config, report=say)
+  return state
+
+
+def _train(config: ml_collections.ConfigDict, workdir: Path,
+           is_chief: bool) -> dict[str, Any]:
   data = input_pipeline.load(config)
   if is_chief:
     print(f'data: {len(data.train_windows)} training windows '
@@ -163,29 +233,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   batches = data.train_batches(config, jax.process_index(), jax.process_count())
 
-  ckpt = checkpoints.Checkpointer(workdir, config.keep_latest, config.keep_best)
-  if ckpt.latest_step() is not None:
-    state, data_state = ckpt.restore(state)
-    if data_state:  # a converted Magenta checkpoint has no data position
-      batches.set_state(data_state)
-    if is_chief:
-      print(f'resumed from {ckpt.directory} at step {int(state.step)}', flush=True)
-  elif config.ckpt_path:
-    state = _restore_params_from(config.ckpt_path, state,
-                                 config.ckpt_resume_state)
-    if is_chief:
-      print(f'initialised from {config.ckpt_path}', flush=True)
-  if is_chief:
-    checkpoints.write_config(workdir, config)
-
-  writer = MetricWriter(workdir / 'tensorboard', is_chief)
-  samples = SampleWriter(model, data.converter, workdir / 'samples', config.seed)
-  averager = MetricAverager()
-  start = int(state.step)
-  last_eval: dict[str, Any] = {}
-  progress = _progress(start, config.num_steps, is_chief)
-  tick = time.perf_counter()
   try:
+    ckpt = checkpoints.Checkpointer(workdir, config.keep_latest, config.keep_best,
+                                    report=lambda t: is_chief and print(t, flush=True))
+  except BaseException:
+    batches.close()
+    raise
+  writer = progress = None
+  try:
+    state = _resume_or_start(config, workdir, ckpt, state, batches, is_chief)
+    writer = MetricWriter(workdir / 'tensorboard', is_chief)
+    samples = SampleWriter(model, data.converter, workdir / 'samples', config.seed)
+    averager = MetricAverager()
+    start = int(state.step)
+    last_eval: dict[str, Any] = {}
+    progress = _progress(start, config.num_steps, is_chief)
+    tick = time.perf_counter()
     for step in range(start + 1, config.num_steps + 1):
       state, metrics = train_fn(state, parallel.global_batch(next(batches), mesh))
       averager.add(metrics)
@@ -221,12 +284,43 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       if do_log or do_eval or do_ckpt or do_advanced:
         tick = time.perf_counter()  # steps/s excludes eval and saving
       progress.update(1)
-  finally:
-    progress.close()
-    ckpt.close()
-    writer.close()
-    batches.close()
+  except BaseException as error:
+    # The original error is the one to report: close quietly.
+    for close in (progress and progress.close, ckpt.close,
+                  writer and writer.close, batches.close):
+      try:
+        if close:
+          close()
+      except Exception:  # pylint: disable=broad-except
+        pass
+    _raise_if_disk_full(error, ckpt)
+    raise
+  # A failed final save surfaces here (orbax saves in the background).
+  try:
+    _close_all(progress.close, ckpt.close, writer.close, batches.close)
+  except Exception as error:  # pylint: disable=broad-except
+    _raise_if_disk_full(error, ckpt)
+    raise
   return {'step': int(state.step), **last_eval}
+
+
+class DiskFullError(cli_errors.UserError, OSError):
+  """The disk filled up while training wrote its outputs."""
+
+
+def _raise_if_disk_full(error: BaseException, ckpt) -> None:
+  path = cli_errors.disk_full(error)
+  if path is None:
+    return
+  try:
+    ckpt.manager.reload()
+    kept = ', '.join(str(s) for s in sorted(ckpt.all_steps())) or 'none'
+  except Exception:  # pylint: disable=broad-except
+    kept = 'unknown'
+  raise DiskFullError(
+      f'no space left on device while writing {path or ckpt.directory}; the '
+      f'complete checkpoints stay intact (steps: {kept}). Free some space and '
+      'run the same command to resume') from error
 
 
 def _progress(start: int, total: int, enabled: bool):

@@ -66,3 +66,22 @@ def make_midi(tmp_path):
   def make(name='song.mid', notes=None, **kwargs):
     return write_midi(tmp_path / name, scale_notes() if notes is None else notes, **kwargs)
   return make
+
+
+def pytest_terminal_summary(terminalreporter, config):
+  """Adds up the faults tests/test_faults.py injected (all xdist workers)."""
+  factory = getattr(config, '_tmp_path_factory', None)
+  if factory is None:
+    return
+  try:
+    path = factory.getbasetemp() / 'fault_counts.jsonl'
+  except Exception:  # pylint: disable=broad-except
+    return
+  if not path.exists():
+    return
+  import json
+  entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+  total = {k: sum(e[k] for e in entries) for k in ('injected', 'recovered', 'lost')}
+  terminalreporter.write_line(
+      f"fault injection: {total['injected']} injected, {total['recovered']} "
+      f"recovered, {total['lost']} lost ({len(entries)} scenarios; {path})")

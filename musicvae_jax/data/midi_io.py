@@ -50,6 +50,8 @@ def find_files(folder: str | Path) -> list[Path]:
 
 
 def _check_file(path: Path) -> None:
+  if not path.exists():
+    raise BadInputError('no such file')
   if path.is_dir():
     raise BadInputError('is a directory')
   if not os.access(path, os.R_OK):

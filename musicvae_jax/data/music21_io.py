@@ -155,6 +155,19 @@ def parse_abc_tune(tune: str):
   return score
 
 
+def parse_file_without_pickles(path, fmt: str):
+  """music21 stream of the file at `path`, never through music21's cache.
+
+  `music21.converter.parse` keeps a pickle of every parsed file in a shared
+  scratch folder and unpickles it on the next parse of the same path: a file
+  planted there would run code. `Converter.parseFileNoPickle` neither reads
+  nor writes that cache (nor treats the path as a URL or as data).
+  """
+  converter = _music21().converter.Converter()
+  converter.parseFileNoPickle(str(path), format=fmt)
+  return converter.stream
+
+
 def _short(e: BaseException, limit: int = 160) -> str:
   text = f'{type(e).__name__}: {e}'
   return text if len(text) <= limit else text[:limit - 3] + '...'
@@ -435,7 +448,7 @@ def load_music21_tunes(path, *, expand_repeats: bool = False
     try:
       with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        parsed = m21.converter.parse(str(path), format='musicxml')
+        parsed = parse_file_without_pickles(path, 'musicxml')
     except Exception as e:  # pylint: disable=broad-except
       raise BadInputError(f'music21 cannot parse MusicXML: {_short(e)}') from e
     scores = (list(parsed.scores) if isinstance(parsed, m21.stream.Opus)

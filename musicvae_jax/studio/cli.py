@@ -1,0 +1,70 @@
+"""Command line of the studio.
+
+  python -m musicvae_jax.studio --workdir=runs/folk_mel_2bar [--port=8765] [--host=127.0.0.1]
+
+Loads the run (or a converted Magenta workdir), compiles the decoder once,
+then serves the page on the printed address until Ctrl-C. No internet needed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from absl import flags, logging
+
+from musicvae_jax import cli_errors
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
+flags.DEFINE_string('host', '127.0.0.1', 'Address to listen on (127.0.0.1: this machine only).')
+flags.DEFINE_integer('port', 8765, 'Port to listen on (0: any free port).')
+flags.DEFINE_bool('best', False, 'Use the best checkpoint by eval loss, not the latest.')
+flags.DEFINE_bool('warmup', True, 'Compile the decoder before serving (first moves are fast).')
+flags.DEFINE_float('qpm', 120.0, 'Tempo of everything the studio plays and writes.')
+flags.DEFINE_float('max_upload_mb', 4.0, 'Largest accepted upload, in megabytes.')
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.ERROR)  # orbax warns about read-only restores
+  try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+  except ImportError:
+    raise cli_errors.UserError("the studio needs its extra: pip install -e '.[studio]'")
+  from musicvae_jax.studio import server
+  from musicvae_jax.studio.engine import Studio
+  from musicvae_jax.trained_model import TrainedModel
+  try:
+    model = TrainedModel.from_workdir(FLAGS.workdir, best=FLAGS.best)
+  except (ValueError, OSError) as error:
+    raise cli_errors.UserError(f'--workdir={FLAGS.workdir}: {error}') from error
+  studio = Studio(model, FLAGS.workdir, qpm=FLAGS.qpm,
+                  max_upload_bytes=int(FLAGS.max_upload_mb * 1e6))
+  if FLAGS.warmup:
+    start = time.perf_counter()
+    studio.warmup()
+    print(f'compiled the model in {time.perf_counter() - start:.1f} s', flush=True)
+  try:
+    sock = server.bind(FLAGS.host, FLAGS.port)
+  except OSError as error:
+    raise cli_errors.UserError(
+        f'cannot listen on {FLAGS.host}:{FLAGS.port}: {error.strerror} '
+        '(try --port=0 for any free port)') from error
+  host, port = sock.getsockname()[:2]
+  shown = f'[{host}]' if ':' in host else host
+  print(f'musicvae studio: {FLAGS.workdir} at http://{shown}:{port}/ (Ctrl-C stops)',
+        flush=True)
+  if FLAGS.warmup:  # the default 4 samples compile while the page loads
+    threading.Thread(target=studio.warmup, kwargs={'sample_batch': True}, daemon=True).start()
+  server.make_server(studio, sock).run(sockets=[sock])
+
+
+def run():
+  flags.mark_flags_as_required(['workdir'])
+  cli_errors.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,483 @@
+"""What the studio does, without the web: one `TrainedModel`, a store of results.
+
+Every result is an `Item`: a NoteSequence plus the latent(s) and the recipe
+that reproduce it (`reproduce.replay`). The server turns requests into calls
+here and items into JSON and bytes; nothing here knows about HTTP.
+
+Shapes stay fixed: single decodes (mix, attributes, map, reconstruction) are
+batches of one; samples and walks use TrainedModel's power-of-two buckets;
+`warmup` compiles the batch-of-one encode and decode at start-up.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import itertools
+import math
+import tempfile
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from musicvae_jax import attributes
+from musicvae_jax.studio import latent, media, projection
+
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+MAX_WALK_POINTS = 33
+MAX_SAMPLES = 16
+MAX_MAP_WINDOWS = 2000
+MAX_BAR_SCAN = 64
+MAX_UPLOADS = 200
+
+
+class StudioError(ValueError):
+  """Bad input from the page: the message is shown to the person as it is."""
+
+
+@dataclasses.dataclass
+class Item:
+  """One thing the page shows: a piece of music and how it was made."""
+  id: str
+  title: str
+  kind: str                    # sample, input, reconstruction, mix, walk, map, attribute
+  ns: object                   # note_seq NoteSequence
+  z: np.ndarray | None         # [Z] (one window) or [n, Z] (a walk); None if none
+  recipe: dict                 # JSON-ready; see reproduce.replay
+  cache: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Upload:
+  id: str
+  name: str
+  ns: object
+  bars: int
+  bar_seconds: float
+
+
+@dataclasses.dataclass
+class MapData:
+  source: str
+  windows: np.ndarray          # int16 [N, T, K]
+  labels: list[str]            # file of each window
+  mu: np.ndarray               # [N, Z]
+  values: dict                 # attribute name -> [N]
+  projection: projection.Projection | None = None
+
+
+def bar_seconds(ns) -> float:
+  """Seconds per bar from the first tempo and time signature (120 qpm 4/4
+  when absent)."""
+  qpm = ns.tempos[0].qpm if ns.tempos and ns.tempos[0].qpm > 0 else 120.0
+  numerator, denominator = 4, 4
+  if ns.time_signatures and ns.time_signatures[0].numerator > 0:
+    ts = ns.time_signatures[0]
+    numerator, denominator = ts.numerator, max(ts.denominator, 1)
+  return 60.0 / qpm * 4.0 / denominator * numerator
+
+
+class Studio:
+  """The studio's state around one TrainedModel (thread-safe: one lock)."""
+
+  def __init__(self, model, workdir: str = '', qpm: float = 120.0,
+               max_items: int = 1000, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+    self.model = model
+    self.workdir = str(workdir)
+    self.qpm = float(qpm)
+    self.max_items = max_items
+    self.max_upload_bytes = max_upload_bytes
+    self.items: collections.OrderedDict[str, Item] = collections.OrderedDict()
+    self.uploads: dict[str, Upload] = {}
+    self.map: MapData | None = None
+    self._vectors: dict[str, np.ndarray] = {}
+    self._ids = itertools.count(1)
+    self.lock = threading.RLock()
+    config = model.config
+    self.z_size = int(config.z_size)
+    self.slice_bars = int(config.slice_bars)
+    self.window_seconds = model.seq_len * 60.0 / self.qpm / model.converter.steps_per_quarter
+    self.melodic = config.encoding in ('melody', 'trio')
+
+  # -- bookkeeping -------------------------------------------------------------
+  def _new_id(self, prefix: str) -> str:
+    return f'{prefix}{next(self._ids)}'
+
+  def _add(self, title, kind, ns, z, recipe) -> Item:
+    item = Item(self._new_id('i'), title, kind, ns, z, recipe)
+    self.items[item.id] = item
+    while len(self.items) > self.max_items:
+      self.items.popitem(last=False)
+    return item
+
+  def item(self, item_id: str) -> Item:
+    try:
+      return self.items[item_id]
+    except KeyError:
+      raise StudioError(f'no result {item_id!r} (the studio keeps the last '
+                        f'{self.max_items}; it may have been dropped)') from None
+
+  def info(self) -> dict:
+    config = self.model.config
+    return {
+        'workdir': self.workdir,
+        'model': config.get('magenta_name', ''),
+        'encoding': config.encoding,
+        'slice_bars': self.slice_bars,
+        'z_size': self.z_size,
+        'step': int(getattr(self.model, 'step', 0) or 0),
+        'window_seconds': self.window_seconds,
+        'qpm': self.qpm,
+        'attributes': sorted(attributes.ATTRIBUTES) if self.melodic else [],
+        'projections': projection.available(),
+        'max_upload_bytes': self.max_upload_bytes,
+        'max_samples': MAX_SAMPLES,
+        'max_walk_points': MAX_WALK_POINTS,
+    }
+
+  def warmup(self, sample_batch: bool = False) -> None:
+    """Compiles the batch-of-one encode and decode (what every slider uses);
+    with `sample_batch`, also the decode of the page's default 4 samples."""
+    with self.lock:
+      z = np.zeros((4 if sample_batch else 1, self.z_size), np.float32)
+      self.model.decode_to_tensors(z, temperature=0.5)
+      if not sample_batch:
+        self.model.encode_tensors(np.zeros((1, self.model.seq_len, self.model.spec.num_parts),
+                                           np.int32))
+
+  # -- decoding ----------------------------------------------------------------
+  def _decode(self, z: np.ndarray, temperature: float, seed: int) -> list:
+    tokens = self.model.decode_to_tensors(np.asarray(z, np.float32),
+                                          temperature=float(temperature), seed=int(seed))
+    return [self.model.converter.to_note_sequence(t, qpm=self.qpm) for t in tokens]
+
+  def _decode_one(self, z, title, kind, temperature, seed, extra=None) -> Item:
+    z = np.asarray(z, np.float32).reshape(1, self.z_size)
+    (ns,) = self._decode(z, temperature, seed)
+    recipe = {'method': 'decode', 'z': z.tolist(), 'temperature': float(temperature),
+              'seed': int(seed), 'qpm': self.qpm, **(extra or {})}
+    return self._add(title, kind, ns, z[0], recipe)
+
+  @staticmethod
+  def _check_temperature(temperature: float) -> float:
+    temperature = float(temperature)
+    if not (math.isfinite(temperature) and 1e-5 <= temperature <= 5.0):
+      raise StudioError(f'temperature {temperature}: use a value from 0.00001 to 5')
+    return temperature
+
+  # -- 1. sample ---------------------------------------------------------------
+  def sample(self, n: int, temperature: float, seed: int) -> list[Item]:
+    """`n` samples, exactly `TrainedModel.sample(n, temperature, seed=seed)`."""
+    n, seed = int(n), int(seed)
+    temperature = self._check_temperature(temperature)
+    if not 1 <= n <= MAX_SAMPLES:
+      raise StudioError(f'{n} samples: choose 1 to {MAX_SAMPLES}')
+    with self.lock:
+      z = np.random.default_rng(seed).standard_normal((n, self.z_size)).astype(np.float32)
+      seqs = self._decode(z, temperature, seed)
+      return [self._add(f'Sample {i + 1} (seed {seed}, T={temperature:g})', 'sample', ns,
+                        z[i], {'method': 'sample', 'n': n, 'index': i,
+                               'temperature': temperature, 'seed': seed, 'qpm': self.qpm})
+              for i, ns in enumerate(seqs)]
+
+  # -- 2. uploads --------------------------------------------------------------
+  def upload(self, name: str, data: bytes) -> dict:
+    """Reads an uploaded file; returns its id, bar count and first usable bar."""
+    from musicvae_jax.data import midi_io
+    from musicvae_jax.data.errors import BadInputError
+    name = Path(name or 'upload.mid').name[:120] or 'upload.mid'
+    if len(data) > self.max_upload_bytes:
+      raise StudioError(f'{name}: {len(data) / 1e6:.1f} MB is over the limit of '
+                        f'{self.max_upload_bytes / 1e6:.1f} MB')
+    if not data:
+      raise StudioError(f'{name}: the file is empty')
+    suffix = Path(name).suffix.lower()
+    suffix = suffix if suffix in midi_io.SUFFIXES else '.mid'
+    try:
+      with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f'upload{suffix}'
+        path.write_bytes(data)
+        ns = midi_io.load_note_sequence(path)
+    except BadInputError as error:
+      raise StudioError(f'{name}: {error}') from None
+    except Exception as error:  # a reader choking on odd bytes is still bad input
+      raise StudioError(f'{name}: unreadable ({type(error).__name__})') from None
+    seconds = bar_seconds(ns)
+    bars = max(1, int(math.ceil(ns.total_time / seconds - 1e-6)))
+    with self.lock:
+      upload = Upload(self._new_id('u'), name, ns, bars, seconds)
+      first = self._first_bar(upload)
+      if first is None:
+        raise StudioError(
+            f'{name}: no {self.slice_bars}-bar {self.model.config.encoding} window '
+            f'anywhere in its {bars} bars (the model needs 4/4 time and notes its '
+            'converter keeps)')
+      self.uploads[upload.id] = upload
+      while len(self.uploads) > MAX_UPLOADS:  # keep the newest
+        del self.uploads[next(iter(self.uploads))]
+    return {'upload': upload.id, 'name': name, 'bars': bars, 'first_bar': first + 1,
+            'slice_bars': self.slice_bars}
+
+  def _window_at(self, upload: Upload, start_bar: int) -> np.ndarray | None:
+    from note_seq import sequences_lib
+    start = start_bar * upload.bar_seconds
+    end = start + self.slice_bars * upload.bar_seconds
+    try:
+      part = sequences_lib.extract_subsequence(upload.ns, start, min(end, upload.ns.total_time))
+      part.total_time = self.slice_bars * upload.bar_seconds
+      found = self.model.converter.all_windows(part)
+    except Exception:  # odd timing in a file: this bar range is simply unusable
+      return None
+    return found[0] if len(found) else None
+
+  def _first_bar(self, upload: Upload) -> int | None:
+    for bar in range(min(upload.bars, MAX_BAR_SCAN)):
+      if self._window_at(upload, bar) is not None:
+        return bar
+    return None
+
+  def use_window(self, upload_id: str, start_bar: int, temperature: float,
+                 seed: int) -> tuple[Item, Item]:
+    """(input window, its reconstruction) for bars start_bar.. (1-based)."""
+    temperature = self._check_temperature(temperature)
+    with self.lock:
+      upload = self.uploads.get(upload_id)
+      if upload is None:
+        raise StudioError(f'no upload {upload_id!r}: upload the file again')
+      start_bar = int(start_bar)
+      if not 1 <= start_bar <= upload.bars:
+        raise StudioError(f'{upload.name}: bar {start_bar} is outside 1..{upload.bars}')
+      window = self._window_at(upload, start_bar - 1)
+      if window is None:
+        raise StudioError(
+            f'{upload.name}: bars {start_bar}-{start_bar + self.slice_bars - 1} give no '
+            f'{self.slice_bars}-bar window (a rest at the start, too few notes, or '
+            'not 4/4); try another bar')
+      _, mu, _ = self.model.encode_tensors(window[None].astype(np.int32))
+      label = f'{upload.name}, bars {start_bar}-{start_bar + self.slice_bars - 1}'
+      source = self._add(label, 'input',
+                         self.model.converter.to_note_sequence(window, qpm=self.qpm),
+                         mu[0], {'method': 'window', 'file': upload.name,
+                                 'start_bar': start_bar, 'qpm': self.qpm})
+      recon = self._decode_one(mu, f'Reconstruction of {label}', 'reconstruction',
+                               temperature, seed)
+      return source, recon
+
+  # -- 3. mix ------------------------------------------------------------------
+  def _latents(self, item_ids: Sequence[str]) -> np.ndarray:
+    zs = []
+    for item_id in item_ids:
+      item = self.item(item_id)
+      if item.z is None or np.ndim(item.z) != 1:
+        raise StudioError(f'{item.title} has no single latent (a walk cannot be mixed)')
+      zs.append(item.z)
+    return np.stack(zs)
+
+  def mix(self, item_ids: Sequence[str], x: float, y: float, temperature: float,
+          seed: int) -> Item:
+    temperature = self._check_temperature(temperature)
+    with self.lock:
+      if not 2 <= len(item_ids) <= 4:
+        raise StudioError(f'a mix takes 2 to 4 melodies; {len(item_ids)} chosen')
+      if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+        raise StudioError(f'mix point ({x}, {y}) is not a pair of numbers')
+      weights = latent.mix_weights(x, y, len(item_ids))
+      z = latent.blend(self._latents(item_ids), weights)
+      text = ' + '.join(f'{w:.2f}' for w in weights)
+      return self._decode_one(z, f'Mix ({text})', 'mix', temperature, seed,
+                              {'weights': weights.tolist()})
+
+  # -- 4. walk -----------------------------------------------------------------
+  def walk(self, item_ids: Sequence[str], steps_between: int, temperature: float,
+           seed: int, random_anchors: int = 0) -> Item:
+    """One continuous piece through the latents of `item_ids` (in order), or
+    through `random_anchors` random latents when no items are given."""
+    temperature = self._check_temperature(temperature)
+    steps_between = int(steps_between)
+    with self.lock:
+      if item_ids:
+        if len(item_ids) < 2:
+          raise StudioError('a walk between melodies needs at least 2 of them')
+        anchors = self._latents(item_ids)
+        title = f'Walk through {len(item_ids)} melodies'
+      else:
+        if not 2 <= random_anchors <= 8:
+          raise StudioError(f'a random walk takes 2 to 8 anchors, not {random_anchors}')
+        anchors = latent.random_anchors(random_anchors, self.z_size, seed)
+        title = f'Random walk (seed {seed})'
+      if not 0 <= steps_between <= 16:
+        raise StudioError(f'{steps_between} steps between: choose 0 to 16')
+      z = latent.walk_path(anchors, steps_between)
+      if len(z) > MAX_WALK_POINTS:
+        raise StudioError(f'the walk has {len(z)} windows; at most {MAX_WALK_POINTS} '
+                          '(fewer steps or anchors)')
+      ns = latent.join_sequences(self._decode(z, temperature, seed), self.window_seconds)
+      recipe = {'method': 'walk', 'z': z.tolist(), 'temperature': temperature,
+                'seed': int(seed), 'qpm': self.qpm, 'seconds_each': self.window_seconds}
+      return self._add(f'{title}, {len(z)} windows', 'walk', ns, z, recipe)
+
+  # -- 5. latent map -------------------------------------------------------------
+  def _dataset(self, folder: str) -> tuple[np.ndarray, list[str], str]:
+    from musicvae_jax import input_pipeline
+    from musicvae_jax.data import cache
+    config = self.model.config
+    try:
+      if folder:
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+          raise StudioError(f'{folder} is not a folder on the studio\'s machine')
+        data = cache.load_or_build_windows(
+            path, input_pipeline.default_cache_dir(config) / 'windows', config,
+            num_workers=1, progress=False)
+        source = str(path)
+      else:
+        data = input_pipeline.load(config).eval
+        source = "the run's eval set"
+    except StudioError:
+      raise
+    except (ValueError, OSError) as error:
+      raise StudioError(f'{folder or "eval set"}: {error}') from None
+    labels = [data.files[i] for i in data.file_ids]
+    return np.asarray(data.windows), labels, source
+
+  def build_map(self, folder: str = '', method: str = 'pca', seed: int = 0,
+                limit: int = MAX_MAP_WINDOWS) -> dict:
+    """Encodes a folder (or the eval set), projects mu to 2-D; JSON of points."""
+    with self.lock:
+      windows, labels, source = self._dataset(folder)
+      if len(windows) == 0:
+        raise StudioError(f'{source}: no windows')
+      if len(windows) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
+        windows, labels = windows[keep], [labels[i] for i in keep]
+      _, mu, _ = self.model.encode_tensors(windows.astype(np.int32))
+      values = ({name: attributes.compute(name, windows) for name in attributes.ATTRIBUTES}
+                if self.melodic else {})
+      try:
+        proj = projection.fit(mu, method, seed)
+      except ValueError as error:
+        raise StudioError(str(error)) from None
+      self.map = MapData(source, windows, labels, mu, values, proj)
+      self._vectors = {}
+      return {
+          'source': source, 'method': method, 'count': int(len(windows)),
+          'points': proj.coords.tolist(), 'labels': labels,
+          'values': {k: [None if np.isnan(v) else round(float(v), 4) for v in vals]
+                     for k, vals in values.items()},
+      }
+
+  def map_window(self, index: int) -> Item:
+    """The dataset window behind a map point (as it is; z = its mu)."""
+    with self.lock:
+      if self.map is None:
+        raise StudioError('build the map first')
+      index = int(index)
+      if not 0 <= index < len(self.map.windows):
+        raise StudioError(f'no map point {index}')
+      ns = self.model.converter.to_note_sequence(self.map.windows[index], qpm=self.qpm)
+      return self._add(f'{self.map.labels[index]} (map point {index + 1})', 'map', ns,
+                       self.map.mu[index], {'method': 'map_window', 'index': index,
+                                            'file': self.map.labels[index], 'qpm': self.qpm})
+
+  def map_decode(self, x: float, y: float, temperature: float, seed: int) -> Item:
+    temperature = self._check_temperature(temperature)
+    with self.lock:
+      if self.map is None:
+        raise StudioError('build the map first')
+      if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+        raise StudioError(f'map point ({x}, {y}) is not a pair of numbers')
+      z = self.map.projection.inverse([float(x), float(y)])
+      return self._decode_one(z, f'Map at ({x:.2f}, {y:.2f})', 'map', temperature, seed)
+
+  # -- 6. attributes ---------------------------------------------------------------
+  def attribute_vectors(self) -> dict[str, np.ndarray]:
+    """Attribute name -> vector [Z], from the map's set (the eval set if no map)."""
+    with self.lock:
+      if not self.melodic:
+        raise StudioError('attribute sliders need a melody or trio model')
+      if not self._vectors:
+        if self.map is None:
+          self.build_map('')
+        for name, values in self.map.values.items():
+          try:
+            self._vectors[name] = attributes.attribute_vector(self.map.mu, values)
+          except ValueError:
+            pass
+        if not self._vectors:
+          raise StudioError(f'{self.map.source}: too few windows for attribute vectors')
+      return self._vectors
+
+  def attribute(self, base_id: str, amounts: dict, temperature: float, seed: int) -> Item:
+    """Decodes z + sum(amount * vector) (z of `base_id`, or z = 0 if empty)."""
+    temperature = self._check_temperature(temperature)
+    with self.lock:
+      vectors = self.attribute_vectors()
+      z = self._latents([base_id])[0] if base_id else np.zeros(self.z_size, np.float32)
+      used = {}
+      for name, amount in amounts.items():
+        if name not in vectors:
+          raise StudioError(f'unknown attribute {name!r}')
+        amount = float(amount)
+        if not math.isfinite(amount) or abs(amount) > 10:
+          raise StudioError(f'{name}: amount {amount} outside -10..10')
+        if amount:
+          z = z + amount * vectors[name]
+          used[name] = amount
+      text = ', '.join(f'{k} {v:+.2f}' for k, v in used.items()) or 'no change'
+      base = self.item(base_id).title if base_id else 'z = 0'
+      return self._decode_one(z, f'{base}: {text}', 'attribute', temperature, seed,
+                              {'amounts': used})
+
+  # -- 7. saving -------------------------------------------------------------------
+  def media(self, item_id: str, kind: str) -> tuple[bytes, str, str]:
+    """(bytes, content type, file name) of an item as wav / mid / png / json / npy."""
+    with self.lock:
+      item = self.item(item_id)
+    stem = f'{item.kind}_{item.id}'
+    if kind not in item.cache:
+      if kind == 'wav':
+        data = media.wav_bytes(item.ns)
+      elif kind == 'mid':
+        data = media.midi_bytes(item.ns)
+      elif kind == 'png':
+        data = media.png_bytes(item.ns, title=item.title)
+      elif kind == 'json':
+        data = media.json_bytes(self.recipe(item))
+      elif kind == 'npy':
+        if item.z is None:
+          raise StudioError(f'{item.title} has no latent')
+        data = media.npy_bytes(item.z)
+      else:
+        raise StudioError(f'unknown download {kind!r}')
+      item.cache[kind] = data
+    types = {'wav': 'audio/wav', 'mid': 'audio/midi', 'png': 'image/png',
+             'json': 'application/json', 'npy': 'application/octet-stream'}
+    return item.cache[kind], types[kind], f'{stem}.{kind}'
+
+  def recipe(self, item: Item) -> dict:
+    """The item's recipe with the workdir and commands that reproduce it."""
+    out = {'title': item.title, 'workdir': self.workdir, **item.recipe}
+    if item.z is not None and 'z' not in out:
+      out['z'] = np.asarray(item.z, np.float32).reshape(-1, self.z_size).tolist()
+    method = item.recipe['method']
+    if method == 'sample':
+      out['cli'] = (f'python -m musicvae_jax.generate --workdir={self.workdir} --mode=sample '
+                    f'--num_outputs={out["n"]} --temperature={out["temperature"]} '
+                    f'--seed={out["seed"]} --output_dir=out  # sample_{out["index"]:02d}.mid')
+    elif method in ('decode', 'walk'):
+      out['cli'] = (f'python -m musicvae_jax.studio.reproduce --workdir={self.workdir} '
+                    f'--recipe=THIS_FILE.json --output_dir=out')
+    out['python'] = ('from musicvae_jax.studio import reproduce; '
+                     'ns = reproduce.replay(TrainedModel.from_workdir(WORKDIR), recipe)'
+                     if method in ('sample', 'decode', 'walk') else
+                     'the MIDI file is the window itself; z is its encoding (mu)')
+    return out
+
+  def item_json(self, item: Item) -> dict:
+    return {'id': item.id, 'title': item.title, 'kind': item.kind,
+            'notes': media.notes_json(item.ns),
+            'duration': round(max([item.ns.total_time] + [n.end_time for n in item.ns.notes]), 4),
+            'bar_seconds': bar_seconds(item.ns),
+            'mixable': item.z is not None and np.ndim(item.z) == 1}

@@ -1,0 +1,72 @@
+"""NoteSequence -> bytes the page can play, show or download (in memory).
+
+Each function has one job and reuses `render` (the files `generate` writes
+are the same bytes). Audio goes through `synthesize`, the one place to swap
+the built-in synthesiser for another (e.g. a SoundFont renderer) later.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from musicvae_jax import render
+
+SAMPLE_RATE = 22050
+
+
+def synthesize(ns, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+  """Mono float32 audio `[samples]` in [-1, 1] for `ns` (the built-in synth)."""
+  return render.synthesize(ns, sample_rate)
+
+
+def wav_bytes(ns, sample_rate: int = SAMPLE_RATE) -> bytes:
+  """A 16-bit PCM mono WAV file of `synthesize(ns)`."""
+  audio = synthesize(ns, sample_rate)
+  pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype('<i2')
+  buffer = io.BytesIO()
+  with wave.open(buffer, 'wb') as f:
+    f.setnchannels(1)
+    f.setsampwidth(2)
+    f.setframerate(sample_rate)
+    f.writeframes(pcm.tobytes())
+  return buffer.getvalue()
+
+
+def midi_bytes(ns) -> bytes:
+  """A standard MIDI file of `ns`, exactly as `render.write_midi` writes it."""
+  with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / 'x.mid'
+    render.write_midi(ns, path)
+    return path.read_bytes()
+
+
+def png_bytes(ns, title: str | None = None) -> bytes:
+  """A piano-roll PNG of `ns` (`render.piano_roll_image`)."""
+  buffer = io.BytesIO()
+  render.piano_roll_image(ns, title=title).save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+  """`np.save` of `array` (float32)."""
+  buffer = io.BytesIO()
+  np.save(buffer, np.asarray(array, np.float32))
+  return buffer.getvalue()
+
+
+def json_bytes(value) -> bytes:
+  return json.dumps(value, indent=1).encode('utf-8')
+
+
+def notes_json(ns) -> list[list]:
+  """Notes for the page's canvas: [pitch, start s, end s, velocity, is_drum,
+  instrument] each, sorted by start."""
+  return [[n.pitch, round(n.start_time, 4), round(n.end_time, 4), n.velocity,
+           bool(n.is_drum), n.instrument]
+          for n in sorted(ns.notes, key=lambda n: (n.start_time, n.pitch))]

@@ -1,0 +1,73 @@
+"""Rebuild a studio result from its saved recipe (the "z" JSON download).
+
+  python -m musicvae_jax.studio.reproduce --workdir=runs/demo \
+      --recipe=~/Downloads/mix_i12.json --output_dir=out/again
+
+writes the same MIDI, WAV and piano roll the studio played (same model, same
+recipe). From Python: `reproduce.replay(TrainedModel.from_workdir(W), recipe)`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags
+
+
+def replay(model, recipe: dict):
+  """The NoteSequence a recipe describes ('sample', 'decode' or 'walk')."""
+  from musicvae_jax.studio import latent
+  method = recipe.get('method')
+  qpm = float(recipe.get('qpm', 120.0))
+  temperature, seed = float(recipe['temperature']), int(recipe['seed'])
+  if method == 'sample':
+    z = np.random.default_rng(seed).standard_normal(
+        (int(recipe['n']), model.config.z_size)).astype(np.float32)
+    return model.decode(z, temperature, seed=seed, qpm=qpm)[int(recipe['index'])]
+  z = np.asarray(recipe['z'], np.float32).reshape(-1, model.config.z_size)
+  if method == 'decode':
+    return model.decode(z, temperature, seed=seed, qpm=qpm)[0]
+  if method == 'walk':
+    return latent.join_sequences(model.decode(z, temperature, seed=seed, qpm=qpm),
+                                 float(recipe['seconds_each']))
+  raise ValueError(f'recipe method {method!r} cannot be replayed (an input or map '
+                   'window is its own MIDI file)')
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'The run the studio served.')
+flags.DEFINE_string('recipe', None, 'A recipe JSON saved from the studio ("z" download).')
+flags.DEFINE_string('output_dir', None, 'Where the MIDI, WAV, PNG and index.html go.')
+
+
+def main(argv):
+  del argv
+  from musicvae_jax import render
+  from musicvae_jax.trained_model import TrainedModel
+  try:
+    recipe = json.loads(Path(FLAGS.recipe).expanduser().read_text())
+    model = TrainedModel.from_workdir(FLAGS.workdir)
+    ns = replay(model, recipe)
+    out = Path(FLAGS.output_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    title = recipe.get('title', 'studio result')
+    render.write_midi(ns, out / 'result.mid')
+    render.write_piano_roll_png(ns, out / 'result.png', title=title)
+    render.write_wav(ns, out / 'result.wav')
+    render.write_index_html(out, [{'title': title, 'midi': 'result.mid',
+                                   'png': 'result.png', 'wav': 'result.wav'}], title)
+  except (ValueError, OSError, KeyError, TypeError) as error:
+    sys.exit(f'error: {FLAGS.recipe}: {error}')
+  print(f'wrote {out / "result.mid"}; open {out / "index.html"}')
+
+
+def run():
+  flags.mark_flags_as_required(['workdir', 'recipe', 'output_dir'])
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,672 @@
+// musicvae studio: the page. Plain JS, no libraries; talks to the JSON API
+// of musicvae_jax/studio/server.py and plays WAV previews with WebAudio.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  info: null,
+  items: {},          // id -> item JSON
+  mix: [],            // item ids at the corners A..D
+  mixPoint: {x: 0.5, y: 0.5},
+  base: '',           // attribute base item id
+  map: null,          // {points, labels, values, ...}
+  mapMark: null,      // [x, y] of the last decoded place
+  lastAudio: null,    // {id, duration} of the last decoded buffer (tests read it)
+  requests: 0,
+};
+window.studioState = state;
+
+// -- messages and the busy indicator --------------------------------------------
+let messageTimer = null;
+function showMessage(text, kind) {   // errors stay until dismissed; notes fade after 4 s
+  $('message-text').textContent = text;
+  $('message').className = 'message' + (kind === 'info' ? ' info' : '');
+  $('message').hidden = false;
+  clearTimeout(messageTimer);
+  if (kind === 'info') messageTimer = setTimeout(clearMessage, 4000);
+}
+function clearMessage() { $('message').hidden = true; }
+$('message-close').onclick = clearMessage;
+
+let busyCount = 0;
+function busy(delta, text) {
+  busyCount = Math.max(0, busyCount + delta);
+  $('busy').hidden = busyCount === 0;
+  if (text) $('busy-text').textContent = text;
+}
+
+async function api(path, body, options) {
+  options = options || {};
+  busy(1, options.busyText || 'working');
+  state.requests += 1;
+  try {
+    const init = {method: body === undefined ? 'GET' : 'POST'};
+    if (body instanceof Blob) {
+      init.body = body;
+      init.headers = {'Content-Type': 'application/octet-stream'};
+    } else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = {'Content-Type': 'application/json'};
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (error) {
+      throw new Error('the studio server does not answer (is it still running?)');
+    }
+    let data = null;
+    try { data = await response.json(); } catch (error) { data = null; }
+    if (!response.ok) {
+      throw new Error((data && data.error) || `the server answered ${response.status}`);
+    }
+    return data;
+  } finally {
+    busy(-1);
+  }
+}
+
+// Calls that must not pile up (slider moves): one in flight, the newest waits.
+function latestOnly(run) {
+  let running = false, pending = null;
+  async function go(args) {
+    running = true;
+    try { await run(args); } catch (error) { showMessage(error.message); }
+    running = false;
+    if (pending !== null) { const next = pending; pending = null; go(next); }
+  }
+  return (args) => { if (running) pending = args; else go(args); };
+}
+
+// -- audio ---------------------------------------------------------------------------
+const player = {
+  context: null, source: null, buffers: {}, item: null, started: 0, loop: false,
+  ensure() {
+    if (!this.context) this.context = new (window.AudioContext || window.webkitAudioContext)();
+    if (this.context.state === 'suspended') this.context.resume();
+    return this.context;
+  },
+  async buffer(id) {
+    if (this.buffers[id]) return this.buffers[id];
+    const context = this.ensure();
+    const response = await fetch(`/api/item/${id}/wav`);
+    if (!response.ok) throw new Error('could not fetch the audio');
+    const bytes = await response.arrayBuffer();
+    const buffer = await context.decodeAudioData(bytes);
+    this.buffers[id] = buffer;
+    state.lastAudio = {id, duration: buffer.duration, samples: buffer.length};
+    return buffer;
+  },
+  async play(id, loop) {
+    const item = state.items[id];
+    if (!item) return;
+    let buffer;
+    try { buffer = await this.buffer(id); } catch (error) { showMessage(error.message); return; }
+    this.stop();
+    const context = this.ensure();
+    const source = context.createBufferSource();
+    source.buffer = buffer;
+    source.loop = !!loop;
+    if (loop) { source.loopStart = 0; source.loopEnd = Math.min(item.duration, buffer.duration); }
+    source.connect(context.destination);
+    source.onended = () => { if (this.source === source) this.stop(); };
+    source.start();
+    this.source = source; this.item = item; this.started = context.currentTime;
+    this.loop = !!loop;
+    $('player-loop').checked = this.loop;
+    $('player-title').textContent = item.title;
+    $('player-toggle').disabled = false;
+    $('player-toggle').innerHTML = '&#9632;';
+    document.querySelectorAll('.card').forEach((c) => {
+      const on = c.dataset.id === id;
+      c.classList.toggle('playing', on);
+      c.querySelector('.play').innerHTML = on ? '&#9632;' : '&#9654;';
+    });
+    requestAnimationFrame(tick);
+  },
+  stop() {
+    if (this.source) { try { this.source.stop(); } catch (error) { /* already stopped */ } }
+    this.source = null;
+    const item = this.item;
+    $('player-toggle').innerHTML = '&#9654;';
+    $('player-time').textContent = '';
+    document.querySelectorAll('.card').forEach((c) => {
+      c.classList.remove('playing');
+      c.querySelector('.play').innerHTML = '&#9654;';
+    });
+    if (item) redrawCards(item.id, null);
+  },
+  position() {
+    if (!this.source) return null;
+    const t = this.context.currentTime - this.started;
+    return this.loop ? t % this.item.duration : t;
+  },
+};
+
+function tick() {
+  const t = player.position();
+  if (t === null) return;
+  redrawCards(player.item.id, t);
+  $('player-time').textContent = `${t.toFixed(1)} / ${player.item.duration.toFixed(1)} s`;
+  requestAnimationFrame(tick);
+}
+
+$('player-toggle').onclick = () => {
+  if (player.source) player.stop();
+  else if (player.item) player.play(player.item.id, $('player-loop').checked);
+};
+$('player-loop').onchange = () => {
+  if (player.source) { player.source.loop = $('player-loop').checked; player.loop = player.source.loop; }
+};
+document.addEventListener('keydown', (event) => {
+  if (event.code === 'Space' && !['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON'].includes(event.target.tagName)) {
+    event.preventDefault();
+    $('player-toggle').click();
+  }
+});
+
+// -- piano roll (canvas) ----------------------------------------------------------
+const COLOURS = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#db2777'];
+
+const DRUM_NAMES = {35: 'kick', 36: 'kick', 37: 'stick', 38: 'snare', 39: 'clap', 40: 'snare',
+  41: 'tom L', 42: 'hat', 43: 'tom L', 44: 'hat p', 45: 'tom M', 46: 'hat o', 47: 'tom M',
+  48: 'tom H', 49: 'crash', 50: 'tom H', 51: 'ride', 57: 'crash', 59: 'ride'};
+
+// A piano roll: pitched notes on a keyboard grid (C labelled), drums in a
+// band below with one row per drum pitch; bar and beat lines; a playhead.
+function drawRoll(canvas, item, playhead) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || 520, height = canvas.clientHeight || 150;
+  if (canvas.width !== Math.round(width * ratio)) {
+    canvas.width = Math.round(width * ratio); canvas.height = Math.round(height * ratio);
+  }
+  const g = canvas.getContext('2d');
+  g.setTransform(ratio, 0, 0, ratio, 0, 0);
+  g.fillStyle = '#fff'; g.fillRect(0, 0, width, height);
+  const top = 12, bottom = height - 2;
+  const pitched = item.notes.filter((n) => !n[4]).map((n) => n[0]);
+  const drums = [...new Set(item.notes.filter((n) => n[4]).map((n) => n[0]))].sort((a, b) => b - a);
+  const drumRowH = drums.length ? Math.min(12, (bottom - top) / (pitched.length ? 2 : 1) / drums.length) : 0;
+  const drumTop = bottom - drums.length * drumRowH;
+  const pitchedBottom = drums.length ? drumTop - (pitched.length ? 4 : 0) : bottom;
+  let low = pitched.length ? Math.min(...pitched) - 2 : 58;
+  let high = pitched.length ? Math.max(...pitched) + 2 : 82;
+  if (high - low < 24) { const extra = 24 - (high - low); low -= Math.floor(extra / 2); high += Math.ceil(extra / 2); }
+  const left = drums.length ? 40 : 30, plotW = width - left - 4;
+  const rowH = (pitched.length || !drums.length) ? (pitchedBottom - top) / (high - low + 1) : 0;
+  const duration = Math.max(item.duration, 0.5);
+  const x = (t) => left + (t / duration) * plotW;
+  const y = (p) => top + (high - p) * rowH;
+  g.font = '9px sans-serif';
+  if (rowH) {
+    for (let p = low; p <= high; p++) {          // black-key rows, C labels
+      if ([1, 3, 6, 8, 10].includes(((p % 12) + 12) % 12)) {
+        g.fillStyle = '#f3f4f7'; g.fillRect(left, y(p), plotW, rowH);
+      }
+      if (p % 12 === 0 && rowH * 12 > 14) {
+        g.fillStyle = '#8b919c'; g.textAlign = 'right';
+        g.fillText(`C${p / 12 - 1}`, left - 3, y(p) + rowH);
+      }
+    }
+  }
+  drums.forEach((p, i) => {                       // drum band
+    const yy = drumTop + i * drumRowH;
+    if (i % 2 === 0) { g.fillStyle = '#f2f7f2'; g.fillRect(left, yy, plotW, drumRowH); }
+    if (drumRowH >= 8) {
+      g.fillStyle = '#8b919c'; g.textAlign = 'right';
+      g.fillText(DRUM_NAMES[p] || `dr ${p}`, left - 3, yy + drumRowH - 2);
+    }
+  });
+  const bar = item.bar_seconds || 2, beat = bar / 4;
+  for (let b = 0, i = 0; b <= duration + 1e-6; b += beat, i++) {   // beats and bars
+    const major = i % 4 === 0;
+    g.strokeStyle = major ? '#9aa0aa' : '#e3e5ea';
+    g.beginPath(); g.moveTo(Math.round(x(b)) + 0.5, top); g.lineTo(Math.round(x(b)) + 0.5, bottom); g.stroke();
+    if (major && b < duration - 1e-6) {
+      g.fillStyle = '#8b919c'; g.textAlign = 'left';
+      g.fillText(String(i / 4 + 1), x(b) + 2, 9);
+    }
+  }
+  const minDrum = 0.06 * plotW / duration;
+  for (const n of item.notes) {
+    const [pitch, start, end, velocity, drum, instrument] = n;
+    g.globalAlpha = 0.35 + 0.65 * velocity / 127;
+    if (drum) {
+      g.fillStyle = '#16a34a';
+      g.fillRect(x(start) + 0.5, drumTop + drums.indexOf(pitch) * drumRowH + 1,
+                 Math.max(3, Math.min(minDrum, x(end) - x(start))), Math.max(2, drumRowH - 2));
+    } else {
+      g.fillStyle = COLOURS[instrument % COLOURS.length];
+      g.fillRect(x(start) + 0.5, y(pitch) + 0.5, Math.max(2, x(end) - x(start) - 1), Math.max(2, rowH - 1));
+    }
+    g.globalAlpha = 1;
+  }
+  if (!item.notes.length) {
+    g.fillStyle = '#8b919c'; g.font = '13px sans-serif'; g.textAlign = 'center';
+    g.fillText('silence: no notes were decoded (try a higher temperature)', left + plotW / 2, height / 2);
+  }
+  if (playhead !== null && playhead !== undefined) {
+    g.strokeStyle = '#dc2626'; g.lineWidth = 2;
+    g.beginPath(); g.moveTo(x(playhead), top - 2); g.lineTo(x(playhead), height); g.stroke();
+    g.lineWidth = 1;
+  }
+}
+
+function redrawCards(id, playhead) {
+  document.querySelectorAll(`.card[data-id="${id}"] canvas.roll`).forEach((c) => {
+    drawRoll(c, state.items[id], playhead);
+  });
+}
+
+// -- result cards ---------------------------------------------------------------------
+function makeCard(item) {
+  state.items[item.id] = item;
+  const card = $('card-template').content.firstElementChild.cloneNode(true);
+  card.dataset.id = item.id;
+  card.dataset.kind = item.kind;
+  card.querySelector('.title').textContent = item.title;
+  card.querySelector('.title').title = item.title;
+  const canvas = card.querySelector('canvas.roll');
+  card.querySelector('.play').onclick = () => {
+    if (player.source && player.item && player.item.id === item.id) player.stop();
+    else player.play(item.id, $('player-loop').checked);
+  };
+  canvas.onclick = card.querySelector('.play').onclick;
+  const mixButton = card.querySelector('.add-mix');
+  const baseButton = card.querySelector('.set-base');
+  if (!item.mixable) { mixButton.remove(); baseButton.remove(); }
+  mixButton.onclick = () => addToMix(item.id);
+  baseButton.onclick = () => setBase(item.id);
+  if (!state.info || !state.info.attributes.length) baseButton.remove();
+  for (const kind of ['mid', 'wav', 'png', 'json', 'npy']) {
+    const link = card.querySelector(`.dl-${kind}`);
+    if (kind === 'npy' && !item.mixable && item.kind !== 'walk') { link.remove(); continue; }
+    link.href = `/api/item/${item.id}/${kind}?download=1`;
+    link.setAttribute('download', `${item.kind}_${item.id}.${kind}`);
+  }
+  requestAnimationFrame(() => drawRoll(canvas, item, null));
+  return card;
+}
+
+function showItems(container, items, replace) {
+  if (replace) container.replaceChildren();
+  const cards = items.map(makeCard);
+  cards.forEach((c) => container.appendChild(c));
+  return cards;
+}
+
+// -- 1. sample ------------------------------------------------------------------------
+function bindRange(id) {
+  const input = $(id), out = $(id + '-value');
+  const show = () => { out.textContent = Number(input.value).toFixed(2); };
+  input.addEventListener('input', show); show();
+}
+['sample-temperature', 'input-temperature', 'mix-temperature', 'walk-temperature',
+ 'attr-temperature'].forEach(bindRange);
+
+$('sample-new-seed').onclick = () => { $('sample-seed').value = Math.floor(Math.random() * 100000); };
+$('sample-go').onclick = async () => {
+  clearMessage();
+  try {
+    const data = await api('/api/sample', {
+      n: Number($('sample-n').value), temperature: Number($('sample-temperature').value),
+      seed: Number($('sample-seed').value)}, {busyText: 'sampling'});
+    showItems($('sample-results'), data.items, true);
+  } catch (error) { showMessage(error.message); }
+};
+
+// -- 2. uploads -------------------------------------------------------------------------
+async function uploadFiles(files) {
+  clearMessage();
+  for (const file of files) {
+    if (state.info && file.size > state.info.max_upload_bytes) {
+      showMessage(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB is over the limit of ` +
+                  `${(state.info.max_upload_bytes / 1e6).toFixed(1)} MB`);
+      continue;
+    }
+    try {
+      const info = await api(`/api/upload?name=${encodeURIComponent(file.name)}`, file,
+                             {busyText: `reading ${file.name}`});
+      addUploadRow(info);
+      await useWindow(info.upload, info.first_bar, info.name);
+    } catch (error) { showMessage(error.message); }
+  }
+}
+
+function addUploadRow(info) {
+  const row = document.createElement('div');
+  row.className = 'upload';
+  row.dataset.upload = info.upload;
+  const name = document.createElement('span');
+  name.className = 'name'; name.textContent = info.name;
+  const bars = document.createElement('span');
+  bars.textContent = `${info.bars} bars`;
+  const label = document.createElement('label');
+  label.textContent = `${info.slice_bars} bars from bar `;
+  const start = document.createElement('input');
+  start.type = 'number'; start.min = 1; start.max = info.bars; start.value = info.first_bar;
+  start.className = 'start-bar';
+  label.appendChild(start);
+  const go = document.createElement('button');
+  go.className = 'secondary use-window'; go.textContent = 'Use these bars';
+  go.onclick = () => useWindow(info.upload, Number(start.value), info.name).catch((e) => showMessage(e.message));
+  row.append(name, bars, label, go);
+  $('uploads').appendChild(row);
+}
+
+async function useWindow(uploadId, startBar, name) {
+  const data = await api('/api/window', {
+    upload: uploadId, start_bar: startBar, temperature: Number($('input-temperature').value),
+    seed: 0}, {busyText: `encoding ${name}`});
+  const pair = document.createElement('div');
+  pair.className = 'pair';
+  showItems(pair, data.items, false);
+  $('input-results').prepend(pair);
+  return data.items;
+}
+
+$('file-input').onchange = (event) => { uploadFiles([...event.target.files]); event.target.value = ''; };
+const drop = $('drop');
+['dragenter', 'dragover'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); }));
+['dragleave', 'drop'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove('over'); }));
+drop.addEventListener('drop', (e) => uploadFiles([...e.dataTransfer.files]));
+// Files dropped anywhere else would make the browser leave the page.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => { e.preventDefault(); if (e.target !== drop) uploadFiles([...e.dataTransfer.files]); });
+
+// -- 3. mix ---------------------------------------------------------------------------
+const LETTERS = ['A', 'B', 'C', 'D'];
+const CORNERS = [[0, 0], [1, 0], [0, 1], [1, 1]];
+
+function addToMix(id) {
+  if (state.mix.includes(id)) { showMessage('That melody is already in the mix.', 'info'); return; }
+  if (state.mix.length >= 4) { showMessage('The mix holds four melodies; remove one first.', 'info'); return; }
+  state.mix.push(id);
+  renderMix();
+  showMessage(`Added to the mix as ${LETTERS[state.mix.length - 1]}: ${state.items[id].title}`, 'info');
+}
+
+function renderMix() {
+  $('mix-count').textContent = state.mix.length || '';
+  const chips = $('mix-sources');
+  chips.replaceChildren();
+  state.mix.forEach((id, i) => {
+    const chip = document.createElement('span');
+    chip.className = 'chip';
+    const letter = document.createElement('span');
+    letter.className = 'letter'; letter.textContent = LETTERS[i];
+    const text = document.createElement('span');
+    text.className = 'text'; text.textContent = state.items[id].title; text.title = state.items[id].title;
+    const remove = document.createElement('button');
+    remove.innerHTML = '&times;'; remove.title = 'remove from the mix';
+    remove.onclick = () => { state.mix.splice(i, 1); renderMix(); };
+    chip.append(letter, text, remove);
+    chips.appendChild(chip);
+  });
+  const n = state.mix.length;
+  $('mix-empty').hidden = n >= 2;
+  $('mix-pad').hidden = n < 3;
+  $('mix-slider-wrap').hidden = n !== 2;
+  drawPad();
+}
+
+function drawPad() {
+  const canvas = $('mix-pad'), g = canvas.getContext('2d');
+  const w = canvas.width, h = canvas.height, m = 26;
+  g.clearRect(0, 0, w, h);
+  const grad = g.createLinearGradient(0, 0, w, h);
+  grad.addColorStop(0, '#eef3fe'); grad.addColorStop(1, '#f7f0fd');
+  g.fillStyle = grad; g.fillRect(m, m, w - 2 * m, h - 2 * m);
+  g.strokeStyle = '#c9d3e6'; g.strokeRect(m + 0.5, m + 0.5, w - 2 * m, h - 2 * m);
+  g.font = 'bold 15px sans-serif'; g.textAlign = 'center'; g.textBaseline = 'middle';
+  CORNERS.forEach(([cx, cy], i) => {
+    const px = m + cx * (w - 2 * m), py = m + cy * (h - 2 * m);
+    const filled = i < state.mix.length;
+    g.fillStyle = filled ? '#2563eb' : '#b7bfcc';
+    g.beginPath(); g.arc(px, py, 13, 0, 2 * Math.PI); g.fill();
+    g.fillStyle = '#fff';
+    g.fillText(filled ? LETTERS[i] : '·', px, py + 1);
+  });
+  const px = m + state.mixPoint.x * (w - 2 * m), py = m + state.mixPoint.y * (h - 2 * m);
+  g.fillStyle = '#dc2626'; g.strokeStyle = '#fff'; g.lineWidth = 3;
+  g.beginPath(); g.arc(px, py, 9, 0, 2 * Math.PI); g.fill(); g.stroke(); g.lineWidth = 1;
+}
+
+const mixLive = latestOnly(async (point) => {
+  const data = await api('/api/mix', {
+    ids: state.mix, x: point.x, y: point.y, temperature: Number($('mix-temperature').value),
+    seed: 0}, {busyText: 'mixing'});
+  const [card] = showItems($('mix-result'), data.items, true);
+  if ($('mix-autoplay').checked) await player.play(data.items[0].id, $('mix-loop').checked);
+  return card;
+});
+
+function movePad(event) {
+  const canvas = $('mix-pad'), rect = canvas.getBoundingClientRect(), m = 26;
+  const sx = canvas.width / rect.width;
+  const x = ((event.clientX - rect.left) * sx - m) / (canvas.width - 2 * m);
+  const y = ((event.clientY - rect.top) * sx - m) / (canvas.height - 2 * m);
+  state.mixPoint = {x: Math.min(1, Math.max(0, x)), y: Math.min(1, Math.max(0, y))};
+  drawPad();
+  mixLive({...state.mixPoint});
+}
+let dragging = false;
+$('mix-pad').addEventListener('pointerdown', (e) => { dragging = true; $('mix-pad').setPointerCapture(e.pointerId); movePad(e); });
+$('mix-pad').addEventListener('pointermove', (e) => { if (dragging) movePad(e); });
+$('mix-pad').addEventListener('pointerup', () => { dragging = false; });
+$('mix-slider').addEventListener('input', () => {
+  state.mixPoint = {x: Number($('mix-slider').value), y: 0};
+  mixLive({...state.mixPoint});
+});
+$('mix-clear').onclick = () => { state.mix = []; renderMix(); };
+
+// -- 4. walk ---------------------------------------------------------------------------
+$('walk-go').onclick = async () => {
+  clearMessage();
+  const mode = document.querySelector('input[name=walk-mode]:checked').value;
+  if (mode === 'mix' && state.mix.length < 2) {
+    showMessage('A walk through the mix needs at least two melodies in it ("+ Mix" on a card), or choose a random walk.');
+    return;
+  }
+  try {
+    const data = await api('/api/walk', {
+      ids: mode === 'mix' ? state.mix : [], anchors: Number($('walk-anchors').value),
+      steps: Number($('walk-steps').value), temperature: Number($('walk-temperature').value),
+      seed: Number($('walk-seed').value)}, {busyText: 'walking'});
+    showItems($('walk-result'), data.items, true);
+    await player.play(data.items[0].id, false);
+  } catch (error) { showMessage(error.message); }
+};
+
+// -- 5. map ------------------------------------------------------------------------------
+const MAP_MARGIN = 24;
+function mapScale() {
+  const pts = state.map.points, canvas = $('map-canvas');
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const [x, y] of pts) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+  const span = Math.max(x1 - x0, y1 - y0, 1e-6) * 1.1;
+  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, size = canvas.width - 2 * MAP_MARGIN;
+  return {
+    toPx: ([x, y]) => [MAP_MARGIN + ((x - cx) / span + 0.5) * size, MAP_MARGIN + (0.5 - (y - cy) / span) * size],
+    fromPx: (px, py) => [cx + ((px - MAP_MARGIN) / size - 0.5) * span, cy + (0.5 - (py - MAP_MARGIN) / size) * span],
+  };
+}
+
+function viridis(t) {
+  const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  t = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(t)), f = t - i;
+  const c = stops[i].map((v, k) => Math.round(v + f * (stops[i + 1][k] - v)));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function drawMap() {
+  const canvas = $('map-canvas'), g = canvas.getContext('2d');
+  g.fillStyle = '#fff'; g.fillRect(0, 0, canvas.width, canvas.height);
+  if (!state.map) {
+    g.fillStyle = '#8b919c'; g.font = '14px sans-serif'; g.textAlign = 'center';
+    g.fillText('Build the map to see the dataset here.', canvas.width / 2, canvas.height / 2);
+    return;
+  }
+  const scale = mapScale(), attr = $('map-colour').value;
+  const values = (state.map.values[attr] || []).filter((v) => v !== null);
+  const lo = values.length ? Math.min(...values) : 0, hi = values.length ? Math.max(...values) : 1;
+  state.map.points.forEach((p, i) => {
+    const [px, py] = scale.toPx(p);
+    const v = state.map.values[attr] ? state.map.values[attr][i] : null;
+    g.fillStyle = v === null ? '#b7bfcc' : viridis((v - lo) / (hi - lo || 1));
+    g.globalAlpha = 0.85;
+    g.beginPath(); g.arc(px, py, state.map.hover === i ? 7 : 4.5, 0, 2 * Math.PI); g.fill();
+  });
+  g.globalAlpha = 1;
+  if (state.mapMark) {
+    const [px, py] = scale.toPx(state.mapMark);
+    g.strokeStyle = '#dc2626'; g.lineWidth = 2.5;
+    g.beginPath(); g.moveTo(px - 7, py - 7); g.lineTo(px + 7, py + 7); g.moveTo(px + 7, py - 7); g.lineTo(px - 7, py + 7); g.stroke();
+    g.lineWidth = 1;
+  }
+  const legend = $('map-legend');
+  legend.replaceChildren();
+  if (attr && values.length) {
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.background = `linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map(viridis).join(',')})`;
+    const a = document.createElement('span'), b = document.createElement('span');
+    a.textContent = `${attr.replace('_', ' ')} ${lo.toFixed(2)}`; b.textContent = hi.toFixed(2);
+    legend.append(a, bar, b);
+  }
+}
+
+function nearestPoint(px, py) {
+  if (!state.map) return -1;
+  const scale = mapScale();
+  let best = -1, bestD = 8 * 8;
+  state.map.points.forEach((p, i) => {
+    const [x, y] = scale.toPx(p), d = (x - px) ** 2 + (y - py) ** 2;
+    if (d < bestD) { best = i; bestD = d; }
+  });
+  return best;
+}
+
+function canvasXY(canvas, event) {
+  const rect = canvas.getBoundingClientRect();
+  return [(event.clientX - rect.left) * canvas.width / rect.width,
+          (event.clientY - rect.top) * canvas.height / rect.height];
+}
+
+$('map-source').onchange = () => { $('map-folder').hidden = $('map-source').value !== 'folder'; };
+$('map-colour').onchange = drawMap;
+$('map-go').onclick = async () => {
+  clearMessage();
+  const folder = $('map-source').value === 'folder' ? $('map-folder').value.trim() : '';
+  if ($('map-source').value === 'folder' && !folder) { showMessage('Type the folder of MIDI files to map.'); return; }
+  try {
+    state.map = await api('/api/map', {folder, method: $('map-method').value, seed: 0},
+                          {busyText: 'encoding the dataset'});
+    state.mapMark = null;
+    showMessage(`${state.map.count} windows of ${state.map.source}, ${state.map.method.toUpperCase()}.`, 'info');
+    drawMap();
+  } catch (error) { showMessage(error.message); }
+};
+$('map-canvas').addEventListener('mousemove', (event) => {
+  if (!state.map) return;
+  const i = nearestPoint(...canvasXY($('map-canvas'), event));
+  if (i !== state.map.hover) { state.map.hover = i; drawMap(); }
+  $('map-hover').textContent = i >= 0 ? state.map.labels[i] : 'empty space: click to decode this place';
+});
+$('map-canvas').addEventListener('click', async (event) => {
+  if (!state.map) return;
+  const [px, py] = canvasXY($('map-canvas'), event);
+  clearMessage();
+  const i = nearestPoint(px, py);
+  try {
+    let data;
+    if (i >= 0) {
+      data = await api('/api/map/point', {index: i});
+      state.mapMark = null;
+    } else {
+      const [x, y] = mapScale().fromPx(px, py);
+      data = await api('/api/map/decode', {x, y, temperature: 0.2, seed: 0}, {busyText: 'decoding'});
+      state.mapMark = [x, y];
+    }
+    drawMap();
+    showItems($('map-result'), data.items, true);
+    await player.play(data.items[0].id, false);
+  } catch (error) { showMessage(error.message); }
+});
+
+// -- 6. attributes -----------------------------------------------------------------------
+function setBase(id) {
+  state.base = id;
+  $('attr-base').textContent = id ? state.items[id].title : 'z = 0 (the centre)';
+  if (id) showMessage(`Attribute base: ${state.items[id].title}`, 'info');
+}
+$('attr-base-clear').onclick = () => setBase('');
+
+const attrLive = latestOnly(async (amounts) => {
+  const data = await api('/api/attribute', {
+    base: state.base, amounts, temperature: Number($('attr-temperature').value), seed: 0},
+    {busyText: 'decoding'});
+  showItems($('attr-result'), data.items, true);
+  await player.play(data.items[0].id, false);
+});
+
+function attributeAmounts() {
+  const amounts = {};
+  document.querySelectorAll('#attr-sliders input').forEach((s) => { amounts[s.dataset.attr] = Number(s.value); });
+  return amounts;
+}
+
+function buildSliders(names) {
+  const box = $('attr-sliders');
+  box.replaceChildren();
+  if (!names.length) { box.textContent = 'This model has no attribute sliders (melody models only).'; return; }
+  for (const name of names) {
+    const label = document.createElement('label');
+    const text = document.createElement('span');
+    text.textContent = name.replace('_', ' ');
+    const slider = document.createElement('input');
+    slider.type = 'range'; slider.min = -3; slider.max = 3; slider.step = 0.1; slider.value = 0;
+    slider.dataset.attr = name;
+    const out = document.createElement('output');
+    out.textContent = '0.0';
+    slider.addEventListener('input', () => { out.textContent = Number(slider.value).toFixed(1); });
+    slider.addEventListener('change', () => { clearMessage(); attrLive(attributeAmounts()); });
+    label.append(text, slider, out);
+    box.appendChild(label);
+  }
+}
+$('attr-reset').onclick = () => {
+  document.querySelectorAll('#attr-sliders input').forEach((s) => { s.value = 0; s.dispatchEvent(new Event('input')); });
+};
+
+// -- tabs and start ------------------------------------------------------------------------
+document.querySelectorAll('.tab').forEach((tab) => {
+  tab.onclick = () => {
+    document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t === tab));
+    document.querySelectorAll('.panel').forEach((p) => p.classList.toggle('active', p.id === 'tab-' + tab.dataset.tab));
+    if (tab.dataset.tab === 'map') drawMap();
+    if (tab.dataset.tab === 'mix') drawPad();
+  };
+});
+window.addEventListener('resize', () => {
+  Object.keys(state.items).forEach((id) => redrawCards(id, null));
+});
+
+async function start() {
+  try {
+    state.info = await api('/api/info', undefined, {busyText: 'loading'});
+  } catch (error) { showMessage(error.message); return; }
+  const i = state.info;
+  $('model-info').textContent = `${i.model || i.encoding} · ${i.slice_bars} bars · z ${i.z_size} · ` +
+    `step ${i.step} · ${i.workdir}`;
+  $('upload-limit').textContent = `up to ${(i.max_upload_bytes / 1e6).toFixed(1)} MB each`;
+  $('map-method').replaceChildren(...i.projections.map((m) => new Option(
+      {pca: 'PCA', umap: 'UMAP', tsne: 't-SNE (openTSNE)'}[m] || m, m)));
+  $('map-colour').replaceChildren(...(i.attributes.length ? i.attributes : ['']).map(
+      (a) => new Option(a ? a.replace('_', ' ') : '(none)', a)));
+  buildSliders(i.attributes);
+  renderMix();
+  drawMap();
+  document.body.dataset.ready = '1';
+}
+start();

@@ -1,0 +1,473 @@
+"""The studio: latent math (hand-worked), the engine on a tiny model, the
+server and the page in a real headless Chromium.
+
+The model is a freshly initialised tiny mel_2bar checkpoint written in the
+test: what the studio does (shapes, files, messages, recipes) does not depend
+on how well the model was trained, and skipping training keeps this fast.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import note_seq
+import numpy as np
+import pytest
+
+from conftest import write_midi
+from musicvae_jax.studio import latent, projection
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# -- latent math, worked by hand ---------------------------------------------------------
+
+def test_mix_weights_by_hand():
+  np.testing.assert_allclose(latent.mix_weights(0.25, 0.9, 2), [0.75, 0.25])
+  # bilinear: (1-x)(1-y), x(1-y), (1-x)y, xy at x = 0.25, y = 0.5
+  np.testing.assert_allclose(latent.mix_weights(0.25, 0.5, 4),
+                             [0.375, 0.125, 0.375, 0.125])
+  # three: the empty bottom-right corner is the mean of the three
+  np.testing.assert_allclose(latent.mix_weights(1, 1, 3), [1 / 3, 1 / 3, 1 / 3])
+  np.testing.assert_allclose(latent.mix_weights(0, 0, 3), [1, 0, 0])
+  np.testing.assert_allclose(latent.mix_weights(2, -1, 4), [0, 1, 0, 0])  # clipped
+  with pytest.raises(ValueError, match='2 to 4'):
+    latent.mix_weights(0, 0, 5)
+  np.testing.assert_allclose(latent.blend(np.array([[2., 0.], [0., 4.]]), [0.75, 0.25]),
+                             [1.5, 1.0])
+
+
+def test_walk_path_by_hand():
+  a, b, c = np.eye(3, dtype=np.float32)
+  path = latent.walk_path(np.stack([a, b]), 1)
+  # slerp halfway between orthogonal unit vectors: (a + b) / sqrt(2)
+  np.testing.assert_allclose(path, [a, (a + b) / np.sqrt(2), b], atol=1e-6)
+  assert latent.walk_path(np.stack([a, b, c]), 3).shape == (2 * 4 + 1, 3)
+  np.testing.assert_allclose(latent.walk_path(np.stack([a, b, c]), 0), [a, b, c])
+  with pytest.raises(ValueError, match='at least 2'):
+    latent.walk_path(a[None], 2)
+
+
+def test_join_sequences_shifts_each_window():
+  one = note_seq.NoteSequence()
+  one.tempos.add(qpm=120)
+  one.notes.add(pitch=60, start_time=0.5, end_time=1.0, velocity=80)
+  joined = latent.join_sequences([one, one, one], 4.0)
+  assert [n.start_time for n in joined.notes] == [0.5, 4.5, 8.5]
+  assert joined.total_time == 12.0 and joined.tempos[0].qpm == 120
+
+
+def test_pca_by_hand_and_inverse():
+  # Points on the line (t, 2t) around (1, 1): the first component is
+  # (1, 2) / sqrt(5), the coordinate along it t * sqrt(5); the second is 0.
+  t = np.array([-1.0, 0.0, 1.0])
+  x = np.stack([1 + t, 1 + 2 * t], 1)
+  coords, mean, components = projection.pca(x)
+  np.testing.assert_allclose(mean, [1, 1])
+  np.testing.assert_allclose(components[0], np.array([1, 2]) / np.sqrt(5))
+  np.testing.assert_allclose(coords[:, 0], t * np.sqrt(5), atol=1e-12)
+  np.testing.assert_allclose(coords[:, 1], 0, atol=1e-12)
+  fitted = projection.fit(x, 'pca')
+  np.testing.assert_allclose(fitted.inverse(coords[2]), x[2], atol=1e-6)
+  with pytest.raises(ValueError, match='choose one of'):
+    projection.fit(x, 'mds')
+
+
+def test_inverse_distance_mean_by_hand():
+  coords = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0]])
+  values = np.array([[1.0], [3.0], [100.0]])
+  # from (0.5, 0): squared distances 0.25 and 2.25 -> weights 4 and 4/9
+  expected = (4 * 1 + 4 / 9 * 3) / (4 + 4 / 9)
+  np.testing.assert_allclose(
+      projection.inverse_distance_mean([0.5, 0], coords, values, k=2), [expected], rtol=1e-6)
+  np.testing.assert_allclose(projection.inverse_distance_mean([2, 0], coords, values), [3])
+
+
+# -- a tiny model ------------------------------------------------------------------------------
+
+MOTIFS = [[60, 62, 64, 65], [72, 71, 69, 67], [60, 64, 67, 72], [67, 67, 62, 62]]
+
+
+def _motif_notes(motif, bars=4):
+  return [(motif[beat % 4], beat * 0.5, beat * 0.5 + 0.45) for beat in range(4 * bars)]
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+  """(workdir, MIDI folder, TrainedModel) of an initialised tiny mel_2bar."""
+  import jax
+  from musicvae_jax import checkpoints, config_base, input_pipeline, steps
+  from musicvae_jax.data import converters
+  from musicvae_jax.models import MusicVAE
+  from musicvae_jax.trained_model import TrainedModel
+  root = tmp_path_factory.mktemp('studio')
+  data = root / 'midi'
+  for i, motif in enumerate(MOTIFS):
+    for shift in (0, 3):
+      write_midi(data / f'm{i}_{shift}.mid', _motif_notes([p + shift for p in motif]))
+  config = config_base.load_config_file(str(REPO / 'configs/mel_2bar.py:tiny'))
+  config.train_dir, config.eval_dir = str(data), str(data)
+  config.cache_dir = str(root / 'cache')
+  config.num_workers, config.fast_midi = 1, False
+  spec = input_pipeline.token_spec(converters.make_converter(config))
+  model = MusicVAE.from_config(config, spec)
+  state = jax.jit(lambda batch: steps.create_train_state(config, model, batch))(
+      input_pipeline.example_batch(config, spec, 1))  # jit: twice as fast as eager
+  workdir = root / 'run'
+  ckpt = checkpoints.Checkpointer(workdir, async_save=False)
+  ckpt.save(0, state, config)
+  ckpt.close()
+  checkpoints.write_config(workdir, config)
+  return workdir, data, TrainedModel.from_workdir(workdir)
+
+
+@pytest.fixture(scope='module')
+def studio(tiny):
+  from musicvae_jax.studio.engine import Studio
+  workdir, _, model = tiny
+  return Studio(model, str(workdir), max_upload_bytes=40_000)
+
+
+def _notes(ns):
+  return [(n.pitch, round(n.start_time, 6), round(n.end_time, 6)) for n in ns.notes]
+
+
+def test_engine_results_replay_from_their_recipes(tiny, studio):
+  from musicvae_jax.studio import reproduce
+  _, data, model = tiny
+  samples = studio.sample(4, 0.7, seed=5)
+  direct = model.sample(4, 0.7, seed=5)
+  assert [_notes(i.ns) for i in samples] == [_notes(ns) for ns in direct]
+  info = studio.upload('m1_3.mid', (data / 'm1_3.mid').read_bytes())
+  assert info['bars'] == 4 and info['first_bar'] == 1
+  source, recon = studio.use_window(info['upload'], 2, 0.5, 0)
+  assert source.title.endswith('bars 2-3') and source.kind == 'input'
+  assert [n.pitch for n in source.ns.notes][:4] == [p + 3 for p in MOTIFS[1]]
+  mix = studio.mix([samples[0].id, source.id, samples[1].id], 0.2, 0.7, 0.5, 3)
+  walk = studio.walk([samples[0].id, source.id], 2, 0.5, 1)
+  assert walk.ns.total_time == 4 * studio.window_seconds
+  wander = studio.walk([], 2, 0.5, 2, random_anchors=2)
+  np.testing.assert_allclose(wander.z[0], latent.random_anchors(2, studio.z_size, 2)[0])
+  for item in samples[2:3] + [recon, mix, walk, wander]:
+    recipe = json.loads(studio.media(item.id, 'json')[0])
+    assert _notes(reproduce.replay(model, recipe)) == _notes(item.ns), item.title
+  # The saved z is the item's latent; the MIDI parses back to its notes.
+  np.testing.assert_array_equal(np.load(io.BytesIO(studio.media(mix.id, 'npy')[0])), mix.z)
+  midi = studio.media(walk.id, 'mid')[0]
+  back = note_seq.midi_to_note_sequence(midi)
+  assert _notes(back) == _notes(walk.ns)
+
+
+def test_engine_map_of_the_eval_set(studio):
+  found = studio.build_map('', 'pca')
+  assert found['source'] == "the run's eval set" and found['count'] == len(found['points'])
+  assert set(found['values']) == {'mean_pitch', 'note_density', 'pitch_range', 'rest_fraction'}
+  assert found['labels'][0].endswith('.mid')
+  item = studio.map_window(0)
+  assert item.kind == 'map' and len(item.ns.notes) == 8     # quarter notes over 2 bars
+  decoded = studio.map_decode(*found['points'][1], 0.5, 0)
+  assert decoded.z.shape == (studio.z_size,)
+  vectors = studio.attribute_vectors()
+  assert set(vectors) <= set(found['values']) and vectors
+  lifted = studio.attribute(item.id, {'note_density': 1.0}, 0.5, 0)
+  np.testing.assert_allclose(lifted.z, item.z + vectors['note_density'], rtol=1e-5, atol=1e-6)
+
+
+def test_engine_refuses_bad_input_with_a_message(studio, tmp_path):
+  from musicvae_jax.studio.engine import StudioError
+  with pytest.raises(StudioError, match='notes.txt: not a MIDI file'):
+    studio.upload('notes.txt', b'hello, not music')
+  with pytest.raises(StudioError, match='over the limit'):
+    studio.upload('big.mid', b'MThd' + bytes(50_000))
+  with pytest.raises(StudioError, match='empty'):
+    studio.upload('empty.mid', b'')
+  waltz = write_midi(tmp_path / 'waltz.mid', _motif_notes([60, 64, 67, 72]),
+                     time_signature=(3, 4))
+  with pytest.raises(StudioError, match='waltz.mid: no 2-bar melody window'):
+    studio.upload('waltz.mid', waltz.read_bytes())
+  with pytest.raises(StudioError, match='2 to 4'):
+    studio.mix(['i1'], 0, 0, 0.5, 0)
+  with pytest.raises(StudioError, match='temperature'):
+    studio.sample(2, 0.0, 0)
+  with pytest.raises(StudioError, match='no result'):
+    studio.media('nope', 'wav')
+
+
+# -- the server and the page ------------------------------------------------------------------
+
+def _chromium() -> str | None:
+  for name in ('chromium', 'chromium-browser', 'google-chrome'):
+    path = shutil.which(name)
+    if path:
+      return path
+  return None
+
+
+@pytest.fixture(scope='module')
+def browser_path():
+  """Path of the system's Chromium with Playwright importable, else skip
+  (before the model is built)."""
+  pytest.importorskip('playwright.sync_api')
+  path = _chromium()
+  if path is None:
+    pytest.skip('no Chromium on this machine (apt-get install chromium)')
+  return path
+
+
+@pytest.fixture(scope='module')
+def served(tiny):
+  """(base URL, Studio) of a studio served from a thread of this process."""
+  pytest.importorskip('starlette')
+  pytest.importorskip('uvicorn')
+  from musicvae_jax.studio import server
+  from musicvae_jax.studio.engine import Studio
+  workdir, _, model = tiny
+  studio = Studio(model, str(workdir), max_upload_bytes=40_000)
+  sock = server.bind('127.0.0.1', 0)
+  app_server = server.make_server(studio, sock)
+  thread = threading.Thread(target=app_server.run, kwargs={'sockets': [sock]}, daemon=True)
+  thread.start()
+  port = sock.getsockname()[1]
+  for _ in range(100):
+    if app_server.started:
+      break
+    time.sleep(0.05)
+  yield f'http://127.0.0.1:{port}', studio
+  app_server.should_exit = True
+  thread.join(timeout=10)
+
+
+def _post(url, body: bytes, content_type='application/json'):
+  request = urllib.request.Request(url, data=body, method='POST',
+                                   headers={'Content-Type': content_type})
+  try:
+    with urllib.request.urlopen(request, timeout=60) as response:
+      return response.status, json.loads(response.read())
+  except urllib.error.HTTPError as error:
+    return error.code, json.loads(error.read())
+
+
+def test_server_answers_bad_requests_with_messages(served):
+  base, _ = served
+  status, body = _post(f'{base}/api/upload?name=huge.mid', bytes(100_000), 'application/octet-stream')
+  assert status == 413 and 'huge.mid: 0.1 MB is over the limit' in body['error']
+  status, body = _post(f'{base}/api/sample', b'{not json')
+  assert status == 400 and 'not JSON' in body['error']
+  status, body = _post(f'{base}/api/mix', json.dumps({'ids': ['a', 'b'], 'x': 'left'}).encode())
+  assert status == 400 and 'bad request' in body['error']
+  status, body = _post(f'{base}/api/window', b'{}')
+  assert status == 400 and 'upload' in body['error']
+  status, body = _post(f'{base}/api/mix', json.dumps({'ids': ['x', 'y']}).encode())
+  assert status == 400 and "no result 'x'" in body['error']
+  with urllib.request.urlopen(f'{base}/api/info', timeout=10) as response:  # still serving
+    assert json.loads(response.read())['slice_bars'] == 2
+
+
+def test_page_in_a_real_browser(browser_path, served, tiny, tmp_path):
+  """One browser session: upload two MIDI files, input beside reconstruction,
+  mix with the slider (audio arrives, the roll is drawn), download a MIDI that
+  parses back, walk, map, attributes, and bad files give messages."""
+  from playwright import sync_api as playwright
+  base, studio = served
+  _, data, _ = tiny
+  not_midi = tmp_path / 'notes.mid'
+  not_midi.write_text('just text')
+  huge = tmp_path / 'huge.mid'
+  huge.write_bytes(b'MThd' + bytes(60_000))
+  waltz = write_midi(tmp_path / 'waltz.mid', _motif_notes([60, 64, 67, 72]), time_signature=(3, 4))
+  errors = []
+  with playwright.sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=browser_path, args=[
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run',
+        '--autoplay-policy=no-user-gesture-required'])
+    try:
+      page = browser.new_page(viewport={'width': 1280, 'height': 900}, accept_downloads=True)
+      page.on('pageerror', lambda error: errors.append(str(error)))
+      page.goto(base + '/')
+      page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
+      assert 'step 0' in page.text_content('#model-info')
+
+      # Upload two files; each shows its window beside the reconstruction.
+      page.click('.tab[data-tab=inputs]')
+      page.set_input_files('#file-input', [str(data / 'm0_0.mid'), str(data / 'm2_3.mid')])
+      page.wait_for_function('document.querySelectorAll("#input-results .pair").length === 2',
+                             timeout=60_000)
+      pair = page.locator('#input-results .pair').first
+      assert pair.locator('.card').nth(0).get_attribute('data-kind') == 'input'
+      assert pair.locator('.card').nth(1).get_attribute('data-kind') == 'reconstruction'
+      # Another bar range of the same file.
+      row = page.locator('.upload').first
+      row.locator('.start-bar').fill('3')
+      row.locator('.use-window').click()
+      page.wait_for_function('document.querySelectorAll("#input-results .pair").length === 3')
+      assert 'bars 3-4' in page.locator('#input-results .pair').first.text_content()
+
+      # Both inputs into the mix; two melodies give a slider; moving it decodes and plays.
+      for button in page.locator('#input-results .card[data-kind=input] .add-mix').all()[:2]:
+        button.click()
+      page.click('.tab[data-tab=mix]')
+      assert page.locator('#mix-slider-wrap').is_visible()
+      page.locator('#mix-slider').fill('0.3')
+      page.wait_for_selector('#mix-result .card', timeout=60_000)
+      mix_id = page.get_attribute('#mix-result .card', 'data-id')
+      page.wait_for_function(f'window.studioState.lastAudio && '
+                             f'window.studioState.lastAudio.id === "{mix_id}"', timeout=30_000)
+      audio = page.evaluate('window.studioState.lastAudio')
+      assert audio['duration'] == pytest.approx(4.25, abs=0.01)  # 2 bars + release
+      assert 'Mix (0.70 + 0.30)' in page.text_content('#mix-result .card h3')
+      painted = page.evaluate('''() => {
+        const c = document.querySelector('#mix-result canvas.roll');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let blue = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 180 && d[i] < 120) blue++;
+        return blue; }''')
+      assert painted > 20   # note rectangles drawn on the piano roll
+      with page.expect_download() as download:
+        page.click('#mix-result .dl-mid')
+      path = tmp_path / 'mix.mid'
+      download.value.save_as(path)
+      parsed = note_seq.midi_file_to_note_sequence(str(path))
+      assert _notes(parsed) == _notes(studio.item(mix_id).ns)
+      with page.expect_download() as download:
+        page.click('#mix-result .dl-png')
+      download.value.save_as(tmp_path / 'mix.png')
+      assert (tmp_path / 'mix.png').read_bytes()[:4] == b'\x89PNG'
+
+      # Play / stop from the player bar; the playhead runs while playing.
+      page.wait_for_function('document.getElementById("player-time").textContent.includes("/ 4.0 s")')
+      page.click('#player-toggle')
+      assert page.text_content('#player-time') == ''
+
+      # A third melody turns the slider into the square; dragging decodes the blend.
+      page.click('.tab[data-tab=inputs]')
+      page.locator('#input-results .card[data-kind=reconstruction] .add-mix').first.click()
+      page.click('.tab[data-tab=mix]')
+      assert page.locator('#mix-pad').is_visible() and page.locator('#mix-slider-wrap').is_hidden()
+      pad = page.locator('#mix-pad').bounding_box()
+      page.mouse.move(pad['x'] + 26, pad['y'] + 26)      # corner A
+      page.mouse.down()
+      page.mouse.move(pad['x'] + pad['width'] - 26, pad['y'] + pad['height'] - 26, steps=4)
+      page.mouse.up()
+      page.wait_for_function('document.querySelector("#mix-result .card h3").textContent'
+                             '.includes("0.33 + 0.33 + 0.33")', timeout=60_000)
+
+      # Walk between the first two, as one piece.
+      page.locator('#mix-sources .chip button').nth(2).click()   # back to two
+      page.click('.tab[data-tab=walk]')
+      page.locator('#walk-steps').fill('2')
+      page.click('#walk-go')
+      page.wait_for_selector('#walk-result .card', timeout=60_000)
+      walk_id = page.get_attribute('#walk-result .card', 'data-id')
+      assert studio.item(walk_id).ns.total_time == pytest.approx(4 * 4.0)
+
+      # Map of a folder; clicking a dot plays that window.
+      page.click('.tab[data-tab=map]')
+      page.select_option('#map-source', 'folder')
+      page.fill('#map-folder', str(data))
+      page.click('#map-go')
+      page.wait_for_function('window.studioState.map !== null', timeout=60_000)
+      x, y = page.evaluate('''() => { const s = mapScale();
+        return s.toPx(window.studioState.map.points[0]); }''')
+      page.locator('#map-canvas').click(position={'x': x, 'y': y})
+      page.wait_for_selector('#map-result .card[data-kind=map]', timeout=30_000)
+      assert 'map point 1' in page.text_content('#map-result .card h3'), page.evaluate(
+          'window.studioState.map.points')
+
+      # An attribute slider decodes at once.
+      page.click('.tab[data-tab=attributes]')
+      page.locator('#attr-sliders input[data-attr=note_density]').fill('1.5')
+      page.wait_for_selector('#attr-result .card', timeout=60_000)
+      assert 'note_density +1.50' in page.text_content('#attr-result .card h3')
+
+      # Bad files: a message on the page, and the page keeps working.
+      page.click('.tab[data-tab=inputs]')
+      # Dropped on the drop zone (a real drop event carrying a File).
+      page.evaluate('''() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(['not music at all'], 'dropped.mid'));
+        document.getElementById('drop').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+      }''')
+      page.wait_for_function('document.getElementById("message-text").textContent'
+                             '.includes("dropped.mid: not a MIDI file")', timeout=30_000)
+      for bad, expected in ((not_midi, 'notes.mid: not a MIDI file'),
+                            (huge, 'huge.mid: 0.1 MB is over the limit'),
+                            (waltz, 'waltz.mid: no 2-bar melody window')):
+        page.set_input_files('#file-input', str(bad))
+        page.wait_for_function(
+            f'document.getElementById("message-text").textContent.includes({json.dumps(expected)})',
+            timeout=30_000)
+        assert page.locator('#message').is_visible()
+        assert page.locator('#busy').is_hidden()
+      page.click('.tab[data-tab=sample]')
+      page.fill('#sample-n', '2')
+      page.click('#sample-go')
+      page.wait_for_function('document.querySelectorAll("#sample-results .card").length === 2',
+                             timeout=60_000)
+      if os.environ.get('STUDIO_SCREENSHOTS'):
+        page.screenshot(path=os.environ['STUDIO_SCREENSHOTS'])
+    finally:
+      browser.close()
+  assert not errors, errors
+
+
+def test_reproduce_command_rebuilds_a_saved_result(tiny, studio, tmp_path):
+  workdir, _, _ = tiny
+  item = studio.walk([], 1, 0.5, 4, random_anchors=2)
+  recipe = tmp_path / 'walk.json'
+  recipe.write_bytes(studio.media(item.id, 'json')[0])
+  out = tmp_path / 'again'
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicvae_jax.studio.reproduce', f'--workdir={workdir}',
+       f'--recipe={recipe}', f'--output_dir={out}'], cwd=REPO, capture_output=True,
+      text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO)))
+  assert result.returncode == 0, result.stderr[-2000:]
+  again = note_seq.midi_file_to_note_sequence(str(out / 'result.mid'))
+  assert _notes(again) == _notes(item.ns)
+  assert (out / 'result.wav').exists() and (out / 'index.html').exists()
+
+
+def test_command_line_serves_the_page(tiny):
+  pytest.importorskip('starlette')
+  pytest.importorskip('uvicorn')
+  workdir, _, _ = tiny
+  env = dict(os.environ, PYTHONPATH=str(REPO))
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'musicvae_jax.studio', f'--workdir={workdir}', '--port=0',
+       '--nowarmup'], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=env)
+  try:
+    line = process.stdout.readline()
+    assert 'musicvae studio' in line, process.stderr.read() if process.poll() is not None else line
+    url = line.split(' at ')[1].split()[0]
+    assert url.startswith('http://127.0.0.1:')
+    with urllib.request.urlopen(url, timeout=30) as response:
+      page = response.read().decode()
+    assert '<title>musicvae studio</title>' in page and '/static/studio.js' in page
+    with urllib.request.urlopen(url + 'static/studio.js', timeout=30) as response:
+      assert b'latestOnly' in response.read()
+  finally:
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_command_line_bad_workdir_is_one_error_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicvae_jax.studio', f'--workdir={tmp_path / "absent"}',
+       '--nowarmup'], cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, PYTHONPATH=str(REPO)))
+  assert result.returncode == 1
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert lines[-1].startswith('error: ') and 'absent' in lines[-1], result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr
