@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
