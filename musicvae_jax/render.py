@@ -39,10 +39,32 @@ def write_midi(ns, path: str | Path) -> None:
   with `is_drum=True`); every other note keeps its `program`. `ns` is not
   modified.
   """
-  if not ns.ticks_per_quarter:
+  if not ns.ticks_per_quarter or _unnamed_instruments(ns):
     ns = _copy(ns)
-    ns.ticks_per_quarter = MIDI_TICKS_PER_QUARTER
+    ns.ticks_per_quarter = ns.ticks_per_quarter or MIDI_TICKS_PER_QUARTER
+    _name_instruments(ns)
   note_seq.sequence_proto_to_midi_file(ns, str(path))
+
+
+def _unnamed_instruments(ns) -> list[Part]:
+  named = {info.instrument for info in ns.instrument_infos if info.name}
+  return [p for p in _parts(ns.notes) if p.instrument not in named]
+
+
+def _name_instruments(ns) -> None:
+  """Names every unnamed track by its role and General MIDI instrument:
+  'melody: Acoustic Grand Piano', 'bass: Electric Bass (finger)', 'drums'
+  (in place; shown by DAWs as the track name)."""
+  import pretty_midi
+  styles, done = _part_styles(_parts(ns.notes)), set()
+  for part in _unnamed_instruments(ns):
+    if part.instrument in done:
+      continue
+    done.add(part.instrument)
+    role = styles[part][0]
+    name = role if part.is_drum else (
+        f'{role}: {pretty_midi.program_to_instrument_name(part.program)}')
+    ns.instrument_infos.add(instrument=part.instrument, name=name)
 
 
 def _copy(ns):

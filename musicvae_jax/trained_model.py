@@ -2,6 +2,7 @@
 
     model = TrainedModel.from_workdir('runs/hier')
     melodies = model.sample(4, temperature=0.5, seed=0)      # NoteSequences
+    melodies = model.decode(z, length=32, temperature=0.5)   # keywords only
     z, mu, sigma = model.encode([ns_a, ns_b])
     steps = model.interpolate(ns_a, ns_b, num_steps=7)
 
@@ -141,9 +142,13 @@ class TrainedModel:
     eps = np.asarray(jax.random.normal(jax.random.key(0), mu.shape))
     return mu + sigma * eps, mu, sigma
 
-  def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
+  def decode_to_tensors(self, z: np.ndarray, *, length: int | None = None,
                         temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-    """Free-running decode: int tokens `[B, T, K]` for latents `z [B, Z]`."""
+    """Free-running decode: int tokens `[B, T, K]` for latents `z [B, Z]`.
+
+    Tuning arguments are keyword-only, in Magenta's order and with its
+    defaults (`length=None`: the config's length; `temperature=1.0`).
+    """
     z = np.asarray(z, np.float32)
     steps_ = None if length is None or length == self.seq_len else int(length)
     key = jax.random.key(seed)
@@ -194,38 +199,58 @@ class TrainedModel:
     windows, _ = self.windows(note_sequences, on_multiple)
     return self.encode_tensors(windows)
 
-  def decode(self, z: np.ndarray, temperature: float = 0.5,
-             length: int | None = None, seed: int = 0, qpm: float = 120.0) -> list:
-    """NoteSequences decoded from `z [N, Z]`."""
-    tokens = self.decode_to_tensors(z, length, temperature, seed)
+  # Magenta's TrainedModel takes `decode(z, length=None, temperature=1.0)`;
+  # here every tuning argument is keyword-only (same order and defaults), so
+  # `decode(mu, 32)` is a TypeError rather than a silent temperature of 32.
+  def decode(self, z: np.ndarray, *, length: int | None = None,
+             temperature: float = 1.0, seed: int = 0,
+             qpm: float = 120.0) -> list:
+    """NoteSequences decoded from `z [N, Z]`, at `qpm` quarter notes a minute."""
+    tokens = self.decode_to_tensors(z, length=length, temperature=temperature,
+                                    seed=seed)
     return [self.converter.to_note_sequence(t, qpm=qpm) for t in tokens]
 
-  def sample(self, n: int, temperature: float = 0.5, same_z: bool = False,
-             seed: int = 0, length: int | None = None) -> list:
+  def sample(self, n: int, *, length: int | None = None,
+             temperature: float = 1.0, same_z: bool = False, seed: int = 0,
+             qpm: float = 120.0) -> list:
     """`n` NoteSequences decoded from z ~ N(0, I) (one shared z if `same_z`)."""
     rng = np.random.default_rng(seed)
     shape = (1 if same_z else n, self.config.z_size)
     z = rng.standard_normal(shape).astype(np.float32)
     if same_z:
       z = np.repeat(z, n, axis=0)
-    return self.decode(z, temperature, length, seed)
+    return self.decode(z, length=length, temperature=temperature, seed=seed,
+                       qpm=qpm)
 
-  def interpolate(self, start_sequence, end_sequence, num_steps: int = 5,
-                  temperature: float = 0.5, seed: int = 0,
-                  on_multiple: str = 'first') -> list:
+  def interpolate(self, start_sequence, end_sequence, num_steps: int = 5, *,
+                  length: int | None = None, temperature: float = 1.0,
+                  seed: int = 0, on_multiple: str = 'first',
+                  qpm: float | None = None) -> list:
     """Decodes `num_steps` points on the great circle between the two mu's
-    (endpoints included)."""
+    (endpoints included), at `qpm` (default: the start sequence's tempo)."""
     if num_steps < 2:
       raise ValueError(f'num_steps={num_steps}: an interpolation needs >= 2')
     _, mu, _ = self.encode([start_sequence, end_sequence], on_multiple)
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
-    return self.decode(z, temperature, seed=seed)
+    qpm = sequence_qpm(start_sequence) if qpm is None else qpm
+    return self.decode(z, length=length, temperature=temperature, seed=seed,
+                       qpm=qpm)
 
-  def reconstruct(self, note_sequences: Sequence, temperature: float = 0.5,
-                  seed: int = 0, on_multiple: str = 'first') -> list:
-    """Encodes (z = mu) and decodes each sequence's window(s)."""
+  def reconstruct(self, note_sequences: Sequence, *, temperature: float = 1.0,
+                  seed: int = 0, on_multiple: str = 'first',
+                  qpm: float | None = None) -> list:
+    """Encodes (z = mu) and decodes each sequence's window(s), at `qpm`
+    (default: the first sequence's tempo)."""
     _, mu, _ = self.encode(note_sequences, on_multiple)
-    return self.decode(mu, temperature, seed=seed)
+    qpm = sequence_qpm(note_sequences[0]) if qpm is None else qpm
+    return self.decode(mu, temperature=temperature, seed=seed, qpm=qpm)
+
+
+def sequence_qpm(ns, default: float = 120.0) -> float:
+  """The first tempo of `ns` in quarter notes per minute (`default` if none)."""
+  if ns is not None and ns.tempos and ns.tempos[0].qpm > 0:
+    return float(ns.tempos[0].qpm)
+  return default
 
 
 def _describe(ns) -> str:

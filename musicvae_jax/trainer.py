@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from musicvae_jax import checkpoints, config_base, input_pipeline, parallel, steps
+from musicvae_jax import checkpoints, config_base, input_pipeline, parallel, startup, steps
 from musicvae_jax.models import MusicVAE
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
@@ -141,10 +141,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   is_chief = jax.process_index() == 0
 
   data = input_pipeline.load(config)
-  if is_chief:
-    print(f'data: {len(data.train_windows)} training windows '
-          f'({data.train.summary.get("files_used", "?")} files), '
-          f'{len(data.eval_windows)} eval windows', flush=True)
   model = MusicVAE.from_config(config, data.spec)
   mesh = parallel.make_mesh(config.mesh_shape)
   parallel.check_batch_size(config.batch_size, mesh)
@@ -154,6 +150,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   state, state_sharding = parallel.create_sharded_state(
       lambda: steps.create_train_state(config, model, example), mesh,
       config.param_sharding)
+  startup.print_summary(state.params, data)
   train_fn, eval_fn, plateau_fn = steps.jit_steps(
       config, model, data.spec, state_sharding, parallel.batch_sharding(mesh))
 
