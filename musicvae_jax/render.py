@@ -4,7 +4,9 @@
 * `piano_roll_image` / `write_piano_roll_png`: a piano-roll picture (Pillow).
 * `interpolation_strip`: every step of an interpolation in one picture.
 * `synthesize` / `write_wav`: an audio preview from a small built-in
-  synthesiser (additive / FM voices, synthetic drums; no sound font).
+  synthesiser (additive / FM voices, synthetic drums; no sound font), or
+  from FluidSynth and a GM SoundFont when the system has them
+  (`preview_audio`, `soundfont.py`).
 * `write_index_html`: a self-contained page with rolls, players and links.
 
 No JAX here; every input is a `note_seq.NoteSequence` proto. Times are seconds.
@@ -688,9 +690,24 @@ def synthesize(ns, sample_rate: int = 22050) -> np.ndarray:
   return out
 
 
+def preview_audio(ns, sample_rate: int = 22050) -> np.ndarray:
+  """Audio for previews: FluidSynth with a GM SoundFont when the system has
+  both (see `soundfont.find`), else `synthesize`. Same shape and peak as
+  `synthesize`: float32 `[audio_length(ns, sample_rate)]`, peak 0.89."""
+  from musicvae_jax import soundfont
+  engine = soundfont.find()
+  if engine is None:
+    return synthesize(ns, sample_rate)
+  out = soundfont.synthesize(ns, sample_rate, engine, audio_length(ns, sample_rate))
+  peak = float(np.max(np.abs(out))) if len(out) else 0.0
+  if peak > 0:
+    out *= np.float32(_PEAK / peak)
+  return out
+
+
 def write_wav(ns, path: str | Path, sample_rate: int = 22050) -> None:
-  """Writes `synthesize(ns, sample_rate)` as a 16-bit PCM mono WAV file."""
-  audio = synthesize(ns, sample_rate)
+  """Writes `preview_audio(ns, sample_rate)` as a 16-bit PCM mono WAV file."""
+  audio = preview_audio(ns, sample_rate)
   pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype('<i2')
   with wave.open(str(path), 'wb') as f:
     f.setnchannels(1)
