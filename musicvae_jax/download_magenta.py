@@ -215,12 +215,17 @@ def catalog_table() -> str:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'Where the converted run goes (must be new).')
-flags.DEFINE_string('cache_dir', '', 'Download folder (default ~/.cache/musicvae_jax/magenta).')
-flags.DEFINE_string('base_url', '', f'Server holding Magenta\'s paths (default {MAGENTA_BASE}, '
-                    'or $MUSICVAE_MAGENTA_BASE_URL).')
-flags.DEFINE_bool('list', False, 'List the names with sizes and URLs, and exit.')
-flags.DEFINE_bool('progress', True, 'Show a progress bar.')
+
+
+def _define_flags() -> None:
+  # Defined when run as a command only, so that importing this module (the
+  # library functions above) never clashes with other commands' flags.
+  flags.DEFINE_string('workdir', None, 'Where the converted run goes (must be new).')
+  flags.DEFINE_string('cache_dir', '', 'Download folder (default ~/.cache/musicvae_jax/magenta).')
+  flags.DEFINE_string('base_url', '', f'Server holding Magenta\'s paths (default {MAGENTA_BASE}, '
+                      'or $MUSICVAE_MAGENTA_BASE_URL).')
+  flags.DEFINE_bool('list', False, 'List the names with sizes and URLs, and exit.')
+  flags.DEFINE_bool('progress', True, 'Show a progress bar.')
 
 
 def main(argv):
@@ -244,6 +249,7 @@ def main(argv):
 
 
 def run():
+  _define_flags()
   app.run(main)
 
 

@@ -16,11 +16,15 @@ import sys
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'Trained run (or converted Magenta checkpoint).')
-flags.DEFINE_string('output_dir', None, 'Folder to write the magenta.js checkpoint to.')
-flags.DEFINE_enum('quantize', 'none', ['none', 'uint8', 'uint16'],
-                  'Weight storage: float32, or 1- / 2-byte affine quantization.')
-flags.DEFINE_bool('best', False, 'Export the best checkpoint by eval loss, not the latest.')
+
+
+def _define_flags() -> None:
+  # At run time only: importing this module never clashes with other flags.
+  flags.DEFINE_string('workdir', None, 'Trained run (or converted Magenta checkpoint).')
+  flags.DEFINE_string('output_dir', None, 'Folder to write the magenta.js checkpoint to.')
+  flags.DEFINE_enum('quantize', 'none', ['none', 'uint8', 'uint16'],
+                    'Weight storage: float32, or 1- / 2-byte affine quantization.')
+  flags.DEFINE_bool('best', False, 'Export the best checkpoint by eval loss, not the latest.')
 
 
 def main(argv):
@@ -40,6 +44,7 @@ def main(argv):
 
 
 def run():
+  _define_flags()
   flags.mark_flags_as_required(['workdir', 'output_dir'])
   app.run(main)
 

@@ -171,3 +171,19 @@ def test_magentajs_loads_our_export_and_gives_our_mu_and_greedy_decode(exported,
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
   def log_message(self, *args):
     pass
+
+
+@pytest.mark.parametrize('spec', ['mel_2bar.py:small', 'hier.py:full', 'flat_16bar.py:full',
+                                  'drums_2bar.py:small', 'trio_16bar.py:hierdec',
+                                  'trio_16bar.py:flat'])
+def test_config_json_round_trip(spec):
+  from musicvae_jax import config_base
+  config = config_base.load_config_file(spec)
+  js = tfjs.spec_from_config(config)
+  back = tfjs.config_from_spec(json.loads(json.dumps(js)))
+  for key in ('encoding', 'slice_bars', 'use_hier', 'split_decoder'):
+    assert back[key] == config[key], key
+  if config.use_hier:
+    assert back.n_subsequences == config.n_subsequences
+  if config.encoding == 'drums':
+    assert js['dataConverter']['type'] == 'DrumsConverter' and back.drum_roll_input

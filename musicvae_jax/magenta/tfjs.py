@@ -116,8 +116,10 @@ def read_checkpoint(folder: str | Path) -> tuple[dict[str, np.ndarray], dict]:
   return read_weights(folder), spec
 
 
+# DrumsConverter feeds the encoder the drum roll (9 class bits + "no hit"),
+# DrumsOneHotConverter one-hots of the 512 class combinations.
 _CONVERTERS = {'MelodyConverter': 'melody', 'DrumsConverter': 'drums',
-               'TrioConverter': 'trio'}
+               'DrumsOneHotConverter': 'drums', 'TrioConverter': 'trio'}
 
 
 def config_from_spec(spec: dict, name: str = 'magenta.js'):
@@ -153,6 +155,8 @@ def config_from_spec(spec: dict, name: str = 'magenta.js'):
       raise TfjsFormatError('config.json melody pitch range '
                             f'{args.get("minPitch")}..{args.get("maxPitch")}: only 21..108 is supported')
     config.melody_programs = 'mel_2bar' if config.slice_bars <= 2 else 'all'
+  if encoding == 'drums':
+    config.drum_roll_input = kind == 'DrumsConverter'
   config.magenta_name = name
   return config
 
@@ -242,7 +246,7 @@ def spec_from_config(config) -> dict:
     kind = 'MelodyConverter'
     args.update(melody)
   elif config.encoding == 'drums':
-    kind = 'DrumsConverter'
+    kind = 'DrumsConverter' if config.get('drum_roll_input', True) else 'DrumsOneHotConverter'
   else:
     kind = 'TrioConverter'
     args.update({'melArgs': dict(melody), 'bassArgs': dict(melody), 'drumsArgs': {}})
