@@ -31,6 +31,8 @@ flags.DEFINE_string('config', '', 'Our config file (FILE.py:VARIANT) to start fr
 
 def main(argv):
   del argv
+  if not FLAGS['verbosity'].present:  # orbax logs ~60 lines per save
+    logging.set_verbosity(logging.ERROR)
   from musicvae_jax.magenta import convert
   try:
     workdir = convert.convert_checkpoint(
