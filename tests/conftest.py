@@ -77,10 +77,27 @@ def tiny_run(tmp_path_factory):
   every logging interval hit (samples and histograms at step 10 and 20).
 
   Returns (root, midi_dir, workdir). Shared by the generate, TensorBoard,
-  notebook and magenta.js tests; about 10 s on 2 CPU cores.
+  notebook and magenta.js tests; about 10 s on 2 CPU cores. Under
+  pytest-xdist the workers share one run (trained by the first, under a lock).
   """
+  import fcntl
+  import os
+  if not os.environ.get('PYTEST_XDIST_WORKER'):
+    root = tmp_path_factory.mktemp('tiny_run')
+    return _train_tiny_run(root)
+  # The session's base folder, common to all workers of this run.
+  root = tmp_path_factory.getbasetemp().parent / 'tiny_run'
+  root.mkdir(exist_ok=True)
+  with open(root / '.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not (root / 'done').exists():
+      _train_tiny_run(root)
+      (root / 'done').touch()
+  return root, root / 'midi', root / 'run'
+
+
+def _train_tiny_run(root):
   from musicvae_jax import config_base, trainer
-  root = tmp_path_factory.mktemp('tiny_run')
   data = root / 'midi'
   for i, motif in enumerate(TINY_MOTIFS):
     for shift in (0, 2, 5):
