@@ -184,7 +184,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every_steps = 1000
   # Batches per evaluation (0: the whole eval set once).
   c.eval_batches = 0
-  # Heavier logging: per-bar accuracy, samples (predecessor advanced).
+  # Heavier logging: samples (MIDI, audio, piano rolls), parameter and gradient histograms (predecessor advanced).
   c.advanced_every_steps = 5000
   # Checkpoint every this many steps (and at the end).
   c.checkpoint_every_steps = 1000

@@ -7,11 +7,16 @@
   python -m musicvae_jax.generate --workdir=runs/demo --mode=reconstruct \
       --input_midi_1=a.mid --output_dir=out/recon
   python -m musicvae_jax.generate --workdir=runs/demo --mode=attribute \
-      --attribute=note_density --amount=2 --attribute_dir=~/midi --output_dir=out/attr
+      --attribute=note_density --amount=2 --output_dir=out/attr
   python -m musicvae_jax.generate --workdir=runs/groove --mode=humanize \
       --input_midi=beat.mid --temperature=0.3 --output_dir=out/humanized
   python -m musicvae_jax.generate --workdir=runs/tap --mode=drumify \
       --input_midi=tapped.mid --output_dir=out/drums     (GrooVAE runs)
+
+Inputs are read and checked before the model loads; interpolate and attribute
+take one window per file (`--window_1`, `--window_2`; the console says which
+and how many), and the written MIDI keeps the first input's tempo unless
+`--qpm` is given.
 
 Open OUTPUT_DIR/index.html to look at and listen to the results. The same
 seed gives the same files.
@@ -19,11 +24,15 @@ seed gives the same files.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from absl import flags
+
+from musicvae_jax import attributes as _attributes
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
@@ -37,14 +46,22 @@ flags.DEFINE_string('input_midi_1', '', 'First input (interpolate, reconstruct, 
 flags.DEFINE_string('input_midi_2', '', 'Second input (interpolate).')
 flags.DEFINE_string('input_midi', '', 'Input of --mode=humanize / drumify (a drum '
                     'beat; for drumify any rhythm, tapped or melodic).')
+flags.DEFINE_integer('window_1', 0, 'Which window of --input_midi_1 to use '
+                     '(interpolate, attribute): 0-based index among the file\'s '
+                     'distinct windows of the config\'s slice_bars, one bar apart, '
+                     'in order; the console says how many there are.')
+flags.DEFINE_integer('window_2', 0, 'Which window of --input_midi_2 (interpolate).')
 flags.DEFINE_string('output_dir', None, 'Where the files go.')
 flags.DEFINE_integer('seed', 0, 'Seed for z and the decoder samples.')
-flags.DEFINE_string('attribute', 'note_density', 'Attribute for --mode=attribute.')
+flags.DEFINE_enum('attribute', 'note_density', sorted(_attributes.ATTRIBUTES),
+                  'Attribute for --mode=attribute.')
 flags.DEFINE_float('amount', 1.0, 'How far to move along the attribute vector.')
 flags.DEFINE_string('attribute_dir', '', 'Folder of MIDI to compute the attribute '
-                    'vector on (default: the run\'s eval_dir, then train_dir).')
+                    'vector on (default: the run\'s own training and eval data).')
 flags.DEFINE_bool('best', False, 'Use the best checkpoint by eval loss, not the latest.')
-flags.DEFINE_float('qpm', 120.0, 'Tempo of the written MIDI.')
+flags.DEFINE_float('qpm', None, 'Tempo of the written MIDI in quarter notes per '
+                   'minute (default: the tempo of --input_midi_1 where one is '
+                   'given, else 120).')
 flags.DEFINE_string('chords', '', 'Chord models: chords to condition on, e.g. '
                     '"C G Am F" (one per bar, or one per step). Default: the '
                     'input\'s own chords (interpolate, reconstruct), else none.')
@@ -53,13 +70,20 @@ flags.DEFINE_bool('accompaniment', False, 'Chord models: also write the chords '
 
 
 def write_outputs(sequences, names, output_dir: Path, title: str,
-                  strip: bool = False, captions=None) -> list[dict]:
-  """Writes MIDI, PNG and WAV per sequence plus index.html; returns the items."""
+                  strip: bool = False, captions=None, inputs=()) -> list[dict]:
+  """Writes MIDI, PNG and WAV per sequence plus index.html; returns the items.
+
+  `inputs`: (NoteSequence, name, caption) of input windows, written first
+  and shown first, but not part of an interpolation strip.
+  """
   from musicvae_jax import render
   output_dir.mkdir(parents=True, exist_ok=True)
   items = []
-  captions = captions or [None] * len(names)
-  for ns, name, caption in zip(sequences, names, captions):
+  captions = list(captions or [None] * len(names))
+  all_seqs = [i[0] for i in inputs] + list(sequences)
+  all_names = [i[1] for i in inputs] + list(names)
+  all_captions = [i[2] for i in inputs] + captions
+  for ns, name, caption in zip(all_seqs, all_names, all_captions):
     render.write_midi(ns, output_dir / f'{name}.mid')
     render.write_piano_roll_png(ns, output_dir / f'{name}.png', title=name)
     render.write_wav(ns, output_dir / f'{name}.wav')
@@ -81,77 +105,191 @@ def _load(path: str):
   from musicvae_jax.data import midi_io
   from musicvae_jax.data.errors import BadInputError
   path = Path(path).expanduser()
+  if not path.is_file():
+    raise FileNotFoundError(f'{path}: no such file')
   try:
     return midi_io.load_note_sequence(path)
   except BadInputError as error:  # the reader's reason, with the file's name
     raise ValueError(f'{path}: {error}') from error
 
 
-def _attribute_windows(model, folder: str) -> np.ndarray:
+@dataclasses.dataclass
+class Input:
+  """One input file, read and windowed before any model is loaded."""
+
+  path: Path
+  sequence: Any                 # NoteSequence
+  windows: np.ndarray           # every distinct window [n, T, K]
+  index: int                    # the chosen window
+
+  @property
+  def window(self) -> np.ndarray:
+    return self.windows[self.index]
+
+  @property
+  def qpm(self) -> float:
+    from musicvae_jax.trained_model import sequence_qpm
+    return sequence_qpm(self.sequence)
+
+  def describe(self) -> str:
+    return (f'{self.path.name}: window {self.index} of {len(self.windows)} '
+            f'(0..{len(self.windows) - 1}), tempo {self.qpm:g} qpm')
+
+
+def read_input(path: str, converter, config, index: int = 0,
+               flag: str = 'window_1') -> Input:
+  """Reads a MIDI file and picks its window `index`; one-line errors."""
+  ns = _load(path)
+  windows = converter.all_windows(ns)
+  if len(windows) == 0:
+    raise ValueError(f'{path} gave no {config.slice_bars}-bar {config.encoding} '
+                     'window: it needs 4/4 time and notes the converter keeps '
+                     '(see README, "Data")')
+  if not 0 <= index < len(windows):
+    raise ValueError(f'--{flag}={index}: {path} has {len(windows)} window{"s" * (len(windows) != 1)} '
+                     f'(0..{len(windows) - 1})')
+  return Input(Path(path).expanduser(), ns, np.asarray(windows), index)
+
+
+def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
+            window_1: int = 0, window_2: int = 0, attribute: str = 'note_density',
+            attribute_dir: str = '', seed: int = 0,
+            input_midi: str = '') -> dict[str, Any]:
+  """Checks and reads every input of `mode` (no model needed); raises
+  ValueError / OSError with one line naming the flag or the file."""
+  from musicvae_jax.data import converters
+  converter = converters.make_converter(config)
+  out: dict[str, Any] = {}
+  if mode == 'interpolate' and not (input_midi_1 and input_midi_2):
+    raise ValueError('--mode=interpolate needs --input_midi_1 and --input_midi_2')
+  if mode == 'reconstruct' and not input_midi_1:
+    raise ValueError('--mode=reconstruct needs --input_midi_1')
+  if mode == 'attribute' and attribute not in _attributes.ATTRIBUTES:
+    raise ValueError(f'--attribute={attribute!r}: choose one of '
+                     f'{", ".join(sorted(_attributes.ATTRIBUTES))}')
+  if mode in ('interpolate', 'attribute') and input_midi_1:
+    out['input_1'] = read_input(input_midi_1, converter, config, window_1, 'window_1')
+  if mode == 'interpolate':
+    out['input_2'] = read_input(input_midi_2, converter, config, window_2, 'window_2')
+  if mode == 'reconstruct':
+    out['inputs'] = [_load(p) for p in (input_midi_1, input_midi_2) if p]
+  if mode in ('humanize', 'drumify'):
+    if not (input_midi or input_midi_1):
+      raise ValueError(f'--mode={mode} needs --input_midi')
+    out['input_path'] = Path(input_midi or input_midi_1).expanduser()
+    out['input'] = _load(str(out['input_path']))
+  if mode == 'attribute':
+    out['attribute_windows'] = _attribute_windows(config, attribute_dir, seed)
+  return out
+
+
+def _attribute_windows(config, folder: str = '', seed: int = 0,
+                       limit: int = 4096) -> np.ndarray:
+  """Windows to compute an attribute vector on: `folder`'s, else the run's
+  own training and eval windows (from the cache), at most `limit`."""
   from musicvae_jax import input_pipeline
   from musicvae_jax.data import cache
-  config = model.config
-  data = cache.load_or_build_windows(
-      folder, input_pipeline.default_cache_dir(config) / 'windows', config,
-      num_workers=config.num_workers, progress=False)
-  return data.windows
+  if folder:
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+      raise FileNotFoundError(f'--attribute_dir={folder}: no such folder')
+    windows = cache.load_or_build_windows(
+        path, input_pipeline.default_cache_dir(config) / 'windows', config,
+        num_workers=config.num_workers, progress=False).windows
+  else:
+    for key in ('train_dir', 'eval_dir'):
+      if config[key] and not Path(config[key]).expanduser().is_dir():
+        raise FileNotFoundError(
+            f"the run's {key} {config[key]} is gone; pass --attribute_dir")
+    data = input_pipeline.load(config)
+    windows = np.concatenate([data.train_windows, data.eval_windows])
+  if len(windows) > limit:
+    pick = np.random.default_rng(seed).choice(len(windows), limit, replace=False)
+    windows = windows[np.sort(pick)]
+  return np.asarray(windows)
 
 
 def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
              temperature: float = 0.5, seed: int = 0, input_midi_1: str = '',
              input_midi_2: str = '', attribute: str = 'note_density',
-             amount: float = 1.0, attribute_dir: str = '', qpm: float = 120.0,
-             chords: str = '', accompaniment: bool = False,
-             input_midi: str = ''):
-  """Library form of the command line. Returns the written items."""
-  from musicvae_jax import attributes
+             amount: float = 1.0, attribute_dir: str = '',
+             qpm: float | None = None, chords: str = '',
+             accompaniment: bool = False, input_midi: str = '', *,
+             window_1: int = 0, window_2: int = 0,
+             prepared: dict[str, Any] | None = None, log=print):
+  """Library form of the command line. Returns the written items.
+
+  `qpm=None`: the tempo of the first input, else 120. `prepared`: the result
+  of `prepare` (read here when not given). `log` receives one line per input
+  saying which window was used.
+  """
+  if prepared is None:
+    prepared = prepare(model.config, mode, input_midi_1, input_midi_2, window_1,
+                       window_2, attribute, attribute_dir, seed, input_midi)
   if mode in ('humanize', 'drumify'):
-    return _groove(model, mode, output_dir, input_midi or input_midi_1,
-                   temperature, seed)
+    return _groove(model, mode, output_dir, prepared, temperature, seed)
   chord_kw = {}
   if chords or accompaniment:   # checked up front: one line for a bad symbol
     model.chord_controls(chords or 'N.C.')
     chord_kw = {'chords': chords or None, 'accompaniment': accompaniment}
+  first = prepared.get('input_1')
+  if qpm is None:
+    from musicvae_jax.trained_model import sequence_qpm
+    if first is not None:
+      qpm = first.qpm
+    else:
+      qpm = sequence_qpm(prepared['inputs'][0]) if prepared.get('inputs') else 120.0
+  to_ns = model.converter.to_note_sequence
   if mode == 'sample':
-    seqs = model.sample(num_outputs, temperature, seed=seed, **chord_kw)
+    seqs = model.sample(num_outputs, temperature=temperature, seed=seed, qpm=qpm,
+                        **chord_kw)
     names = [f'sample_{i:02d}' for i in range(num_outputs)]
     return write_outputs(seqs, names, output_dir,
                          f'{num_outputs} samples at temperature {temperature}')
   if mode == 'interpolate':
-    if not (input_midi_1 and input_midi_2):
-      raise ValueError('--mode=interpolate needs --input_midi_1 and --input_midi_2')
-    seqs = model.interpolate(_load(input_midi_1), _load(input_midi_2),
-                             num_outputs, temperature, seed, **chord_kw)
+    from musicvae_jax.trained_model import slerp
+    if num_outputs < 2:
+      raise ValueError(f'--num_outputs={num_outputs}: an interpolation needs >= 2')
+    a, b = prepared['input_1'], prepared['input_2']
+    for label, item in (('A', a), ('B', b)):
+      log(f'input {label}: {item.describe()}')
+    pair = np.stack([a.window, b.window])
+    _, mu, _ = model.encode_windows(pair)
+    z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_outputs)])
+    # A chord model decodes over the first input's chords unless --chords.
+    controls = model.split_windows(pair)[1]
+    seqs = model.decode(z, temperature=temperature, seed=seed, qpm=qpm,
+                        controls=None if controls is None else controls[0],
+                        **chord_kw)
     names = [f'interp_{i:02d}' for i in range(len(seqs))]
+    inputs = [(to_ns(a.window, qpm=qpm), 'input_a', f'A: {a.describe()}'),
+              (to_ns(b.window, qpm=qpm), 'input_b', f'B: {b.describe()}')]
     return write_outputs(seqs, names, output_dir,
-                         f'Interpolation {Path(input_midi_1).name} -> '
-                         f'{Path(input_midi_2).name}', strip=True)
+                         f'Interpolation {a.path.name} (window {a.index}) -> '
+                         f'{b.path.name} (window {b.index})', strip=True,
+                         inputs=inputs)
   if mode == 'reconstruct':
-    inputs = [p for p in (input_midi_1, input_midi_2) if p]
-    if not inputs:
-      raise ValueError('--mode=reconstruct needs --input_midi_1')
-    windows, _ = model.windows([_load(p) for p in inputs], on_multiple='all')
+    windows, _ = model.windows(prepared['inputs'], on_multiple='all')
     windows = windows[:num_outputs]
-    _, mu, _ = model.encode_tensors(windows)
+    _, mu, _ = model.encode_windows(windows)
     # A chord model decodes over each window's own chords unless --chords.
-    recon = model.decode(mu, temperature, seed=seed, qpm=qpm,
+    recon = model.decode(mu, temperature=temperature, seed=seed, qpm=qpm,
                          controls=model.split_windows(windows)[1], **chord_kw)
-    originals = [model.converter.to_note_sequence(w, qpm=qpm) for w in windows]
+    originals = [to_ns(w, qpm=qpm) for w in windows]
     seqs, names = [], []
     for i, (orig, rec) in enumerate(zip(originals, recon)):
       seqs += [orig, rec]
       names += [f'original_{i:02d}', f'reconstruction_{i:02d}']
     return write_outputs(seqs, names, output_dir, 'Reconstructions')
   if mode == 'attribute':
-    folder = (attribute_dir or model.config.eval_dir or model.config.train_dir)
-    if not folder:
-      raise ValueError('--mode=attribute needs --attribute_dir (the run used '
-                       'the built-in corpus and names no folder)')
-    windows = _attribute_windows(model, folder)
+    windows = prepared['attribute_windows']
     _, mu, _ = model.encode_tensors(windows)
-    vector = attributes.attribute_vector(mu, attributes.compute(attribute, windows))
-    if input_midi_1:
-      _, z, _ = model.encode([_load(input_midi_1)], on_multiple='first')
+    vector = _attributes.attribute_vector(mu, _attributes.compute(attribute, windows))
+    inputs = ()
+    if first is not None:
+      log(f'input: {first.describe()}')
+      _, z, _ = model.encode_tensors(first.window[None])
+      inputs = [(to_ns(first.window, qpm=qpm), 'input', first.describe())]
     else:
       z = np.random.default_rng(seed).standard_normal((1, model.config.z_size)).astype(np.float32)
     steps = np.linspace(0.0, amount, max(num_outputs, 2))
@@ -159,42 +297,56 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     tokens = model.decode_to_tensors(
         zs, temperature=temperature, seed=seed,
         controls=model.chord_controls(chords) if chords else None)
-    seqs = [model.converter.to_note_sequence(t, qpm=qpm) for t in tokens]
-    values = attributes.compute(attribute, tokens)
+    seqs = [to_ns(t, qpm=qpm) for t in tokens]
+    values = _attributes.compute(attribute, tokens)
     names = [f'{attribute}_{i:02d}' for i in range(len(seqs))]
     captions = [f'a = {s:+.2f}: {attribute} = {v:.3f}' for s, v in zip(steps, values)]
     return write_outputs(seqs, names, output_dir,
-                         f'{attribute}: z + a * vector, a from 0 to {amount}',
-                         captions=captions)
+                         f'{attribute}: z + a * vector, a from 0 to {amount} '
+                         f'(vector from {len(windows)} windows)',
+                         captions=captions, inputs=inputs)
   raise ValueError(f'unknown mode {mode!r}')
 
 
-def _groove(model, mode: str, output_dir: Path, path: str, temperature: float,
-            seed: int):
+def _groove(model, mode: str, output_dir: Path, prepared: dict[str, Any],
+            temperature: float, seed: int):
   """humanize / drumify one MIDI file with a GrooVAE run (groove_model.py)."""
-  if not path:
-    raise ValueError(f'--mode={mode} needs --input_midi')
   if not hasattr(model, mode):
     raise ValueError(f'--mode={mode} needs a GrooVAE run (configs/groovae_*.py); '
                      f'this run is {model.config.magenta_name}')
-  ns = _load(path)
-  ns.filename = Path(path).name
-  out = getattr(model, mode)(ns, temperature, seed)
+  ns, path = prepared['input'], prepared['input_path']
+  ns.filename = path.name
+  out = getattr(model, mode)(ns, temperature=temperature, seed=seed)
   return write_outputs([ns, out], ['input', mode], output_dir,
-                       f'{mode} of {Path(path).name} at temperature {temperature}')
+                       f'{mode} of {path.name} at temperature {temperature}')
 
 
 def main(argv):
   del argv
-  from musicvae_jax.trained_model import TrainedModel
+  from absl import logging
+  # Orbax logs ~30 lines per restore at INFO/WARNING; keep the console for
+  # the result (pass --verbosity=0 to see them).
+  if not FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.ERROR)
+  from musicvae_jax import checkpoints, startup
   try:
+    workdir, _ = checkpoints.resolve_checkpoint(FLAGS.workdir)
+    config = checkpoints.load_config(workdir)
+    # Every input is read and checked before the model is loaded.
+    prepared = prepare(config, FLAGS.mode, FLAGS.input_midi_1, FLAGS.input_midi_2,
+                       FLAGS.window_1, FLAGS.window_2, FLAGS.attribute,
+                       FLAGS.attribute_dir, FLAGS.seed, FLAGS.input_midi)
+    from musicvae_jax.trained_model import TrainedModel
     model = TrainedModel.from_workdir(FLAGS.workdir, best=FLAGS.best)
+    startup.print_summary(model.params, extra={'step': model.step})
     output_dir = Path(FLAGS.output_dir).expanduser()
     items = generate(model, FLAGS.mode, output_dir, FLAGS.num_outputs,
                      FLAGS.temperature, FLAGS.seed, FLAGS.input_midi_1,
                      FLAGS.input_midi_2, FLAGS.attribute, FLAGS.amount,
                      FLAGS.attribute_dir, FLAGS.qpm, chords=FLAGS.chords,
-                     accompaniment=FLAGS.accompaniment, input_midi=FLAGS.input_midi)
+                     accompaniment=FLAGS.accompaniment, input_midi=FLAGS.input_midi,
+                     window_1=FLAGS.window_1, window_2=FLAGS.window_2,
+                     prepared=prepared)
   except (ValueError, OSError) as error:
     sys.exit(f'error: {error}')
   print(f'wrote {len(items)} outputs to {output_dir}; open {output_dir / "index.html"}')

@@ -114,7 +114,7 @@ class GrooveTrainedModel(TrainedModel):
     return self._encode_chunked(inputs, lengths,
                                 self._controls(len(inputs), controls))
 
-  def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
+  def decode_to_tensors(self, z: np.ndarray, *, length: int | None = None,
                         temperature: float = 1.0, seed: int = 0,
                         controls: np.ndarray | None = None) -> np.ndarray:
     """Free-running decode: `[B, T, 27]` (hits 0/1, velocities, offsets)."""
@@ -170,13 +170,18 @@ class GrooveTrainedModel(TrainedModel):
     """The config's encoder inputs (and controls) for target windows."""
     return self.converter.make_batch(targets, row_seeds=[(seed, i) for i in range(len(targets))])
 
-  def encode(self, note_sequences: Sequence, on_multiple: str = 'first'):
-    windows, _ = self.windows(note_sequences, on_multiple)
-    batch = self.batch_for(windows)
+  def encode_windows(self, windows: np.ndarray, seed: int = 0):
+    """(z, mu, sigma) for target windows `[N, T, 27]`: the encoder reads
+    them through the config's input transformations (humanize, tapify, ...)."""
+    batch = self.batch_for(np.asarray(windows), seed)
     return self.encode_tensors(batch['inputs'], controls=batch.get('controls'))
 
-  def decode(self, z: np.ndarray, temperature: float = 0.5,
-             length: int | None = None, seed: int = 0, qpm: float = 120.0,
+  def encode(self, note_sequences: Sequence, on_multiple: str = 'first'):
+    windows, _ = self.windows(note_sequences, on_multiple)
+    return self.encode_windows(windows)
+
+  def decode(self, z: np.ndarray, *, length: int | None = None,
+             temperature: float = 1.0, seed: int = 0, qpm: float = 120.0,
              controls: np.ndarray | None = None, chords=None,
              accompaniment: bool = False) -> list:
     """`TrainedModel.decode`'s call (so `sample` serves both); GrooVAE has no
@@ -184,22 +189,27 @@ class GrooveTrainedModel(TrainedModel):
     if chords is not None or accompaniment:
       raise ValueError('chords / accompaniment: this GrooVAE run has no chord '
                        'controls (use a chord config)')
-    tensors = self.decode_to_tensors(z, length, temperature, seed, controls)
+    tensors = self.decode_to_tensors(z, length=length, temperature=temperature,
+                                     seed=seed, controls=controls)
     return [self.converter.to_note_sequence(t, qpm=qpm) for t in tensors]
 
-  def interpolate(self, start_sequence, end_sequence, num_steps: int = 5,
-                  temperature: float = 0.5, seed: int = 0,
-                  on_multiple: str = 'first') -> list:
+  def interpolate(self, start_sequence, end_sequence, num_steps: int = 5, *,
+                  length: int | None = None, temperature: float = 1.0,
+                  seed: int = 0, on_multiple: str = 'first',
+                  qpm: float | None = None) -> list:
     if num_steps < 2:
       raise ValueError(f'num_steps={num_steps}: an interpolation needs >= 2')
     _, mu, _ = self.encode([start_sequence, end_sequence], on_multiple)
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
-    return self.decode(z, temperature, seed=seed, qpm=_qpm(start_sequence))
+    return self.decode(z, length=length, temperature=temperature, seed=seed,
+                       qpm=_qpm(start_sequence) if qpm is None else qpm)
 
-  def reconstruct(self, note_sequences: Sequence, temperature: float = 0.5,
-                  seed: int = 0, on_multiple: str = 'first') -> list:
+  def reconstruct(self, note_sequences: Sequence, *, temperature: float = 1.0,
+                  seed: int = 0, on_multiple: str = 'first',
+                  qpm: float | None = None) -> list:
     _, mu, _ = self.encode(note_sequences, on_multiple)
-    return self.decode(mu, temperature, seed=seed)
+    return self.decode(mu, temperature=temperature, seed=seed,
+                       qpm=_qpm(note_sequences[0]) if qpm is None else qpm)
 
   def perform(self, ns: music_pb2.NoteSequence, temperature: float = 0.5,
               seed: int = 0) -> music_pb2.NoteSequence:

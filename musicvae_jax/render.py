@@ -4,7 +4,9 @@
 * `piano_roll_image` / `write_piano_roll_png`: a piano-roll picture (Pillow).
 * `interpolation_strip`: every step of an interpolation in one picture.
 * `synthesize` / `write_wav`: an audio preview from a small built-in
-  synthesiser (additive / FM voices, synthetic drums; no sound font).
+  synthesiser (additive / FM voices, synthetic drums; no sound font), or
+  from FluidSynth and a GM SoundFont when the system has them
+  (`preview_audio`, `soundfont.py`).
 * `write_index_html`: a self-contained page with rolls, players and links.
 
 No JAX here; every input is a `note_seq.NoteSequence` proto. Times are seconds.
@@ -40,9 +42,10 @@ def write_midi(ns, path: str | Path) -> None:
   (CHORD_SYMBOL annotations) are written as text events. `ns` is not
   modified.
   """
-  if not ns.ticks_per_quarter:
+  if not ns.ticks_per_quarter or _unnamed_instruments(ns):
     ns = _copy(ns)
-    ns.ticks_per_quarter = MIDI_TICKS_PER_QUARTER
+    ns.ticks_per_quarter = ns.ticks_per_quarter or MIDI_TICKS_PER_QUARTER
+    _name_instruments(ns)
   chords = [(a.time, a.text) for a in ns.text_annotations
             if a.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL]
   if not chords:
@@ -54,6 +57,27 @@ def write_midi(ns, path: str | Path) -> None:
   midi.text_events.extend(pretty_midi.Text(text, time) for time, text in chords)
   with open(path, 'wb') as f:
     midi.write(f)
+
+
+def _unnamed_instruments(ns) -> list[Part]:
+  named = {info.instrument for info in ns.instrument_infos if info.name}
+  return [p for p in _parts(ns.notes) if p.instrument not in named]
+
+
+def _name_instruments(ns) -> None:
+  """Names every unnamed track by its role and General MIDI instrument:
+  'melody: Acoustic Grand Piano', 'bass: Electric Bass (finger)', 'drums'
+  (in place; shown by DAWs as the track name)."""
+  import pretty_midi
+  styles, done = _part_styles(_parts(ns.notes)), set()
+  for part in _unnamed_instruments(ns):
+    if part.instrument in done:
+      continue
+    done.add(part.instrument)
+    role = styles[part][0]
+    name = role if part.is_drum else (
+        f'{role}: {pretty_midi.program_to_instrument_name(part.program)}')
+    ns.instrument_infos.add(instrument=part.instrument, name=name)
 
 
 def _copy(ns):
@@ -724,9 +748,24 @@ def synthesize(ns, sample_rate: int = 22050) -> np.ndarray:
   return out
 
 
+def preview_audio(ns, sample_rate: int = 22050) -> np.ndarray:
+  """Audio for previews: FluidSynth with a GM SoundFont when the system has
+  both (see `soundfont.find`), else `synthesize`. Same shape and peak as
+  `synthesize`: float32 `[audio_length(ns, sample_rate)]`, peak 0.89."""
+  from musicvae_jax import soundfont
+  engine = soundfont.find()
+  if engine is None:
+    return synthesize(ns, sample_rate)
+  out = soundfont.synthesize(ns, sample_rate, engine, audio_length(ns, sample_rate))
+  peak = float(np.max(np.abs(out))) if len(out) else 0.0
+  if peak > 0:
+    out *= np.float32(_PEAK / peak)
+  return out
+
+
 def write_wav(ns, path: str | Path, sample_rate: int = 22050) -> None:
-  """Writes `synthesize(ns, sample_rate)` as a 16-bit PCM mono WAV file."""
-  audio = synthesize(ns, sample_rate)
+  """Writes `preview_audio(ns, sample_rate)` as a 16-bit PCM mono WAV file."""
+  audio = preview_audio(ns, sample_rate)
   pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype('<i2')
   with wave.open(str(path), 'wb') as f:
     f.setnchannels(1)

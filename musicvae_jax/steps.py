@@ -158,8 +158,11 @@ def loss_terms(out: dict[str, jax.Array], batch: Batch, beta, hp: StepConfig,
 
 def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
                tx: optax.GradientTransformation, hp: StepConfig,
-               ) -> tuple[TrainState, Metrics]:
-  """One optimisation step. Metrics are device scalars (read them rarely)."""
+               return_grads: bool = False) -> tuple[TrainState, Metrics]:
+  """One optimisation step. Metrics are device scalars (read them rarely).
+
+  With `return_grads`: (state, metrics, gradients), the gradients a tree like
+  the parameters (for histograms)."""
   key = jax.random.fold_in(state.rng, state.step)
   z_key, sample_key = jax.random.split(key)
   # Dropout (families that use it) gets its own stream, leaving z and sample as they were.
@@ -197,6 +200,8 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
   }
   new_state = state.replace(step=state.step + 1, params=params,
                             opt_state=opt_state)
+  if return_grads:
+    return new_state, metrics, grads
   return new_state, metrics
 
 
@@ -316,3 +321,23 @@ def jit_steps(config: ml_collections.ConfigDict, model: MusicVAE, spec: TokenSpe
                                       plateau=make_plateau(config)),
                     donate_argnums=0, **plateau_kw)
   return train, evaluate, plateau
+
+
+def jit_train_step_with_grads(config: ml_collections.ConfigDict, model: MusicVAE,
+                              spec: TokenSpec, state_sharding: Any = None,
+                              batch_sharding: Any = None):
+  """`jit_steps`' train step that also returns the gradients: (state,
+  metrics, gradients), the gradients sharded like the parameters. The trainer
+  runs this one at every step (one compile; the gradients exist in the step
+  anyway) and reads the gradients at the advanced interval only."""
+  hp = StepConfig.from_config(config, spec)
+  kw = {}
+  if state_sharding is not None:
+    rep = jax.sharding.NamedSharding(batch_sharding.mesh,
+                                     jax.sharding.PartitionSpec())
+    kw = dict(in_shardings=(state_sharding, batch_sharding),
+              out_shardings=(state_sharding, rep, state_sharding.params))
+  return jax.jit(functools.partial(train_step, model=model,
+                                   tx=make_optimizer(config), hp=hp,
+                                   return_grads=True),
+                 donate_argnums=0, **kw)

@@ -2,6 +2,7 @@
 
     model = TrainedModel.from_workdir('runs/hier')
     melodies = model.sample(4, temperature=0.5, seed=0)      # NoteSequences
+    melodies = model.decode(z, length=32, temperature=0.5)   # keywords only
     z, mu, sigma = model.encode([ns_a, ns_b])
     steps = model.interpolate(ns_a, ns_b, num_steps=7)
 
@@ -229,6 +230,12 @@ class TrainedModel:
     controls = self._controls_from(controls, n, tokens.shape[1])
     return self._encode_chunked(tokens, lengths, controls)
 
+  def encode_windows(self, windows: np.ndarray):
+    """(z, mu, sigma) for converter windows `[N, T, ...]` as the data pipeline
+    writes them (a family whose encoder reads transformed inputs overrides
+    this)."""
+    return self.encode_tensors(windows)
+
   def _encode_chunked(self, inputs: np.ndarray, lengths: np.ndarray | None,
                       controls: np.ndarray | None):
     """`_encode_fn` over `inputs [B, T, ...]` in padded chunks of at most
@@ -251,11 +258,13 @@ class TrainedModel:
     eps = np.asarray(jax.random.normal(jax.random.key(0), mu.shape))
     return mu + sigma * eps, mu, sigma
 
-  def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
+  def decode_to_tensors(self, z: np.ndarray, *, length: int | None = None,
                         temperature: float = 1.0, seed: int = 0,
                         controls: np.ndarray | None = None) -> np.ndarray:
     """Free-running decode: int tokens `[B, T, K]` for latents `z [B, Z]`.
 
+    Tuning arguments are keyword-only, in Magenta's order and with its
+    defaults (`length=None`: the config's length; `temperature=1.0`).
     Chord models: step t reads control t of `controls` (`[T, C]` for the
     whole batch, as Magenta's `c_input`, or `[B, T, C]`); their length sets
     T when `length` is None.
@@ -319,16 +328,20 @@ class TrainedModel:
     windows, _ = self.windows(note_sequences, on_multiple)
     return self.encode_tensors(windows)
 
-  def decode(self, z: np.ndarray, temperature: float = 0.5,
-             length: int | None = None, seed: int = 0, qpm: float = 120.0,
+  # Magenta's TrainedModel takes `decode(z, length=None, temperature=1.0)`;
+  # here every tuning argument is keyword-only (same order and defaults), so
+  # `decode(mu, 32)` is a TypeError rather than a silent temperature of 32.
+  def decode(self, z: np.ndarray, *, length: int | None = None,
+             temperature: float = 1.0, seed: int = 0, qpm: float = 120.0,
              chords=None, controls: np.ndarray | None = None,
              accompaniment: bool = False) -> list:
-    """NoteSequences decoded from `z [N, Z]`; a chord model's outputs carry
-    the chords as CHORD_SYMBOL annotations (and, with `accompaniment`, as
-    block chords on a second instrument)."""
+    """NoteSequences decoded from `z [N, Z]`, at `qpm` quarter notes a minute;
+    a chord model's outputs carry the chords as CHORD_SYMBOL annotations (and,
+    with `accompaniment`, as block chords on a second instrument)."""
     if chords is not None:
       controls = self.chord_controls(chords)
-    tokens = self.decode_to_tensors(z, length, temperature, seed, controls)
+    tokens = self.decode_to_tensors(z, length=length, temperature=temperature,
+                                    seed=seed, controls=controls)
     if not self.num_controls:
       return [self.converter.to_note_sequence(t, qpm=qpm) for t in tokens]
     controls = self._controls_from(controls, len(tokens), tokens.shape[1])
@@ -336,25 +349,27 @@ class TrainedModel:
                                             accompaniment=accompaniment)
             for t, c in zip(tokens, controls)]
 
-  def sample(self, n: int, temperature: float = 0.5, same_z: bool = False,
-             seed: int = 0, length: int | None = None, chords=None,
-             accompaniment: bool = False) -> list:
+  def sample(self, n: int, *, length: int | None = None,
+             temperature: float = 1.0, same_z: bool = False, seed: int = 0,
+             qpm: float = 120.0, chords=None, accompaniment: bool = False) -> list:
     """`n` NoteSequences decoded from z ~ N(0, I) (one shared z if `same_z`)."""
     rng = np.random.default_rng(seed)
     shape = (1 if same_z else n, self.config.z_size)
     z = rng.standard_normal(shape).astype(np.float32)
     if same_z:
       z = np.repeat(z, n, axis=0)
-    return self.decode(z, temperature, length, seed, chords=chords,
-                       accompaniment=accompaniment)
+    return self.decode(z, length=length, temperature=temperature, seed=seed,
+                       qpm=qpm, chords=chords, accompaniment=accompaniment)
 
-  def interpolate(self, start_sequence, end_sequence, num_steps: int = 5,
-                  temperature: float = 0.5, seed: int = 0,
-                  on_multiple: str = 'first', chords=None,
+  def interpolate(self, start_sequence, end_sequence, num_steps: int = 5, *,
+                  length: int | None = None, temperature: float = 1.0,
+                  seed: int = 0, on_multiple: str = 'first',
+                  qpm: float | None = None, chords=None,
                   accompaniment: bool = False) -> list:
     """Decodes `num_steps` points on the great circle between the two mu's
-    (endpoints included). A chord model decodes every step over `chords`,
-    or, when None, over the chords of `start_sequence`'s window."""
+    (endpoints included), at `qpm` (default: the start sequence's tempo). A
+    chord model decodes every step over `chords`, or, when None, over the
+    chords of `start_sequence`'s window."""
     if num_steps < 2:
       raise ValueError(f'num_steps={num_steps}: an interpolation needs >= 2')
     windows, _ = self.windows([start_sequence, end_sequence], on_multiple)
@@ -362,19 +377,30 @@ class TrainedModel:
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
     controls = self.split_windows(windows)[1]
     controls = None if controls is None else controls[0]
-    return self.decode(z, temperature, seed=seed, chords=chords, controls=controls,
+    qpm = sequence_qpm(start_sequence) if qpm is None else qpm
+    return self.decode(z, length=length, temperature=temperature, seed=seed,
+                       qpm=qpm, chords=chords, controls=controls,
                        accompaniment=accompaniment)
 
-  def reconstruct(self, note_sequences: Sequence, temperature: float = 0.5,
+  def reconstruct(self, note_sequences: Sequence, *, temperature: float = 1.0,
                   seed: int = 0, on_multiple: str = 'first',
-                  accompaniment: bool = False) -> list:
-    """Encodes (z = mu) and decodes each sequence's window(s) (a chord model:
-    over each window's own chords)."""
+                  qpm: float | None = None, accompaniment: bool = False) -> list:
+    """Encodes (z = mu) and decodes each sequence's window(s), at `qpm`
+    (default: the first sequence's tempo); a chord model decodes over each
+    window's own chords."""
     windows, _ = self.windows(note_sequences, on_multiple)
     _, mu, _ = self.encode_tensors(windows)
-    return self.decode(mu, temperature, seed=seed,
+    qpm = sequence_qpm(note_sequences[0]) if qpm is None else qpm
+    return self.decode(mu, temperature=temperature, seed=seed, qpm=qpm,
                        controls=self.split_windows(windows)[1],
                        accompaniment=accompaniment)
+
+
+def sequence_qpm(ns, default: float = 120.0) -> float:
+  """The first tempo of `ns` in quarter notes per minute (`default` if none)."""
+  if ns is not None and ns.tempos and ns.tempos[0].qpm > 0:
+    return float(ns.tempos[0].qpm)
+  return default
 
 
 def _describe(ns) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from absl import logging
 
 from musicvae_jax import (checkpoints, cli_errors, config_base, config_check,
-                          families, input_pipeline, parallel, steps,
+                          families, input_pipeline, parallel, startup, steps,
                           workdir_lock)
 from musicvae_jax.models import MusicVAE
 
@@ -45,6 +45,59 @@ class MetricWriter:
       self._writer.add_scalar(f'{prefix}/{key}', value, step)
     self._writer.flush()
 
+  def config(self, config: ml_collections.ConfigDict) -> None:
+    """The run's config as a TEXT entry ('config', step 0), as JSON."""
+    if self._writer is None:
+      return
+    text = config.to_json_best_effort(indent=2, sort_keys=True)
+    # Markdown: four-space indent keeps it verbatim.
+    self._writer.add_text('config', '\n'.join('    ' + l for l in text.splitlines()), 0)
+    self._writer.flush()
+
+  def samples(self, step: int, sequences, sample_rate: int = 16000) -> None:
+    """Each NoteSequence as audio ('samples/audio_i') and piano roll
+    ('samples/piano_roll_i')."""
+    if self._writer is None:
+      return
+    from musicvae_jax import render
+    for i, ns in enumerate(sequences):
+      audio = render.preview_audio(ns, sample_rate)
+      self._writer.add_audio(f'samples/audio_{i}', audio[:, None], step,
+                             sample_rate=sample_rate)
+      image = np.asarray(render.piano_roll_image(ns, title=f'step {step}, sample {i}'))
+      self._writer.add_image(f'samples/piano_roll_{i}', image, step,
+                             dataformats='HWC')
+    self._writer.flush()
+
+  def histograms(self, step: int, tree, prefix: str) -> None:
+    """One histogram per array of a parameter-shaped tree ('params/encoder/...')."""
+    if self._writer is None:
+      return
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+      if not getattr(leaf, 'is_fully_addressable', True):
+        if not leaf.is_fully_replicated:
+          continue  # FSDP-sharded over several hosts: not on this one
+        leaf = leaf.addressable_data(0)
+      name = '/'.join(str(getattr(k, 'key', k)) for k in path)
+      self._writer.add_histogram(f'{prefix}/{name}', np.asarray(leaf, np.float32),
+                                 step)
+    self._writer.flush()
+
+  def hparams(self, config: ml_collections.ConfigDict, metrics: dict[str, float]) -> None:
+    """The scalar config fields with the final metrics (HPARAMS tab; written
+    to the 'hparams' sub-run)."""
+    if self._writer is None or not metrics:
+      return
+    hparams = {}
+    for key, value in config.items():
+      if isinstance(value, (bool, int, float, str)):
+        hparams[key] = value
+      elif isinstance(value, (tuple, list)):
+        hparams[key] = str(tuple(value))
+    finals = {f'hparam/{k}': float(v) for k, v in metrics.items()
+              if isinstance(v, (int, float)) and math.isfinite(v)}
+    self._writer.add_hparams(hparams, finals, name='hparams')
+
   def close(self) -> None:
     if self._writer is not None:
       self._writer.close()
@@ -52,7 +105,8 @@ class MetricWriter:
 
 class SampleWriter:
   """Every `advanced_every_steps`: a few free-running samples as MIDI in
-  `workdir/samples/step_NNNNNNN/`, to hear how training is going."""
+  `workdir/samples/step_NNNNNNN/`, and as audio and piano rolls in
+  TensorBoard, to hear how training is going."""
 
   def __init__(self, model: MusicVAE, converter, folder: Path, seed: int,
                count: int = 4, temperature: float = 0.5):
@@ -62,16 +116,18 @@ class SampleWriter:
         {'params': params}, z, temperature, rngs={'sample': key},
         method='sample')[0])
 
-  def write(self, params, step: int) -> None:
+  def write(self, params, step: int, writer: MetricWriter | None = None) -> None:
     from musicvae_jax import render
     key = jax.random.fold_in(jax.random.key(self.seed + 2), step)
     z = jax.random.normal(key, (self.count, self.z_size))
     tokens = np.asarray(jax.device_get(self._sample(params, z, key)))
     out = self.folder / f'step_{step:07d}'
     out.mkdir(parents=True, exist_ok=True)
-    for i, window in enumerate(tokens):
-      render.write_midi(self.converter.to_note_sequence(window),
-                        out / f'sample_{i}.mid')
+    sequences = [self.converter.to_note_sequence(window) for window in tokens]
+    for i, ns in enumerate(sequences):
+      render.write_midi(ns, out / f'sample_{i}.mid')
+    if writer is not None:
+      writer.samples(step, sequences)
 
 
 class MetricAverager:
@@ -214,10 +270,6 @@ def _resume_or_start(config, workdir: Path, ckpt, state, batches, is_chief):
 def _train(config: ml_collections.ConfigDict, workdir: Path,
            is_chief: bool) -> dict[str, Any]:
   data = input_pipeline.load(config)
-  if is_chief:
-    print(f'data: {len(data.train_windows)} training windows '
-          f'({data.train.summary.get("files_used", "?")} files), '
-          f'{len(data.eval_windows)} eval windows', flush=True)
   model = families.make_model(config, data.spec)
   family = families.family_of(model)
   mesh = parallel.make_mesh(config.mesh_shape)
@@ -228,7 +280,12 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
   state, state_sharding = parallel.create_sharded_state(
       lambda: steps.create_train_state(config, model, example), mesh,
       config.param_sharding)
-  train_fn, eval_fn, plateau_fn = steps.jit_steps(
+  startup.print_summary(state.params, data)
+  _, eval_fn, plateau_fn = steps.jit_steps(
+      config, model, data.spec, state_sharding, parallel.batch_sharding(mesh))
+  # The train step that also returns its gradients (histograms at the
+  # advanced interval), used at every step: one compile, not two.
+  train_fn = steps.jit_train_step_with_grads(
       config, model, data.spec, state_sharding, parallel.batch_sharding(mesh))
 
   batches = data.train_batches(config, jax.process_index(), jax.process_count())
@@ -243,6 +300,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
   try:
     state = _resume_or_start(config, workdir, ckpt, state, batches, is_chief)
     writer = MetricWriter(workdir / 'tensorboard', is_chief)
+    writer.config(config)
     samples = SampleWriter(model, data.converter, workdir / 'samples', config.seed)
     averager = MetricAverager()
     start = int(state.step)
@@ -250,7 +308,14 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
     progress = _progress(start, config.num_steps, is_chief)
     tick = time.perf_counter()
     for step in range(start + 1, config.num_steps + 1):
-      state, metrics = train_fn(state, parallel.global_batch(next(batches), mesh))
+      do_advanced = step % config.advanced_every_steps == 0
+      batch = parallel.global_batch(next(batches), mesh)
+      if do_advanced:
+        writer.histograms(step, state.params, 'params')  # before the donation
+      state, metrics, grads = train_fn(state, batch)
+      if do_advanced:
+        writer.histograms(step, grads, 'gradients')
+      del grads
       averager.add(metrics)
       boundary = step == config.num_steps
       do_log = step % config.log_every_steps == 0 or boundary
@@ -278,12 +343,12 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
         writer.scalars(step, last_eval, 'eval')
       if do_ckpt:
         ckpt.save(step, state, config, batches.get_state(), eval_loss)
-      do_advanced = step % config.advanced_every_steps == 0
       if do_advanced and is_chief:
-        samples.write(state.params, step)
+        samples.write(state.params, step, writer)
       if do_log or do_eval or do_ckpt or do_advanced:
         tick = time.perf_counter()  # steps/s excludes eval and saving
       progress.update(1)
+    writer.hparams(config, {'step': int(state.step), **last_eval})
   except BaseException as error:
     # The original error is the one to report: close quietly.
     for close in (progress and progress.close, ckpt.close,
@@ -348,4 +413,7 @@ def _log_eval(progress, step: int, values: dict[str, float],
            'mean_per_class_accuracy', *extra)
   shown += tuple(k for k in values if k.startswith('accuracy_teacher_forced/'))
   text = ' '.join(f'{k}={values[k]:.4g}' for k in shown if k in values)
+  bars = [values[k] for k in sorted(values) if k.startswith('bar_accuracy/')]
+  if bars:  # hierarchical models: teacher-forced accuracy of each bar
+    text += ' bar_accuracy=' + ','.join(f'{v:.2f}' for v in bars)
   progress.write(f'step {step} [eval] {text}')

@@ -85,3 +85,55 @@ def pytest_terminal_summary(terminalreporter, config):
   terminalreporter.write_line(
       f"fault injection: {total['injected']} injected, {total['recovered']} "
       f"recovered, {total['lost']} lost ({len(entries)} scenarios; {path})")
+
+
+TINY_MOTIFS = [[60, 62, 64, 65], [72, 71, 69, 67], [60, 64, 67, 72], [67, 67, 62, 62]]
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """A tiny 2-bar melody model trained for 20 steps on 12 small files, with
+  every logging interval hit (samples and histograms at step 10 and 20).
+
+  Returns (root, midi_dir, workdir). Shared by the generate, TensorBoard,
+  notebook and magenta.js tests; about 10 s on 2 CPU cores. Under
+  pytest-xdist the workers share one run (trained by the first, under a lock).
+  """
+  import fcntl
+  import os
+  if not os.environ.get('PYTEST_XDIST_WORKER'):
+    root = tmp_path_factory.mktemp('tiny_run')
+    return _train_tiny_run(root)
+  # The session's base folder, common to all workers of this run.
+  root = tmp_path_factory.getbasetemp().parent / 'tiny_run'
+  root.mkdir(exist_ok=True)
+  with open(root / '.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not (root / 'done').exists():
+      _train_tiny_run(root)
+      (root / 'done').touch()
+  return root, root / 'midi', root / 'run'
+
+
+def _train_tiny_run(root):
+  from musicvae_jax import config_base, trainer
+  data = root / 'midi'
+  for i, motif in enumerate(TINY_MOTIFS):
+    for shift in (0, 2, 5):
+      # 3 bars, one step up per bar: 2 distinct 2-bar windows per file.
+      notes = [(motif[b % 4] + shift + 2 * (b // 4), b * 0.5, b * 0.5 + 0.45)
+               for b in range(12)]
+      write_midi(data / f'm{i}_{shift}.mid', notes, qpm=120.0)
+  config = config_base.load_config_file('configs/mel_2bar.py:tiny')
+  config.train_dir = str(data)
+  config.cache_dir = str(root / 'cache')
+  config.eval_fraction = 0.2
+  config.num_workers = 1
+  config.max_transpose = 0
+  config.z_size, config.enc_rnn_sizes, config.dec_rnn_sizes = 8, (32,), (32,)
+  config.batch_size, config.num_steps = 8, 20
+  config.sampling_schedule = 'none'
+  config.log_every_steps = config.advanced_every_steps = 10
+  config.eval_every_steps = config.checkpoint_every_steps = 20
+  trainer.train_and_evaluate(config, root / 'run')
+  return root, data, root / 'run'

@@ -243,7 +243,7 @@ def test_generate_with_chords_writes_annotated_midi(chord_model, tmp_path):
   pm = pretty_midi.PrettyMIDI(str(tmp_path / 'r' / 'reconstruction_00.mid'))
   assert [t.text for t in pm.text_events] == ['C', 'G']
   seqs = model.interpolate(note_seq.midi_file_to_note_sequence(str(midi)),
-                           note_seq.midi_file_to_note_sequence(str(midi)), 2)
+                           note_seq.midi_file_to_note_sequence(str(midi)), num_steps=2)
   assert [a.text for a in seqs[1].text_annotations] == ['C', 'G']
 
 

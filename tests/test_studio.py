@@ -146,7 +146,7 @@ def test_engine_results_replay_from_their_recipes(tiny, studio):
   from musicvae_jax.studio import reproduce
   _, data, model = tiny
   samples = studio.sample(4, 0.7, seed=5)
-  direct = model.sample(4, 0.7, seed=5)
+  direct = model.sample(4, temperature=0.7, seed=5)
   assert [_notes(i.ns) for i in samples] == [_notes(ns) for ns in direct]
   info = studio.upload('m1_3.mid', (data / 'm1_3.mid').read_bytes())
   assert info['bars'] == 4 and info['first_bar'] == 1

@@ -280,6 +280,9 @@ def config_for(magenta_name: str, config_spec: str | None = None):
   """Our config matching a Magenta config name (before the checkpoint's sizes)."""
   from musicvae_jax import config_base
   if config_spec is None:
+    if not magenta_name:
+      raise ValueError('--magenta_config is needed for a TF checkpoint (a '
+                       'magenta.js folder names its model in config.json)')
     if magenta_name not in MAGENTA_CONFIGS:
       raise ValueError(f'--magenta_config={magenta_name!r} is not supported; '
                        f'known: {", ".join(sorted(MAGENTA_CONFIGS))}')
@@ -298,13 +301,20 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
   from musicvae_jax import checkpoints, config_base, families, input_pipeline, steps
   from musicvae_jax.magenta import tf_bundle
 
-  variables = tf_bundle.read_checkpoint(Path(checkpoint).expanduser(),
-                                        skip_optimizer=True)
+  from musicvae_jax.magenta import tfjs
+  source, js_spec = Path(checkpoint).expanduser(), None
+  if tfjs.is_tfjs_checkpoint(source):  # magenta.js: config.json + TF.js weights
+    variables, js_spec = tfjs.read_checkpoint(source)
+  else:
+    variables = tf_bundle.read_checkpoint(source, skip_optimizer=True)
   global_step = int(variables.pop('global_step', 0) or 0)
   params = magenta_to_params(variables)
   sizes = sizes_from_params(params)
   check_against_hparams(sizes, parse_hparams(hparams))
-  config = config_for(magenta_name, config_spec)
+  if js_spec is not None and not magenta_name and config_spec is None:
+    config = tfjs.config_from_spec(js_spec, f'magenta.js:{source.name}')
+  else:
+    config = config_for(magenta_name, config_spec)
   if config.use_hier != ('conductor_rnn_size' in sizes):
     kind = 'hierarchical' if 'conductor_rnn_size' in sizes else 'flat'
     raise CheckpointMismatchError(

@@ -169,7 +169,7 @@ class Studio:
 
   # -- 1. sample ---------------------------------------------------------------
   def sample(self, n: int, temperature: float, seed: int) -> list[Item]:
-    """`n` samples, exactly `TrainedModel.sample(n, temperature, seed=seed)`."""
+    """`n` samples, exactly `TrainedModel.sample(n, temperature=temperature, seed=seed)`."""
     n, seed = int(n), int(seed)
     temperature = self._check_temperature(temperature)
     if not 1 <= n <= MAX_SAMPLES:
