@@ -125,7 +125,9 @@ def test_sample_and_interpolate(groove_model, tmp_path):
   assert [n.velocity for n in samples[0].notes] == [n.velocity for n in again[0].notes]
   items = generate.generate(groove_model, 'interpolate', tmp_path / 'interp',
                             num_outputs=3, input_midi_1=str(beat), input_midi_2=str(beat))
-  assert len(items) == 3
+  # The two input windows are written beside the three interpolation steps.
+  assert [item['title'] for item in items] == [
+      'input_a', 'input_b', 'interp_00', 'interp_01', 'interp_02']
 
 
 def test_bad_input_names_the_file(groove_model, tmp_path, make_midi):
