@@ -38,7 +38,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.ckpt_resume_state = False
 
   # ---- data ----
-  # Encoding family: 'melody' | 'drums' | 'trio' | 'groove' (GrooVAE, configs/groovae_*.py).
+  # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf' (multitrack) |
+  # 'groove' (GrooVAE, groove_config.py) | 'drum_roll' (NADE drums).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True
@@ -57,6 +58,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.steps_per_quarter = 4
   # Programs kept for melodies: 'mel_2bar' (0-31) or 'all' (every non-drum).
   c.melody_programs = 'mel_2bar'
+  # Control track the model is conditioned on: '' (none) or 'triad_chords'
+  # (chords inferred per half bar, Magenta's 49-class triad encoding).
+  c.controls = ''
   # At most this many windows per NoteSequence (random in training).
   c.max_windows_per_sequence = 5
   # Random transposition range in semitones for training (0 disables).
@@ -67,6 +71,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_workers = 0
   # Batches prepared ahead of the training step.
   c.prefetch_batches = 2
+  # Multitrack ('multiperf'): instrument slots per window and events per slot
+  # (program and end token included); a window is their product in steps.
+  c.max_num_instruments = 8
+  c.max_events_per_instrument = 64
 
   # ---- model ----
   # Output family (families.py): 'categorical' (token softmax, MusicVAE);
@@ -82,6 +90,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.use_hier = False
   # One core decoder per part (trio; Magenta SplitMultiOutLstmDecoder), not one split LSTM.
   c.split_decoder = False
+  # Hierarchical encoder (Magenta HierarchicalLstmEncoder): segment lengths
+  # per level, product = window length, e.g. (16, 16) for 16 bars of 16
+  # steps. Empty: one bidirectional encoder over the whole window.
+  c.encoder_levels = ()
   # Conductor steps, one subsequence (bar) each (predecessor `n_subsequences`).
   c.n_subsequences = 16
   # Conductor LSTM sizes; its output size (predecessor `c_size`) is the last.
@@ -187,7 +199,10 @@ def steps_per_bar(config: ml_collections.ConfigDict) -> int:
 
 
 def sequence_length(config: ml_collections.ConfigDict) -> int:
-  """Time steps in one window: `slice_bars * steps_per_bar`."""
+  """Time steps in one window: `slice_bars * steps_per_bar` (multitrack:
+  `max_num_instruments * max_events_per_instrument`)."""
+  if config.encoding == 'multiperf':
+    return config.max_num_instruments * config.max_events_per_instrument
   return config.slice_bars * steps_per_bar(config)
 
 
@@ -197,8 +212,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not ok:
       raise ValueError(f'config.{key}={config[key]!r}: {why}')
 
-  need(config.encoding in ('melody', 'drums', 'trio', 'groove', 'drum_roll'),
-       'encoding', "must be 'melody', 'drums', 'trio', 'groove' or 'drum_roll'")
+  need(config.encoding in ('melody', 'drums', 'trio', 'multiperf', 'groove',
+                           'drum_roll'), 'encoding',
+       "must be 'melody', 'drums', 'trio', 'multiperf', 'groove' or 'drum_roll'")
   need(config.slice_bars >= 1, 'slice_bars', 'must be >= 1')
   need(config.z_size >= 1, 'z_size', 'must be >= 1')
   need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')
@@ -223,11 +239,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
   need(config.compute_dtype in ('float32', 'bfloat16'), 'compute_dtype',
        "must be 'float32' or 'bfloat16'")
   if config.use_hier:
-    need(config.slice_bars * steps_per_bar(config) % config.n_subsequences
+    need(sequence_length(config) % config.n_subsequences
          == 0, 'n_subsequences',
          f'must divide the window length {sequence_length(config)}')
     need(len(config.conductor_rnn_sizes) >= 1, 'conductor_rnn_sizes',
          'needs a layer')
+  if config.get('encoder_levels', ()):
+    levels = tuple(config.encoder_levels)
+    product = 1
+    for n in levels:
+      product *= n
+    need(all(n >= 1 for n in levels) and product == sequence_length(config),
+         'encoder_levels',
+         f'must be positive and multiply to the window length {sequence_length(config)}')
   for key in ('log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
               'advanced_every_steps'):
     need(config[key] >= 1, key, 'must be >= 1')

@@ -113,36 +113,48 @@ def common_eval_averages(sums: dict[str, Any]) -> dict[str, float]:
 class CategoricalFamily(OutputFamily):
   """MusicVAE's tokens: one softmax per part, cross-entropy, argmax accuracy.
 
-  Batches: `tokens` int `[B, T, K]` (encoder input and decoder target alike),
-  `lengths`, `weights`. Model outputs: `logits` `[B, T, sum(part_depths)]`.
+  Batches: `tokens` int `[B, T, K]` (encoder input and decoder target alike;
+  -1 marks padding inside a window, as multiperf's per-slot lengths leave it),
+  `lengths`, `weights`, and `controls` float `[B, T, C]` for chord-conditioned
+  configs (`config.controls`; read by the encoder and every decoder step).
+  Model outputs: `logits` `[B, T, sum(part_depths)]`.
   """
 
   part_depths: tuple[int, ...]
+  num_controls: int = 0  # control columns (`TokenSpec.control_depths`)
 
   def example_batch(self, config, batch_size):
     from musicvae_jax import config_base
     steps = config_base.sequence_length(config)
-    return {
+    batch = {
         'tokens': np.zeros((batch_size, steps, len(self.part_depths)), np.int32),
         'lengths': np.full((batch_size,), steps, np.int32),
         'weights': np.ones((batch_size,), np.float32),
     }
+    if self.num_controls:
+      batch['controls'] = np.zeros((batch_size, steps, self.num_controls),
+                                   np.int32)
+    return batch
 
   def init_variables(self, model, rngs, batch):
-    return model.init(rngs, batch['tokens'], batch['lengths'])
+    return model.init(rngs, batch['tokens'], batch['lengths'], None,
+                      batch.get('controls'))
 
   def apply(self, model, params, batch, sampling_probability, rngs, train):
     del train  # no dropout in these models
     return model.apply({'params': params}, batch['tokens'], batch['lengths'],
-                       sampling_probability, rngs=rngs)
+                       sampling_probability, batch.get('controls'), rngs=rngs)
 
   def decode_sampled(self, model, params, z, batch, rngs):
     logits = model.apply({'params': params}, z, batch['tokens'], 1.0,
-                         rngs=rngs, method='decode_logits')
+                         batch.get('controls'), rngs=rngs,
+                         method='decode_logits')
     return {'logits': logits}
 
   def mask(self, batch):
-    return step_mask(batch['lengths'], batch['tokens'].shape[1])
+    """1 on steps before each length that are not padding (-1 tokens)."""
+    return step_mask(batch['lengths'], batch['tokens'].shape[1]) * (
+        batch['tokens'][..., 0] >= 0).astype(jnp.float32)
 
   def reconstruction_loss(self, out, batch, mask):
     return losses.reconstruction_loss(out['logits'], batch['tokens'], mask,
@@ -237,7 +249,8 @@ def family_of(model) -> OutputFamily:
   family = getattr(model, 'family', None)
   if family is not None:
     return family
-  return CategoricalFamily(tuple(model.spec.part_depths))
+  return CategoricalFamily(tuple(model.spec.part_depths),
+                           len(getattr(model.spec, 'control_depths', ())))
 
 
 # The NADE drum decoder (nade-drums_2bar_*): models/nade_vae.py, nade_family.py.

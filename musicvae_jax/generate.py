@@ -45,6 +45,11 @@ flags.DEFINE_string('attribute_dir', '', 'Folder of MIDI to compute the attribut
                     'vector on (default: the run\'s eval_dir, then train_dir).')
 flags.DEFINE_bool('best', False, 'Use the best checkpoint by eval loss, not the latest.')
 flags.DEFINE_float('qpm', 120.0, 'Tempo of the written MIDI.')
+flags.DEFINE_string('chords', '', 'Chord models: chords to condition on, e.g. '
+                    '"C G Am F" (one per bar, or one per step). Default: the '
+                    'input\'s own chords (interpolate, reconstruct), else none.')
+flags.DEFINE_bool('accompaniment', False, 'Chord models: also write the chords '
+                  'as block chords on a second instrument.')
 
 
 def write_outputs(sequences, names, output_dir: Path, title: str,
@@ -94,14 +99,19 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
              temperature: float = 0.5, seed: int = 0, input_midi_1: str = '',
              input_midi_2: str = '', attribute: str = 'note_density',
              amount: float = 1.0, attribute_dir: str = '', qpm: float = 120.0,
+             chords: str = '', accompaniment: bool = False,
              input_midi: str = ''):
   """Library form of the command line. Returns the written items."""
   from musicvae_jax import attributes
   if mode in ('humanize', 'drumify'):
     return _groove(model, mode, output_dir, input_midi or input_midi_1,
                    temperature, seed)
+  chord_kw = {}
+  if chords or accompaniment:   # checked up front: one line for a bad symbol
+    model.chord_controls(chords or 'N.C.')
+    chord_kw = {'chords': chords or None, 'accompaniment': accompaniment}
   if mode == 'sample':
-    seqs = model.sample(num_outputs, temperature, seed=seed)
+    seqs = model.sample(num_outputs, temperature, seed=seed, **chord_kw)
     names = [f'sample_{i:02d}' for i in range(num_outputs)]
     return write_outputs(seqs, names, output_dir,
                          f'{num_outputs} samples at temperature {temperature}')
@@ -109,7 +119,7 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     if not (input_midi_1 and input_midi_2):
       raise ValueError('--mode=interpolate needs --input_midi_1 and --input_midi_2')
     seqs = model.interpolate(_load(input_midi_1), _load(input_midi_2),
-                             num_outputs, temperature, seed)
+                             num_outputs, temperature, seed, **chord_kw)
     names = [f'interp_{i:02d}' for i in range(len(seqs))]
     return write_outputs(seqs, names, output_dir,
                          f'Interpolation {Path(input_midi_1).name} -> '
@@ -121,7 +131,9 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     windows, _ = model.windows([_load(p) for p in inputs], on_multiple='all')
     windows = windows[:num_outputs]
     _, mu, _ = model.encode_tensors(windows)
-    recon = model.decode(mu, temperature, seed=seed, qpm=qpm)
+    # A chord model decodes over each window's own chords unless --chords.
+    recon = model.decode(mu, temperature, seed=seed, qpm=qpm,
+                         controls=model.split_windows(windows)[1], **chord_kw)
     originals = [model.converter.to_note_sequence(w, qpm=qpm) for w in windows]
     seqs, names = [], []
     for i, (orig, rec) in enumerate(zip(originals, recon)):
@@ -142,7 +154,9 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
       z = np.random.default_rng(seed).standard_normal((1, model.config.z_size)).astype(np.float32)
     steps = np.linspace(0.0, amount, max(num_outputs, 2))
     zs = np.concatenate([z + s * vector[None] for s in steps])
-    tokens = model.decode_to_tensors(zs, temperature=temperature, seed=seed)
+    tokens = model.decode_to_tensors(
+        zs, temperature=temperature, seed=seed,
+        controls=model.chord_controls(chords) if chords else None)
     seqs = [model.converter.to_note_sequence(t, qpm=qpm) for t in tokens]
     values = attributes.compute(attribute, tokens)
     names = [f'{attribute}_{i:02d}' for i in range(len(seqs))]
@@ -177,7 +191,8 @@ def main(argv):
     items = generate(model, FLAGS.mode, output_dir, FLAGS.num_outputs,
                      FLAGS.temperature, FLAGS.seed, FLAGS.input_midi_1,
                      FLAGS.input_midi_2, FLAGS.attribute, FLAGS.amount,
-                     FLAGS.attribute_dir, FLAGS.qpm, FLAGS.input_midi)
+                     FLAGS.attribute_dir, FLAGS.qpm, chords=FLAGS.chords,
+                     accompaniment=FLAGS.accompaniment, input_midi=FLAGS.input_midi)
   except (ValueError, OSError) as error:
     sys.exit(f'error: {error}')
   print(f'wrote {len(items)} outputs to {output_dir}; open {output_dir / "index.html"}')

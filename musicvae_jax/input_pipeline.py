@@ -28,7 +28,8 @@ def token_spec(converter) -> TokenSpec:
   """The model's view of a converter's tokens."""
   tables = getattr(converter, 'input_tables', None)
   return TokenSpec(tuple(converter.part_depths),
-                   None if tables is None else tuple(tables))
+                   None if tables is None else tuple(tables),
+                   tuple(getattr(converter, 'control_depths', ())))
 
 
 @dataclasses.dataclass

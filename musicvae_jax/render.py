@@ -36,13 +36,24 @@ def write_midi(ns, path: str | Path) -> None:
   """Writes `ns` as a standard MIDI file at `path`.
 
   Drum notes (`is_drum`) go to MIDI channel 10 (pretty_midi reads them back
-  with `is_drum=True`); every other note keeps its `program`. `ns` is not
+  with `is_drum=True`); every other note keeps its `program`; chord symbols
+  (CHORD_SYMBOL annotations) are written as text events. `ns` is not
   modified.
   """
   if not ns.ticks_per_quarter:
     ns = _copy(ns)
     ns.ticks_per_quarter = MIDI_TICKS_PER_QUARTER
-  note_seq.sequence_proto_to_midi_file(ns, str(path))
+  chords = [(a.time, a.text) for a in ns.text_annotations
+            if a.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL]
+  if not chords:
+    note_seq.sequence_proto_to_midi_file(ns, str(path))
+    return
+  # Chord symbols (chord models) become MIDI text events, which note-seq drops.
+  import pretty_midi
+  midi = note_seq.note_sequence_to_pretty_midi(ns)
+  midi.text_events.extend(pretty_midi.Text(text, time) for time, text in chords)
+  with open(path, 'wb') as f:
+    midi.write(f)
 
 
 def _copy(ns):
@@ -66,7 +77,8 @@ MELODY_COLOUR = (37, 99, 235)     # blue
 BASS_COLOUR = (234, 88, 12)       # orange
 DRUM_COLOUR = (22, 163, 74)       # green
 OTHER_COLOURS = [(147, 51, 234), (219, 39, 119), (8, 145, 178), (202, 138, 4),
-                 (100, 116, 139), (185, 28, 28)]
+                 (100, 116, 139), (185, 28, 28), (101, 163, 13), (79, 70, 229),
+                 (13, 148, 136)]
 
 DRUM_NAMES = {
     35: 'Kick', 36: 'Kick', 37: 'Stick', 38: 'Snare', 39: 'Clap', 40: 'Snare',
@@ -99,14 +111,18 @@ def _part_styles(parts: Sequence[Part]) -> dict[Part, tuple[str, tuple]]:
   """Part -> (legend name, RGB colour): melody blue, bass orange, drums green.
 
   The first pitched non-bass part is the melody; further parts get names
-  from their instrument and program and colours from `OTHER_COLOURS`.
+  from their instrument and program and colours from `OTHER_COLOURS`; so do
+  a second drum or bass part (multitrack), so every part has its own colour.
   """
   styles, melody_taken, other = {}, False, 0
   for part in parts:
-    if part.is_drum:
-      styles[part] = ('drums', DRUM_COLOUR)
-    elif _is_bass(part.program):
-      styles[part] = ('bass', BASS_COLOUR)
+    if part.is_drum or _is_bass(part.program):
+      name, colour = ('drums', DRUM_COLOUR) if part.is_drum else ('bass', BASS_COLOUR)
+      if any(c == colour for _, c in styles.values()):
+        name = f'{name} {part.instrument} (program {part.program})'
+        colour = OTHER_COLOURS[other % len(OTHER_COLOURS)]
+        other += 1
+      styles[part] = (name, colour)
     elif not melody_taken:
       styles[part] = ('melody', MELODY_COLOUR)
       melody_taken = True

@@ -135,11 +135,6 @@ def _beta(step, hp: StepConfig):
   return schedules.linear_beta(step, hp.beta_start, hp.beta_end, hp.beta_duration)
 
 
-def _mask(batch: Batch) -> jax.Array:
-  steps = batch['tokens'].shape[1]
-  return (jnp.arange(steps)[None, :] < batch['lengths'][:, None]).astype(jnp.float32)
-
-
 def _weighted_mean(x: jax.Array, weights: jax.Array) -> jax.Array:
   return jnp.sum(x * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 

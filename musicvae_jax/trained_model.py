@@ -6,7 +6,12 @@
     steps = model.interpolate(ns_a, ns_b, num_steps=7)
 
 Array-level methods mirror Magenta's TrainedModel: `encode_tensors`,
-`decode_to_tensors`. Every computation is jit-compiled once per batch-size
+`decode_to_tensors`. Chord-conditioned models (`config.controls`) take
+`controls` (int chord classes `[T, 1]` shared by the batch as in Magenta, or
+`[B, T, 1]`; one-hots work too) or, at the NoteSequence level, `chords`
+('C G Am F': one chord per bar, or one per step); without them every step
+gets "no chord", and interpolations / reconstructions use the input's own
+inferred chords. Every computation is jit-compiled once per batch-size
 bucket (powers of two up to `max_batch`), so repeated calls never recompile.
 """
 
@@ -60,15 +65,19 @@ class TrainedModel:
     self.max_batch = max_batch
     self.seq_len = config_base.sequence_length(config)
     model = self.model
-    self._encode_fn = jax.jit(lambda p, tokens, lengths: model.apply(
-        {'params': p}, tokens, lengths, method='encode'))
+    self.num_controls = len(self.spec.control_depths)
+    # Controls go in only when given, so families whose models take none
+    # (families.make_model: NADE) share these functions.
+    extra = lambda controls, *before: () if controls is None else (*before, controls)
+    self._encode_fn = jax.jit(lambda p, tokens, lengths, controls=None: model.apply(
+        {'params': p}, tokens, lengths, *extra(controls), method='encode'))
     self._sample_fn = jax.jit(
-        lambda p, z, key, temperature, num_steps: model.apply(
-            {'params': p}, z, temperature, num_steps,
+        lambda p, z, key, temperature, num_steps, controls=None: model.apply(
+            {'params': p}, z, temperature, num_steps, *extra(controls),
             rngs={'sample': key}, method='sample'),
         static_argnums=4)
-    self._logits_fn = jax.jit(lambda p, z, tokens: model.apply(
-        {'params': p}, z, tokens, method='decode_logits'))
+    self._logits_fn = jax.jit(lambda p, z, tokens, controls=None: model.apply(
+        {'params': p}, z, tokens, *extra(controls, None), method='decode_logits'))
 
   # -- loading ---------------------------------------------------------------
   @classmethod
@@ -116,18 +125,81 @@ class TrainedModel:
       start += depth
     return np.stack(parts, -1).astype(np.int32)
 
+  def split_windows(self, windows: np.ndarray):
+    """Converter windows `[N, T, K + C]` -> (tokens `[N, T, K]`, controls
+    `[N, T, C]` or None)."""
+    windows = np.asarray(windows)
+    if not self.num_controls:
+      return windows, None
+    return windows[..., :-self.num_controls], windows[..., -self.num_controls:]
+
+  def _controls_from(self, controls, batch: int, steps: int) -> np.ndarray | None:
+    """Controls for a batch: int `[B, T, C]` (from `[T]`, `[T, C]`, `[B, T, C]`
+    or one-hots); "no control" (class 0, no chord) when None. None for a
+    model without controls (and an error if some were given)."""
+    if not self.num_controls:
+      if controls is not None:
+        raise ValueError(f'this model takes no controls (config.controls='
+                         f'{self.config.get("controls", "")!r}): it is not chord-conditioned')
+      return None
+    if controls is None:
+      return np.zeros((batch, steps, self.num_controls), np.int32)
+    controls = np.asarray(controls)
+    width = sum(self.spec.control_depths)
+    if controls.ndim >= 2 and controls.shape[-1] == width != self.num_controls:
+      parts, start = [], 0
+      for depth in self.spec.control_depths:
+        parts.append(np.argmax(controls[..., start:start + depth], axis=-1))
+        start += depth
+      controls = np.stack(parts, -1)
+    if controls.ndim == 1:
+      controls = controls[:, None]
+    if controls.ndim == 2:
+      controls = np.broadcast_to(controls[None], (batch,) + controls.shape)
+    if controls.shape[0] != batch:
+      raise ValueError(f'controls for {controls.shape[0]} examples, {batch} given')
+    return np.asarray(controls, np.int32)
+
+  def chord_controls(self, chords, num_steps: int | None = None) -> np.ndarray:
+    """'C G Am F' (one chord per bar, or exactly one per step) -> int `[T, 1]`.
+
+    Raises ValueError with one line for an unknown symbol or a model that is
+    not chord-conditioned.
+    """
+    if self.config.get('controls', '') != 'triad_chords':
+      raise ValueError(f'--chords needs a chord-conditioned model; this one has '
+                       f'config.controls={self.config.get("controls", "")!r}')
+    from musicvae_jax.data import chords as chords_lib
+    if hasattr(self.converter, 'chord_controls'):   # multitrack: per event, not per step
+      return self.converter.chord_controls(chords)
+    steps = chords_lib.parse_chords(chords, num_steps or self.seq_len,
+                                    config_base.steps_per_bar(self.config))
+    if self.config.use_hier and len(steps) != self.seq_len:
+      raise ValueError(f'a hierarchical model takes chords for exactly '
+                       f'{self.config.slice_bars} bars, not {len(steps) // 16}')
+    return steps[:, None].astype(np.int32)
+
   def _chunks(self, n: int):
     for start in range(0, n, self.max_batch):
       stop = min(n, start + self.max_batch)
       yield start, stop, _bucket(stop - start, self.max_batch)
 
-  def encode_tensors(self, inputs: np.ndarray, lengths: np.ndarray | None = None):
+  def encode_tensors(self, inputs: np.ndarray, lengths: np.ndarray | None = None,
+                     controls: np.ndarray | None = None):
     """(z, mu, sigma) `[B, Z]` for windows `inputs` (tokens or one-hots).
 
     z is drawn with a fixed key per call position, so it is reproducible.
+    For a model with controls, `inputs` may be converter windows (tokens and
+    control columns), or `controls` are given separately.
     """
+    inputs = np.asarray(inputs)
+    if (self.num_controls and controls is None and inputs.ndim == 3
+        and np.issubdtype(inputs.dtype, np.integer)
+        and inputs.shape[-1] == self.spec.num_parts + self.num_controls):
+      inputs, controls = self.split_windows(inputs)
     tokens = self._tokens_from(inputs)
     n = len(tokens)
+    controls = self._controls_from(controls, n, tokens.shape[1])
     lengths = (np.full((n,), tokens.shape[1], np.int32) if lengths is None
                else np.asarray(lengths, np.int32))
     mus, sigmas = [], []
@@ -135,7 +207,8 @@ class TrainedModel:
       pad = size - (stop - start)
       t = np.pad(tokens[start:stop], ((0, pad), (0, 0), (0, 0)))
       l = np.pad(lengths[start:stop], (0, pad), constant_values=tokens.shape[1])
-      mu, sigma = self._encode_fn(self.params, t, l)
+      c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
+      mu, sigma = self._encode_fn(self.params, t, l, c)
       mus.append(np.asarray(mu)[:stop - start])
       sigmas.append(np.asarray(sigma)[:stop - start])
     mu = np.concatenate(mus) if mus else np.zeros((0, self.config.z_size), np.float32)
@@ -144,23 +217,37 @@ class TrainedModel:
     return mu + sigma * eps, mu, sigma
 
   def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
-                        temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-    """Free-running decode: int tokens `[B, T, K]` for latents `z [B, Z]`."""
+                        temperature: float = 1.0, seed: int = 0,
+                        controls: np.ndarray | None = None) -> np.ndarray:
+    """Free-running decode: int tokens `[B, T, K]` for latents `z [B, Z]`.
+
+    Chord models: step t reads control t of `controls` (`[T, C]` for the
+    whole batch, as Magenta's `c_input`, or `[B, T, C]`); their length sets
+    T when `length` is None.
+    """
     z = np.asarray(z, np.float32)
+    if self.num_controls and controls is not None and length is None:
+      length = np.asarray(controls).shape[-2]
     steps_ = None if length is None or length == self.seq_len else int(length)
+    controls = self._controls_from(controls, len(z), length or self.seq_len)
     key = jax.random.key(seed)
     out = []
     for i, (start, stop, size) in enumerate(self._chunks(len(z))):
       chunk = np.pad(z[start:stop], ((0, size - (stop - start)), (0, 0)))
+      c = None if controls is None else np.pad(
+          controls[start:stop], ((0, size - (stop - start)), (0, 0), (0, 0)))
       tokens, _ = self._sample_fn(self.params, chunk, jax.random.fold_in(key, i),
-                                  jnp.float32(temperature), steps_)
+                                  jnp.float32(temperature), steps_, c)
       out.append(np.asarray(tokens)[:stop - start])
     return np.concatenate(out) if out else np.zeros((0, self.seq_len, self.spec.num_parts), np.int32)
 
-  def teacher_forced_logits(self, z: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+  def teacher_forced_logits(self, z: np.ndarray, inputs: np.ndarray,
+                            controls: np.ndarray | None = None) -> np.ndarray:
     """Decoder logits `[B, T, V]` given targets (no sampling)."""
+    tokens = self._tokens_from(inputs)
+    controls = self._controls_from(controls, len(tokens), tokens.shape[1])
     return np.asarray(self._logits_fn(self.params, np.asarray(z, np.float32),
-                                      self._tokens_from(inputs)))
+                                      tokens, controls))
 
   # -- NoteSequences -----------------------------------------------------------
   def windows(self, note_sequences: Sequence, on_multiple: str = 'error',
@@ -192,42 +279,67 @@ class TrainedModel:
     return np.concatenate(out).astype(np.int32), source
 
   def encode(self, note_sequences: Sequence, on_multiple: str = 'error'):
-    """(z, mu, sigma) `[N, Z]`, one row per extracted window."""
+    """(z, mu, sigma) `[N, Z]`, one row per extracted window (with its own
+    chords for a chord model)."""
     windows, _ = self.windows(note_sequences, on_multiple)
     return self.encode_tensors(windows)
 
   def decode(self, z: np.ndarray, temperature: float = 0.5,
-             length: int | None = None, seed: int = 0, qpm: float = 120.0) -> list:
-    """NoteSequences decoded from `z [N, Z]`."""
-    tokens = self.decode_to_tensors(z, length, temperature, seed)
-    return [self.converter.to_note_sequence(t, qpm=qpm) for t in tokens]
+             length: int | None = None, seed: int = 0, qpm: float = 120.0,
+             chords=None, controls: np.ndarray | None = None,
+             accompaniment: bool = False) -> list:
+    """NoteSequences decoded from `z [N, Z]`; a chord model's outputs carry
+    the chords as CHORD_SYMBOL annotations (and, with `accompaniment`, as
+    block chords on a second instrument)."""
+    if chords is not None:
+      controls = self.chord_controls(chords)
+    tokens = self.decode_to_tensors(z, length, temperature, seed, controls)
+    if not self.num_controls:
+      return [self.converter.to_note_sequence(t, qpm=qpm) for t in tokens]
+    controls = self._controls_from(controls, len(tokens), tokens.shape[1])
+    return [self.converter.to_note_sequence(t, qpm=qpm, controls=c,
+                                            accompaniment=accompaniment)
+            for t, c in zip(tokens, controls)]
 
   def sample(self, n: int, temperature: float = 0.5, same_z: bool = False,
-             seed: int = 0, length: int | None = None) -> list:
+             seed: int = 0, length: int | None = None, chords=None,
+             accompaniment: bool = False) -> list:
     """`n` NoteSequences decoded from z ~ N(0, I) (one shared z if `same_z`)."""
     rng = np.random.default_rng(seed)
     shape = (1 if same_z else n, self.config.z_size)
     z = rng.standard_normal(shape).astype(np.float32)
     if same_z:
       z = np.repeat(z, n, axis=0)
-    return self.decode(z, temperature, length, seed)
+    return self.decode(z, temperature, length, seed, chords=chords,
+                       accompaniment=accompaniment)
 
   def interpolate(self, start_sequence, end_sequence, num_steps: int = 5,
                   temperature: float = 0.5, seed: int = 0,
-                  on_multiple: str = 'first') -> list:
+                  on_multiple: str = 'first', chords=None,
+                  accompaniment: bool = False) -> list:
     """Decodes `num_steps` points on the great circle between the two mu's
-    (endpoints included)."""
+    (endpoints included). A chord model decodes every step over `chords`,
+    or, when None, over the chords of `start_sequence`'s window."""
     if num_steps < 2:
       raise ValueError(f'num_steps={num_steps}: an interpolation needs >= 2')
-    _, mu, _ = self.encode([start_sequence, end_sequence], on_multiple)
+    windows, _ = self.windows([start_sequence, end_sequence], on_multiple)
+    _, mu, _ = self.encode_tensors(windows)
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
-    return self.decode(z, temperature, seed=seed)
+    controls = self.split_windows(windows)[1]
+    controls = None if controls is None else controls[0]
+    return self.decode(z, temperature, seed=seed, chords=chords, controls=controls,
+                       accompaniment=accompaniment)
 
   def reconstruct(self, note_sequences: Sequence, temperature: float = 0.5,
-                  seed: int = 0, on_multiple: str = 'first') -> list:
-    """Encodes (z = mu) and decodes each sequence's window(s)."""
-    _, mu, _ = self.encode(note_sequences, on_multiple)
-    return self.decode(mu, temperature, seed=seed)
+                  seed: int = 0, on_multiple: str = 'first',
+                  accompaniment: bool = False) -> list:
+    """Encodes (z = mu) and decodes each sequence's window(s) (a chord model:
+    over each window's own chords)."""
+    windows, _ = self.windows(note_sequences, on_multiple)
+    _, mu, _ = self.encode_tensors(windows)
+    return self.decode(mu, temperature, seed=seed,
+                       controls=self.split_windows(windows)[1],
+                       accompaniment=accompaniment)
 
 
 def _describe(ns) -> str:

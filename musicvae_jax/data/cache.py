@@ -66,6 +66,9 @@ def _convert_one(job: tuple[str, str, dict, bool]) -> tuple[str, str, str, np.nd
   """Worker: (relpath, status 'ok'|'skipped', reason, windows)."""
   path, rel, fingerprint, fast = job
   converter = converters.converter_from_fingerprint(fingerprint)
+  # Some converters need what only note_seq's reader keeps (sustain pedal).
+  fast = fast and not getattr(converter, 'note_seq_reader_only', False)
+  keep_duplicates = getattr(converter, 'keep_duplicates', False)
   try:
     if fast and hasattr(converter, 'fast_windows'):
       found = [converter.fast_windows(a) for a in midi_io.load_note_arrays(path)]
@@ -79,7 +82,7 @@ def _convert_one(job: tuple[str, str, dict, bool]) -> tuple[str, str, str, np.nd
     return rel, 'skipped', f'conversion failed: {type(error).__name__}: {error}'[:200], None
   if len(windows) == 0:
     return rel, 'skipped', 'no windows', None
-  return rel, 'ok', '', _dedupe_rows(windows)
+  return rel, 'ok', '', windows if keep_duplicates else _dedupe_rows(windows)
 
 
 def _dedupe_rows(windows: np.ndarray) -> np.ndarray:
@@ -180,8 +183,9 @@ def _run(jobs, num_workers: int, progress: bool):
     bar.close()
 
 
-def read_cache(folder: Path, input_dir: str) -> WindowSet:
-  """Loads a built cache, deduplicating windows across the whole folder."""
+def read_cache(folder: Path, input_dir: str, keep_duplicates: bool = False) -> WindowSet:
+  """Loads a built cache, deduplicating windows across the whole folder
+  (unless `keep_duplicates`: Magenta's multitrack converter keeps repeats)."""
   manifest = json.loads((folder / MANIFEST).read_text())
   files = sorted(manifest['files'])
   arrays, ids, skipped = [], [], {}
@@ -201,7 +205,7 @@ def read_cache(folder: Path, input_dir: str) -> WindowSet:
   file_ids = np.concatenate(ids)
   flat = windows.reshape(len(windows), -1)
   _, first = np.unique(flat, axis=0, return_index=True)
-  keep = np.sort(first)
+  keep = np.arange(len(windows)) if keep_duplicates else np.sort(first)
   summary = {
       'input_dir': str(input_dir),
       'files_seen': len(files),
@@ -231,7 +235,8 @@ def load_or_build_windows(input_dir: str | Path, cache_root: str | Path, config,
   converter = converters.make_converter(config)
   fast = bool(config.get('fast_midi', False)) if fast is None else fast
   folder = build_cache(input_dir, cache_root, converter, num_workers, fast, progress)
-  windows = read_cache(folder, str(input_dir))
+  windows = read_cache(folder, str(input_dir),
+                       getattr(converter, 'keep_duplicates', False))
   windows.summary['cache_folder'] = str(folder)
   (folder / 'summary.json').write_text(json.dumps(windows.summary, indent=1))
   return windows

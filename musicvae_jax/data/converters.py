@@ -167,6 +167,14 @@ def extract_melodies(quantized: music_pb2.NoteSequence, steps_per_bar: int,
                      min_unique_pitches: int) -> list[np.ndarray]:
   """Magenta's `extract_melodies` with the converter's arguments (min_bars=1,
   pad_end=True, highest note wins on polyphony), as token arrays."""
+  return [encodings.melody_events_to_tokens(m) for m in extract_melody_events(
+      quantized, steps_per_bar, gap_bars, max_steps, min_unique_pitches)]
+
+
+def extract_melody_events(quantized: music_pb2.NoteSequence, steps_per_bar: int,
+                          gap_bars: float, max_steps: int,
+                          min_unique_pitches: int) -> list[note_seq.Melody]:
+  """`extract_melodies` as note_seq Melody objects (they know their start step)."""
   melodies = []
   for instrument in sorted({n.instrument for n in quantized.notes}):
     start = 0
@@ -186,7 +194,7 @@ def extract_melodies(quantized: music_pb2.NoteSequence, steps_per_bar: int,
         melody.set_length(max_steps - max_steps % steps_per_bar)
       if np.count_nonzero(melody.get_note_histogram()) < min_unique_pitches:
         continue
-      melodies.append(encodings.melody_events_to_tokens(melody))
+      melodies.append(melody)
   return melodies
 
 
@@ -197,12 +205,21 @@ def make_converter(config) -> MelodyConverter:
     if config.melody_programs not in programs:
       raise ValueError(f"config.melody_programs={config.melody_programs!r}: "
                        "use 'mel_2bar' or 'all'")
+    if config.get('controls', ''):
+      return _make_control_converter(config, programs[config.melody_programs])
     return MelodyConverter(
         slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
         valid_programs=programs[config.melody_programs],
         max_windows=config.max_windows_per_sequence)
   if config.encoding in ('drums', 'trio'):
     return _make_multi_converter(config)
+  if config.encoding == 'multiperf':
+    from musicvae_jax.data import multiperf
+    return multiperf.MultiPerformanceConverter(
+        max_num_instruments=config.max_num_instruments,
+        max_events_per_instrument=config.max_events_per_instrument,
+        max_windows=config.max_windows_per_sequence,
+        chords=_multiperf_chords(config))
   if config.encoding == 'groove':
     from musicvae_jax.data import groove
     return groove.converter_from_config(config)
@@ -214,6 +231,9 @@ def make_converter(config) -> MelodyConverter:
 
 def converter_from_fingerprint(fingerprint: dict) -> MelodyConverter:
   """Rebuilds a converter from its `fingerprint()` (worker processes)."""
+  if fingerprint['encoding'] == 'melody' and fingerprint.get('controls'):
+    from musicvae_jax.data import chords
+    return chords.ChordMelodyConverter.from_fingerprint(fingerprint)
   if fingerprint['encoding'] == 'melody':
     return MelodyConverter(
         slice_bars=fingerprint['slice_bars'],
@@ -224,6 +244,9 @@ def converter_from_fingerprint(fingerprint: dict) -> MelodyConverter:
         min_unique_pitches=fingerprint['min_unique_pitches'])
   if fingerprint['encoding'] in ('drums', 'trio'):
     return _multi_converter_from_fingerprint(fingerprint)
+  if fingerprint['encoding'] == 'multiperf':
+    from musicvae_jax.data import multiperf
+    return multiperf.MultiPerformanceConverter.from_fingerprint(fingerprint)
   if fingerprint['encoding'] == 'groove':
     from musicvae_jax.data import groove
     return groove.converter_from_fingerprint(fingerprint)
@@ -593,3 +616,22 @@ def _multi_converter_from_fingerprint(fingerprint: dict):
   if fingerprint['encoding'] == 'drums':
     return DrumsConverter(**kw)
   return TrioConverter(**kw)
+
+
+def _make_control_converter(config, valid_programs):
+  """make_converter for a melody config with `controls` (issue #12)."""
+  if config.controls != 'triad_chords':
+    raise ValueError(f"config.controls={config.controls!r}: use '' (none) or "
+                     "'triad_chords'")
+  from musicvae_jax.data import chords
+  return chords.ChordMelodyConverter(
+      slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
+      valid_programs=valid_programs, max_windows=config.max_windows_per_sequence)
+
+
+def _multiperf_chords(config) -> bool:
+  """Whether a multiperf config asks for chord controls (issue #12)."""
+  controls = config.get('controls', '')
+  if controls not in ('', 'triad_chords'):
+    raise ValueError(f"config.controls={controls!r}: use '' (none) or 'triad_chords'")
+  return controls == 'triad_chords'

@@ -39,18 +39,26 @@ def epoch_order(file_ids: np.ndarray, max_windows: int, seed: int,
 
 
 def _batch(tokens: np.ndarray, weights: np.ndarray | None = None,
-           converter=None, row_seeds=None) -> dict[str, np.ndarray]:
+           converter=None, row_seeds=None,
+           num_controls: int | None = None) -> dict[str, np.ndarray]:
   """A batch of windows. A converter with `make_batch` (GrooVAE) builds its
   own keys from its windows (and per-row seeds for its random input
-  transformations); token windows become `tokens`."""
+  transformations). Token windows `[B, T, K + C]` become `tokens`, and their
+  last `num_controls` columns (default: the converter's `control_depths`,
+  e.g. chord classes) become `controls`."""
   if converter is not None and hasattr(converter, 'make_batch'):
     return converter.make_batch(tokens, weights, row_seeds)
+  if num_controls is None:
+    num_controls = len(getattr(converter, 'control_depths', ()))
   tokens = tokens.astype(np.int32)
-  return {
-      'tokens': tokens,
+  batch = {
+      'tokens': tokens[..., :tokens.shape[-1] - num_controls],
       'lengths': np.full((len(tokens),), tokens.shape[1], np.int32),
       'weights': np.ones((len(tokens),), np.float32) if weights is None else weights,
   }
+  if num_controls:
+    batch['controls'] = tokens[..., -num_controls:]     # int32 [B, T, C]
+  return batch
 
 
 class TrainBatches:
@@ -170,7 +178,8 @@ class TrainBatches:
 
 
 def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5,
-                 converter=None) -> Iterator[dict[str, np.ndarray]]:
+                 converter=None, num_controls: int | None = None
+                 ) -> Iterator[dict[str, np.ndarray]]:
   """Fixed eval batches: each file's first `max_windows` windows, in order.
 
   The last batch is padded to `batch_size` with weight-0 rows, so shapes never
@@ -190,7 +199,8 @@ def eval_batches(data: WindowSet, batch_size: int, max_windows: int = 5,
       tokens = np.concatenate([tokens, np.zeros((pad,) + tokens.shape[1:], tokens.dtype)])
       weights = np.concatenate([weights, np.zeros(pad, np.float32)])
     yield _batch(tokens, weights, converter,
-                 [(1_000_000_007, int(i)) for i in range(start, start + batch_size)])
+                 [(1_000_000_007, int(i)) for i in range(start, start + batch_size)],
+                 num_controls)
 
 
 def split_by_file(data: WindowSet, eval_fraction: float, seed: int

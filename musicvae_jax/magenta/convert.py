@@ -4,6 +4,8 @@ Magenta variable (TF)                                          ours
 encoder/cell_k/bidirectional_rnn/{fw,bw}/multi_rnn_cell/
     cell_0/lstm_cell/{kernel,bias}                           encoder/layer_k/{fw,bw}
 encoder/{mu,sigma}/{kernel,bias}                             encoder/{mu,sigma}
+encoder/hierarchical_level_i/cell_k/bidirectional_rnn/...    encoder/level_i/layer_k/{fw,bw}
+    (hier-*: Magenta's HierarchicalLstmEncoder)
 decoder/multi_rnn_cell/cell_k/lstm_cell/*                    decoder/lstm/layer_k          (flat)
 decoder/{z_to_initial_state,output_projection}/*             decoder/...                   (flat)
 decoder/hierarchical_level_0/cell_k/lstm_cell/*              conductor/lstm/layer_k        (hier)
@@ -31,6 +33,8 @@ import numpy as np
 
 _ENC = re.compile(r'encoder/cell_(\d+)/bidirectional_rnn/(fw|bw)/multi_rnn_cell/'
                   r'cell_0/lstm_cell/(kernel|bias)$')
+_HIER_ENC = re.compile(r'encoder/hierarchical_level_(\d+)/cell_(\d+)/bidirectional_rnn/'
+                       r'(fw|bw)/multi_rnn_cell/cell_0/lstm_cell/(kernel|bias)$')
 _FLAT_DEC = re.compile(r'decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/(kernel|bias)$')
 _CONDUCTOR = re.compile(r'decoder/hierarchical_level_0/cell_(\d+)/lstm_cell/(kernel|bias)$')
 _CORE = re.compile(r'core_decoder/decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/'
@@ -87,6 +91,26 @@ def _core_decoder(variables: dict[str, np.ndarray], scope: str) -> dict[str, Any
   }
 
 
+def _hierarchical_encoder(variables: dict[str, np.ndarray]) -> dict[str, Any]:
+  """`level_i/layer_k/{fw,bw}` from Magenta's HierarchicalLstmEncoder (or {})."""
+  cells: dict[tuple[int, int, str], dict[str, np.ndarray]] = {}
+  for name, value in variables.items():
+    m = _HIER_ENC.search(name)
+    if m:
+      key = (int(m.group(1)), int(m.group(2)), m.group(3))
+      cells.setdefault(key, {})[m.group(4)] = value
+  encoder: dict[str, Any] = {}
+  for (level, layer, direction), tensors in sorted(cells.items()):
+    encoder.setdefault(f'level_{level}', {}).setdefault(f'layer_{layer}', {})[
+        direction] = _lstm(tensors['kernel'], tensors['bias'])
+  return encoder
+
+
+def encoder_levels(params: dict[str, Any]) -> int:
+  """Levels of a converted hierarchical encoder (0: a flat encoder)."""
+  return len([k for k in params['encoder'] if k.startswith('level_')])
+
+
 def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
   """Our parameter tree from Magenta's (optimizer slots already dropped)."""
   enc_cells: dict[tuple[int, str], dict[str, np.ndarray]] = {}
@@ -94,11 +118,11 @@ def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
     m = _ENC.search(name)
     if m:
       enc_cells.setdefault((int(m.group(1)), m.group(2)), {})[m.group(3)] = value
-  if not enc_cells:
+  encoder: dict[str, Any] = _hierarchical_encoder(variables)
+  if not enc_cells and not encoder:
     raise CheckpointMismatchError(
         'no encoder/cell_k/bidirectional_rnn variables: not a MusicVAE '
         'BidirectionalLstmEncoder checkpoint')
-  encoder: dict[str, Any] = {}
   for (layer, direction), tensors in sorted(enc_cells.items()):
     encoder.setdefault(f'layer_{layer}', {})[direction] = _lstm(
         tensors['kernel'], tensors['bias'])
@@ -139,6 +163,8 @@ def sizes_from_params(params: dict[str, Any]) -> dict[str, Any]:
     return [int(stack[f'layer_{k}']['bias'].shape[0] // 4) for k in range(len(stack))]
 
   enc = params['encoder']
+  if 'level_0' in enc:  # hierarchical: every level has the same sizes
+    enc = dict(enc['level_0'], mu=enc['mu'])
   n_enc = len([k for k in enc if k.startswith('layer_')])
   sizes = {
       'enc_rnn_size': [int(enc[f'layer_{k}']['fw']['bias'].shape[0] // 4)
@@ -232,6 +258,13 @@ MAGENTA_CONFIGS: dict[str, str] = {
     'cat-drums_2bar_big': 'drums_2bar.py:big',
     'flat-trio_16bar': 'trio_16bar.py:flat',
     'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
+    'hier-mel_16bar': 'hier_mel_16bar.py:full',
+    'hier-trio_16bar': 'hier_trio_16bar.py:full',
+    'cat-mel_2bar_med_chords': 'mel_2bar_chords.py:med',
+    'hier-multiperf_vel_1bar_med': 'multiperf.py:med',
+    'hier-multiperf_vel_1bar_big': 'multiperf.py:big',
+    'hier-multiperf_vel_1bar_med_chords': 'multiperf.py:med_chords',
+    'hier-multiperf_vel_1bar_big_chords': 'multiperf.py:big_chords',
     # GrooVAE (flat encoder + GrooveLstmDecoder: same variable names as cat-mel).
     **{name: f'{name}.py:magenta' for name in (
         'groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
@@ -281,6 +314,15 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'{checkpoint} holds {"one core decoder per instrument" if "output_depths" in sizes else "a single core decoder"} '
         f'but {magenta_name} expects {"one per instrument" if config.get("split_decoder", False) else "a single one"}')
+  levels = encoder_levels(params)
+  if bool(levels) != bool(config.get('encoder_levels', ())):
+    raise CheckpointMismatchError(
+        f'{checkpoint} holds a {"hierarchical" if levels else "flat"} encoder but '
+        f'{magenta_name} expects {"a hierarchical" if config.get("encoder_levels", ()) else "a flat"} one')
+  if levels and levels != len(config.encoder_levels):
+    raise CheckpointMismatchError(
+        f'{checkpoint} holds a {levels}-level encoder but config.encoder_levels='
+        f'{tuple(config.encoder_levels)} has {len(config.encoder_levels)} levels')
   if ('nade_num_hidden' in sizes) != (config.get('output_family', '') == 'nade'):
     raise CheckpointMismatchError(
         f'{checkpoint} holds {"a NADE" if "nade_num_hidden" in sizes else "a softmax"} '

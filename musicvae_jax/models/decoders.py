@@ -23,7 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec
+from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec, control_gates
 from musicvae_jax.models.lstm import Dtype, StackedLSTM, split_state
 
 MAGENTA_STATE_INIT = nn.initializers.normal(stddev=0.001)
@@ -81,7 +81,9 @@ class CoreDecoder(nn.Module):
   """LSTM decoder over categorical tokens, conditioned on a vector `cond`.
 
   Per sequence: initial state = tanh(Dense(cond)) split into (c, h) per layer;
-  input at each step = [previous token features, cond]; logits = Dense(top h).
+  input at each step = [previous token features, cond, this step's controls]
+  (controls only when `spec.control_depths`; None reads as all zeros);
+  logits = Dense(top h).
   """
 
   spec: TokenSpec
@@ -98,9 +100,10 @@ class CoreDecoder(nn.Module):
     self.token_width = self.spec.total_input_width(self.embed_size)
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
-    self.lstm = StackedLSTM(self.rnn_sizes, self.token_width + self.cond_size,
-                            self.forget_bias, self.dtype, self.remat,
-                            custom_vjp=self.custom_vjp)
+    self.lstm = StackedLSTM(
+        self.rnn_sizes,
+        self.token_width + self.cond_size + self.spec.control_width,
+        self.forget_bias, self.dtype, self.remat, custom_vjp=self.custom_vjp)
     self.embedder = TokenEmbedder(self.spec, self.embed_size)
     self.output_projection = nn.Dense(
         self.spec.output_depth, kernel_init=nn.initializers.glorot_uniform())
@@ -120,19 +123,29 @@ class CoreDecoder(nn.Module):
   def token_gates(self, tokens: jax.Array) -> jax.Array:
     return self.embedder.gates(self.lstm.layers[0], tokens)
 
+  def control_gates(self, controls: jax.Array | None) -> jax.Array | float:
+    """Layer-0 gates of `controls int [..., C]` (no bias); 0.0 for None."""
+    return control_gates(self.lstm.layers[0], controls,
+                         self.token_width + self.cond_size,
+                         self.spec.control_depths)
+
   def logits(self, h: jax.Array) -> jax.Array:
     return self.output_projection(h).astype(jnp.float32)
 
   # -- training paths ------------------------------------------------------
-  def teacher_forced(self, prev: jax.Array, cond: jax.Array) -> jax.Array:
-    """prev int [L, N, K] (previous targets, -1 = zeros), cond [N, C] -> logits [L, N, V]."""
-    gates0 = self.token_gates(prev) + self.cond_gates(cond)[None]
+  def teacher_forced(self, prev: jax.Array, cond: jax.Array,
+                     controls: jax.Array | None = None) -> jax.Array:
+    """prev int [L, N, K] (previous targets, -1 = zeros), cond [N, C],
+    controls int [L, N, C'] or None -> logits [L, N, V]."""
+    gates0 = (self.token_gates(prev) + self.cond_gates(cond)[None]
+              + self.control_gates(controls))
     _, outputs = self.lstm.run(self.initial_carries(cond), gates0,
                                unroll=self.unroll)
     return self.logits(outputs)
 
   def scheduled(self, prev: jax.Array, cond: jax.Array, use_sample: jax.Array,
-                key: jax.Array, temperature: float = 1.0) -> jax.Array:
+                key: jax.Array, temperature: float = 1.0,
+                controls: jax.Array | None = None) -> jax.Array:
     """Scheduled sampling (Magenta's ScheduledOutputTrainingHelper).
 
     At step t > 0, example n reads its own previous *sample* where
@@ -144,6 +157,7 @@ class CoreDecoder(nn.Module):
       cond: [N, C].
       use_sample: bool [L, N].
       key: PRNG key for the samples.
+      controls: int [L, N, C'] or None.
 
     Returns:
       logits [L, N, V].
@@ -151,14 +165,17 @@ class CoreDecoder(nn.Module):
     steps = prev.shape[0]
     keys = jax.random.split(key, steps)
     cond_g = self.cond_gates(cond)
+    ctrl_g = None if controls is None else self.control_gates(controls)
     part_depths = self.spec.part_depths
     noise = gumbel_noise(keys, prev.shape[1], part_depths)  # per step's key
 
     def body(mdl, carry, xs, cond_g):
       carries, last_sample = carry
-      target_prev, coin, step_noise = xs
+      target_prev, coin, step_noise, step_ctrl = xs
       tokens = jnp.where(coin[:, None], last_sample, target_prev)
       gates0 = mdl.token_gates(tokens) + cond_g
+      if step_ctrl is not None:
+        gates0 = gates0 + step_ctrl
       carries, h = mdl.lstm.step(carries, gates0)
       logits = mdl.logits(h)
       sample = sample_with_noise(logits, step_noise, part_depths, temperature)
@@ -170,12 +187,13 @@ class CoreDecoder(nn.Module):
                    split_rngs={'params': False},
                    in_axes=(0, nn.broadcast), out_axes=0, unroll=self.unroll)
     carry0 = (self.initial_carries(cond), jnp.full_like(prev[0], -1))
-    _, logits = scan(self, carry0, (prev, use_sample, noise), cond_g)
+    _, logits = scan(self, carry0, (prev, use_sample, noise, ctrl_g), cond_g)
     return logits
 
   # -- generation ----------------------------------------------------------
   def generate(self, conds: jax.Array, bar_steps: int, key: jax.Array,
-               temperature: float | jax.Array = 1.0):
+               temperature: float | jax.Array = 1.0,
+               controls: jax.Array | None = None):
     """Free-running sampling over `n` subsequences of `bar_steps` steps.
 
     The state is reset from `conds[b]` at the start of bar b; the first input
@@ -186,6 +204,7 @@ class CoreDecoder(nn.Module):
       bar_steps: steps per subsequence.
       key: PRNG key.
       temperature: softmax temperature.
+      controls: int [n * bar_steps, B, C'] (step t reads control t) or None.
 
     Returns:
       (tokens int32 [n * bar_steps, B, K], logits [n * bar_steps, B, V]).
@@ -199,16 +218,19 @@ class CoreDecoder(nn.Module):
     keys = jax.random.split(key, steps)
     part_depths = self.spec.part_depths
     noise = gumbel_noise(keys, batch, part_depths)  # per step's key
+    ctrl_g = None if controls is None else self.control_gates(controls)
 
     def body(mdl, carry, xs, init, cond_g):
       carries, last_sample = carry
-      t, step_noise = xs
+      t, step_noise, step_ctrl = xs
       bar = t // bar_steps
       fresh = jax.tree.map(lambda x: x[bar], init)
       carries = jax.tree.map(
           lambda new, old: jnp.where(t % bar_steps == 0, new, old),
           fresh, carries)
       gates0 = mdl.token_gates(last_sample) + cond_g[bar]
+      if step_ctrl is not None:
+        gates0 = gates0 + step_ctrl
       carries, h = mdl.lstm.step(carries, gates0)
       logits = mdl.logits(h)
       sample = sample_with_noise(logits, step_noise, part_depths, temperature)
@@ -219,7 +241,7 @@ class CoreDecoder(nn.Module):
                    in_axes=(0, nn.broadcast, nn.broadcast), out_axes=0)
     carry0 = (jax.tree.map(lambda x: x[0], init),
               jnp.full((batch, len(part_depths)), -1, jnp.int32))
-    _, (tokens, logits) = scan(self, carry0, (jnp.arange(steps), noise),
+    _, (tokens, logits) = scan(self, carry0, (jnp.arange(steps), noise, ctrl_g),
                                init, cond_g)
     return tokens, logits
 

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec
+from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec, control_gates
 from musicvae_jax.models.lstm import Dtype, LSTMLayer, run_layer, zero_carry
 
 MAGENTA_HEAD_INIT = nn.initializers.normal(stddev=0.001)
@@ -69,7 +69,8 @@ class BidirectionalEncoder(nn.Module):
   custom_vjp: bool = True
 
   def setup(self):
-    fan_in = self.spec.total_input_width(self.embed_size)
+    # Layer 0 reads concat(tokens, controls) per step (Magenta's encoder input).
+    fan_in = self.spec.total_input_width(self.embed_size) + self.spec.control_width
     layers = []
     for k, size in enumerate(self.rnn_sizes):
       layers.append(BidirectionalLayer(size, fan_in, self.forget_bias,
@@ -82,16 +83,21 @@ class BidirectionalEncoder(nn.Module):
     self.mu = nn.Dense(self.z_size, kernel_init=MAGENTA_HEAD_INIT)
     self.sigma = nn.Dense(self.z_size, kernel_init=MAGENTA_HEAD_INIT)
 
-  def __call__(self, tokens: jax.Array,
-               lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """tokens int [T, B, K], lengths int [B] -> (mu [B, Z], sigma [B, Z])."""
+  def __call__(self, tokens: jax.Array, lengths: jax.Array,
+               controls: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """tokens int [T, B, K], lengths int [B], controls int [T, B, C] or None
+    -> (mu [B, Z], sigma [B, Z])."""
     steps = tokens.shape[0]
     keep = jnp.arange(steps)[:, None] < lengths[None, :]  # [T, B]
     outputs = None
+    start = self.spec.total_input_width(self.embed_size)
+    depths = self.spec.control_depths
     for k, layer in enumerate(self.layers):
       if k == 0:
-        g_fw = layer.fw.add_bias(self.embedder.gates(layer.fw, tokens))
-        g_bw = layer.bw.add_bias(self.embedder.gates(layer.bw, tokens))
+        g_fw = layer.fw.add_bias(self.embedder.gates(layer.fw, tokens)
+                                 + control_gates(layer.fw, controls, start, depths))
+        g_bw = layer.bw.add_bias(self.embedder.gates(layer.bw, tokens)
+                                 + control_gates(layer.bw, controls, start, depths))
       else:
         g_fw, g_bw = layer.fw.project(outputs), layer.bw.project(outputs)
       h_fw, h_bw, outputs = layer(g_fw, g_bw, keep, self.unroll)

@@ -31,6 +31,14 @@ class TokenSpec:
   part_depths: tuple[int, ...]
   # Per part: None for one-hot, or a key of INPUT_TABLES.
   input_tables: tuple[str | None, ...] | None = None
+  # Classes of each control track (e.g. (49,) for triad chords); () = none.
+  # Controls are int `[..., C]` read as one-hots after the tokens (encoder)
+  # or after the conditioning vector (decoder), as Magenta concatenates them.
+  control_depths: tuple[int, ...] = ()
+
+  @property
+  def control_width(self) -> int:
+    return sum(self.control_depths)
 
   @property
   def num_parts(self) -> int:
@@ -96,6 +104,19 @@ class TokenEmbedder(nn.Module):
                                         self._table(k))
       start += self.spec.input_width(k, self.embed_size)
     return total
+
+
+def control_gates(layer: LSTMLayer, controls: jax.Array | None, start: int,
+                  control_depths: tuple[int, ...]) -> jax.Array | float:
+  """Gates of the control block `controls int [..., C]` (one-hot per track,
+  -1 = all-zero) at kernel rows `start:`; 0.0 when there are none."""
+  if controls is None or not control_depths:
+    return 0.0
+  total = 0.0
+  for k, depth in enumerate(control_depths):
+    total = total + layer.gather_rows(start, depth, controls[..., k])
+    start += depth
+  return total
 
 
 def one_hot_parts(tokens: jax.Array, part_depths: tuple[int, ...]) -> jax.Array:

@@ -42,30 +42,36 @@ class SplitCoreDecoder(nn.Module):
   def setup(self):
     self.decoders = [
         CoreDecoder(TokenSpec((depth,), None if self.spec.input_tables is None
-                              else (self.spec.input_tables[k],)),
+                              else (self.spec.input_tables[k],),
+                              self.spec.control_depths),
                     self.rnn_sizes, self.cond_size, self.embed_size,
                     self.forget_bias, self.dtype, self.unroll, self.remat,
                     custom_vjp=self.custom_vjp,
                     name=f'core_decoder_{k}')
         for k, depth in enumerate(self.spec.part_depths)]
 
-  def teacher_forced(self, prev: jax.Array, cond: jax.Array) -> jax.Array:
+  def teacher_forced(self, prev: jax.Array, cond: jax.Array,
+                     controls: jax.Array | None = None) -> jax.Array:
     """prev int [L, N, K], cond [N, C] -> logits [L, N, V]."""
     return jnp.concatenate(
-        [d.teacher_forced(prev[..., k:k + 1], cond)
+        [d.teacher_forced(prev[..., k:k + 1], cond, controls)
          for k, d in enumerate(self.decoders)], axis=-1)
 
   def scheduled(self, prev: jax.Array, cond: jax.Array, use_sample: jax.Array,
-                key: jax.Array, temperature: float = 1.0) -> jax.Array:
+                key: jax.Array, temperature: float = 1.0,
+                controls: jax.Array | None = None) -> jax.Array:
     keys = jax.random.split(key, len(self.decoders))
     return jnp.concatenate(
-        [d.scheduled(prev[..., k:k + 1], cond, use_sample, keys[k], temperature)
+        [d.scheduled(prev[..., k:k + 1], cond, use_sample, keys[k], temperature,
+                     controls)
          for k, d in enumerate(self.decoders)], axis=-1)
 
   def generate(self, conds: jax.Array, bar_steps: int, key: jax.Array,
-               temperature: float | jax.Array = 1.0):
+               temperature: float | jax.Array = 1.0,
+               controls: jax.Array | None = None):
     """-> (tokens int32 [T, B, K], logits [T, B, V]); parts sampled independently."""
     keys = jax.random.split(key, len(self.decoders))
-    tokens, logits = zip(*[d.generate(conds, bar_steps, keys[k], temperature)
+    tokens, logits = zip(*[d.generate(conds, bar_steps, keys[k], temperature,
+                                      controls)
                            for k, d in enumerate(self.decoders)])
     return jnp.concatenate(tokens, axis=-1), jnp.concatenate(logits, axis=-1)

@@ -5,6 +5,12 @@ modules inside are time-major.
 
 PRNG streams: 'z' (reparameterisation noise) and 'sample' (scheduled-sampling
 coins and sampled decoder inputs), plus 'params' at init.
+
+Controls (`spec.control_depths`, e.g. chords): every method takes an optional
+`controls int [B, T, C]`, read by the encoder beside the tokens and by every
+decoder step beside z (Magenta's `control_sequence`). None means no controls
+(all-zero inputs); models without control depths ignore nothing and are
+unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import ml_collections
 from musicvae_jax import config_base
 from musicvae_jax.models.decoders import Conductor, CoreDecoder, shift_right
 from musicvae_jax.models.encoders import BidirectionalEncoder
-from musicvae_jax.models.inputs import TokenSpec
+from musicvae_jax.models.hier_encoder import HierarchicalEncoder, segment_lengths
+from musicvae_jax.models.inputs import TokenSpec, one_hot_parts
 from musicvae_jax.models.lstm import Dtype
 from musicvae_jax.models.split_decoder import SplitCoreDecoder
 
@@ -52,12 +59,23 @@ class MusicVAE(nn.Module):
   remat: bool = False
   # Hand-written backward pass for whole-sequence LSTM runs (lstm.run_layer).
   custom_vjp: bool = True
+  # Hierarchical encoder level lengths (Magenta's HierarchicalLstmEncoder,
+  # e.g. (16, 16)); empty: one BidirectionalEncoder over the whole window.
+  encoder_levels: Sequence[int] = ()
 
   def setup(self):
-    self.encoder = BidirectionalEncoder(
-        self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
-        self.forget_bias, self.dtype, self.unroll, self.remat,
-        custom_vjp=self.custom_vjp)
+    if self.encoder_levels:
+      self.encoder = HierarchicalEncoder(
+          self.spec, tuple(self.encoder_levels), self.enc_rnn_sizes,
+          self.z_size, self.encoder_embed_size,
+          control_depth=self.spec.control_width, forget_bias=self.forget_bias,
+          dtype=self.dtype, unroll=self.unroll, remat=self.remat,
+          custom_vjp=self.custom_vjp)
+    else:
+      self.encoder = BidirectionalEncoder(
+          self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
+          self.forget_bias, self.dtype, self.unroll, self.remat,
+          custom_vjp=self.custom_vjp)
     # Decoders read their previous outputs as one-hots, whatever the encoder reads.
     dec_spec = self.spec.one_hot_inputs()
     core_cls = SplitCoreDecoder if self.split_decoder else CoreDecoder
@@ -110,14 +128,40 @@ class MusicVAE(nn.Module):
     return x.reshape((n * steps, batch) + x.shape[3:])
 
   # -- public API ----------------------------------------------------------
-  def encode(self, tokens: jax.Array,
-             lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """tokens int [B, T, K], lengths int [B] -> (mu, sigma), each [B, Z]."""
-    return self.encoder(_time_major(tokens), lengths)
+  def _controls(self, controls: jax.Array | None) -> jax.Array | None:
+    """Batch-major controls -> time-major, or None (also for a model without
+    control depths)."""
+    if controls is None or not self.spec.control_depths:
+      return None
+    return _time_major(controls)
+
+  def encode(self, tokens: jax.Array, lengths: jax.Array,
+             controls: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """tokens int [B, T, K], lengths int [B], controls int [B, T, C] or None
+    -> (mu, sigma), each [B, Z].
+
+    A hierarchical encoder also takes per-segment lengths [B, n_segments];
+    a segment is further cut at its padding (-1 tokens: multitrack slots).
+    """
+    ctrl = self._controls(controls)
+    if self.encoder_levels:
+      lengths = self._segment_lengths(tokens, lengths)
+      if ctrl is not None:   # the hierarchical encoder reads dense controls
+        ctrl = one_hot_parts(ctrl, self.spec.control_depths)
+    return self.encoder(_time_major(tokens), lengths, ctrl)
+
+  def _segment_lengths(self, tokens: jax.Array, lengths: jax.Array) -> jax.Array:
+    """Level-0 segment lengths `[B, S]`: the given ones, at most the
+    segment's number of non-padding tokens."""
+    batch, steps = tokens.shape[:2]
+    seg = self.encoder_levels[0]
+    given = segment_lengths(lengths, steps // seg, seg)
+    real = jnp.sum((tokens[..., 0] >= 0).reshape(batch, steps // seg, seg), axis=-1)
+    return jnp.minimum(given, real).astype(jnp.int32)
 
   def decode_logits(self, z: jax.Array, tokens: jax.Array,
                     sampling_probability: jax.Array | float | None = None,
-                    ) -> jax.Array:
+                    controls: jax.Array | None = None) -> jax.Array:
     """Decoder logits given targets: `z [B, Z], tokens [B, T, K] -> [B, T, V]`.
 
     With `sampling_probability=None` this is pure teacher forcing. Otherwise
@@ -129,27 +173,32 @@ class MusicVAE(nn.Module):
     prev = self._to_bars(shift_right(targets))       # [L, nB, K]
     cond = self.conditions(z)                          # [n, B, C]
     cond = cond.reshape((-1, cond.shape[-1]))          # [nB, C]
+    ctrl = self._controls(controls)
+    if ctrl is not None:
+      ctrl = self._to_bars(ctrl)                       # [L, nB, C']
     core = self._core()
     if sampling_probability is None:
-      logits = core.teacher_forced(prev, cond)
+      logits = core.teacher_forced(prev, cond, ctrl)
     else:
       coin_key, sample_key = jax.random.split(self.make_rng('sample'))
       use_sample = jax.random.bernoulli(coin_key, sampling_probability,
                                         prev.shape[:2])
-      logits = core.scheduled(prev, cond, use_sample, sample_key)
+      logits = core.scheduled(prev, cond, use_sample, sample_key,
+                              controls=ctrl)
     return _time_major(self._from_bars(logits, batch))
 
   def __call__(self, tokens: jax.Array, lengths: jax.Array,
-               sampling_probability: jax.Array | float | None = None):
+               sampling_probability: jax.Array | float | None = None,
+               controls: jax.Array | None = None):
     """Encode, sample z, decode. Returns dict of logits [B, T, V], mu, sigma, z."""
-    mu, sigma = self.encode(tokens, lengths)
+    mu, sigma = self.encode(tokens, lengths, controls)
     eps = jax.random.normal(self.make_rng('z'), mu.shape, mu.dtype)
     z = mu + sigma * eps
-    logits = self.decode_logits(z, tokens, sampling_probability)
+    logits = self.decode_logits(z, tokens, sampling_probability, controls)
     return {'logits': logits, 'mu': mu, 'sigma': sigma, 'z': z}
 
   def sample(self, z: jax.Array, temperature: float | jax.Array = 1.0,
-             num_steps: int | None = None):
+             num_steps: int | None = None, controls: jax.Array | None = None):
     """Free-running decode of z [B, Z] (uses the 'sample' PRNG stream).
 
     Args:
@@ -158,19 +207,28 @@ class MusicVAE(nn.Module):
       num_steps: flat decoders only: generate this many steps instead of the
         trained length (a hierarchical decoder's length is fixed by its
         conductor).
+      controls: int [B, T', C] or None; step t reads control t. A flat
+        decoder given controls and no `num_steps` generates T' steps (Magenta
+        stops after the last control).
 
     Returns:
       (tokens int32 [B, T, K], logits [B, T, V]).
     """
     steps = self.bar_steps
+    ctrl = self._controls(controls)
+    if ctrl is not None and num_steps is None and not self.use_hier:
+      num_steps = ctrl.shape[0]
     if num_steps is not None:
       if self.use_hier and num_steps != self.seq_len:
         raise ValueError(f'a hierarchical decoder generates exactly '
                          f'{self.seq_len} steps, not {num_steps}')
       if not self.use_hier:
         steps = num_steps
+    if ctrl is not None and ctrl.shape[0] != steps * self.num_bars:
+      raise ValueError(f'controls cover {ctrl.shape[0]} steps, the decoder '
+                       f'generates {steps * self.num_bars}')
     tokens, logits = self._core().generate(
-        self.conditions(z), steps, self.make_rng('sample'), temperature)
+        self.conditions(z), steps, self.make_rng('sample'), temperature, ctrl)
     return _time_major(tokens), _time_major(logits)
 
   @classmethod
@@ -196,4 +254,5 @@ class MusicVAE(nn.Module):
         remat=bool(config.get('remat', False)),
         custom_vjp=bool(config.get('lstm_custom_vjp', True)),
         split_decoder=bool(config.get('split_decoder', False)),
+        encoder_levels=tuple(config.get('encoder_levels', ())),
     )

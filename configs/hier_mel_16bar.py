@@ -1,0 +1,49 @@
+"""hier-mel_16bar: 16-bar melody MusicVAE with a hierarchical encoder and decoder.
+
+The encoder reads each bar on its own (16 steps, shared weights), then a
+second bidirectional LSTM reads the 16 bar embeddings (Magenta's
+HierarchicalLstmEncoder, levels [16, 16]); the decoder is hierdec-mel_16bar's
+conductor over 16 bars (configs/hier.py).
+
+  python -m musicvae_jax.train --config=configs/hier_mel_16bar.py:cpu --workdir=runs/hier_mel \
+      --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
+Variants (`--config=configs/hier_mel_16bar.py:NAME`):
+  full   Magenta's hier-mel_16bar (the default).
+  cpu    hidden sizes 256, batch 32: trains on a laptop CPU in tens of minutes.
+  tiny   the smallest thing that runs (tests, smoke checks).
+"""
+
+from musicvae_jax import config_base
+from musicvae_jax.config_base import base_config
+
+
+def get_config(variant: str = 'full'):
+  c = base_config()
+  c.magenta_name = 'hier-mel_16bar'
+  c.slice_bars = 16
+  c.melody_programs = 'all'
+  c.max_transpose = 0          # Magenta does not augment 16-bar melodies
+  config_base.set_sizes(c, 512, (1024,), (1024, 1024), (1024, 1024))
+  c.encoder_levels = (16, 16)  # 16 bars of 16 steps
+  c.use_hier = True
+  c.n_subsequences = 16
+  c.free_bits = 256.0
+  c.max_beta = 0.2
+  c.beta_rate = 0.0
+  c.sampling_schedule = 'constant'   # teacher forcing
+  c.sampling_rate = 0.0
+  c.batch_size = 512
+  if variant == 'full':
+    pass
+  elif variant == 'cpu':
+    config_base.set_sizes(c, 128, (256,), (256,), (256,))
+    c.free_bits = 64.0
+    c.batch_size = 32
+    c.num_steps = 2000
+    c.learning_rate = 2e-3
+    config_base.set_intervals(c, log=25, evaluate=100, checkpoint=200, advanced=5000)
+  elif variant == 'tiny':
+    config_base.make_tiny(c)
+  else:
+    raise config_base.unknown_variant(__file__, variant, ('full', 'cpu', 'tiny',))
+  return c
