@@ -152,6 +152,50 @@ def greedy_sums(params, batch, key, *, model, view: TokenSpecView):
   return token_sums(pred, batch['tokens'], mask, batch['weights'], view)
 
 
+class GreedyCheck:
+  """The training loop's cheap look at free-running decodes: greedy from
+  z = mu on the first `config.eval_greedy_windows` eval windows (whole
+  batches, fixed shapes, one compile)."""
+
+  def __init__(self, config, model, part_names):
+    self.view = TokenSpecView.from_config(config, part_names)
+    self.windows = int(config.get('eval_greedy_windows', 0) or 0)
+    self.batch_size = int(config.batch_size)
+    self._fn = jax.jit(functools.partial(greedy_sums, model=model, view=self.view))
+    self.seed = int(config.seed)
+
+  @classmethod
+  def maybe(cls, config, model, part_names) -> 'GreedyCheck | None':
+    """A check, or None where it does not apply (size 0, no tokens)."""
+    if not config.get('eval_greedy_windows', 0):
+      return None
+    if not has_tokens(families.family_of(model)):
+      return None
+    return cls(config, model, part_names)
+
+  def __call__(self, params, eval_batches) -> dict[str, float]:
+    """Greedy figures (flat dict for the console and TensorBoard)."""
+    total = None
+    num = math.ceil(self.windows / self.batch_size)
+    base = jax.random.key(self.seed + 3)
+    for i, batch in enumerate(eval_batches):
+      if i >= num:
+        break
+      sums = self._fn(params, batch, jax.random.fold_in(base, i))
+      total = sums if total is None else jax.tree.map(jnp.add, total, sums)
+    if total is None:
+      return {}
+    figures = summarise_tokens(jax.device_get(total), self.view)
+    out = {'accuracy': figures['accuracy'],
+           'event_accuracy': figures['event_accuracy'],
+           'windows': float(total['windows'])}
+    if 'onset' in figures:
+      out['onset_f1'] = figures['onset']['f1']
+    if 'silent_share' in figures:
+      out['silent_share'] = figures['silent_share']
+    return out
+
+
 def _posterior(family, model, params, batch, key):
   out = family.apply(model, params, batch, None,
                      {'z': key, 'sample': key}, train=False)

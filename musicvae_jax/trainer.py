@@ -19,6 +19,7 @@ from absl import logging
 
 from musicvae_jax import (checkpoints, config_base, families, input_pipeline,
                           parallel, steps)
+from musicvae_jax import evaluate as evaluate_lib
 from musicvae_jax.models import MusicVAE
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
@@ -180,6 +181,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   writer = MetricWriter(workdir / 'tensorboard', is_chief)
   samples = SampleWriter(model, data.converter, workdir / 'samples', config.seed)
+  greedy = evaluate_lib.GreedyCheck.maybe(config, model, data.part_names)
   averager = MetricAverager()
   start = int(state.step)
   last_eval: dict[str, Any] = {}
@@ -213,6 +215,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           state = plateau_fn(state, jnp.asarray(eval_loss, jnp.float32))
         _log_eval(progress, step, last_eval, family.eval_console_keys)
         writer.scalars(step, last_eval, 'eval')
+        if greedy is not None:  # greedy decodes from z = mu (evaluate.py)
+          greedy_eval = greedy(state.params, data.eval_batches(config))
+          _log_greedy(progress, step, greedy_eval)
+          writer.scalars(step, greedy_eval, 'eval_greedy')
       if do_ckpt:
         ckpt.save(step, state, config, batches.get_state(), eval_loss)
       do_advanced = step % config.advanced_every_steps == 0
@@ -255,3 +261,11 @@ def _log_eval(progress, step: int, values: dict[str, float],
   shown += tuple(k for k in values if k.startswith('accuracy_teacher_forced/'))
   text = ' '.join(f'{k}={values[k]:.4g}' for k in shown if k in values)
   progress.write(f'step {step} [eval] {text}')
+
+
+def _log_greedy(progress, step: int, values: dict[str, float]) -> None:
+  if not values:
+    return
+  text = ' '.join(f'{k}={v:.4g}' for k, v in values.items() if k != 'windows')
+  progress.write(f'step {step} [eval, greedy decode from z = mu, '
+                 f'{int(values["windows"])} windows] {text}')

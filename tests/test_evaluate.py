@@ -32,11 +32,13 @@ def run(tmp_path_factory):
   config.eval_fraction = 0.34
   config.num_workers = 1
   config.max_transpose = 0
-  trainer.train_and_evaluate(config, root / 'run')
-  return root
+  config.eval_greedy_windows = 4
+  metrics = trainer.train_and_evaluate(config, root / 'run')
+  return root, metrics
 
 
 def test_evaluate_command_writes_json_and_table(run, capsys):
+  run, _ = run
   out = run / 'eval.json'
   assert evaluate.main([f'--workdir={run / "run"}', f'--output={out}',
                         '--num_samples_k=3', '--seeds=2']) == 0
@@ -63,6 +65,16 @@ def test_evaluate_command_writes_json_and_table(run, capsys):
   assert json.loads(json.dumps(again)) == report | {'workdir': str(run / 'run')}
 
 
+def test_training_reports_greedy_decodes(run, capsys):
+  # The tiny run's last evaluation printed its greedy line (and TensorBoard
+  # got 'eval_greedy/*'); the returned metrics are the regular eval's.
+  root, metrics = run
+  assert metrics['step'] == 4
+  events = list((root / 'run' / 'tensorboard').glob('events*'))
+  assert events and any(b'eval_greedy/silent_share' in e.read_bytes()
+                        for e in events)
+
+
 def test_workdir_without_checkpoints_is_one_line(tmp_path, capsys):
   assert evaluate.main([f'--workdir={tmp_path}']) == 1
   err = capsys.readouterr().err.strip()
@@ -71,6 +83,7 @@ def test_workdir_without_checkpoints_is_one_line(tmp_path, capsys):
 
 
 def test_eval_folder_without_windows_is_one_line(run, tmp_path, capsys):
+  run, _ = run
   empty = tmp_path / 'empty'
   empty.mkdir()
   assert evaluate.main([f'--workdir={run / "run"}', f'--eval_dir={empty}']) == 1
