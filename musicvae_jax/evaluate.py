@@ -385,11 +385,17 @@ def _report(total, mu, family, view, part_names, header, threshold):
   n = max(float(total['examples']), 1.0)
   report = dict(header)
   report['windows'] = int(total['examples'])
-  report['nll_per_sequence'] = float(total['nll']) / n
-  report['kl_per_sequence'] = float(total['kl']) / n
-  report['elbo_per_sequence'] = -(report['nll_per_sequence']
-                                  + report['kl_per_sequence'])
   not_defined = {}
+  r_loss, kl = float(total['nll']) / n, float(total['kl']) / n
+  report['reconstruction_loss_per_sequence'] = r_loss
+  report['kl_per_sequence'] = kl
+  if family.reconstruction_is_nll:
+    report['nll_per_sequence'] = r_loss
+    report['elbo_per_sequence'] = -(r_loss + kl)
+  else:
+    not_defined['nll_per_sequence, elbo_per_sequence'] = (
+        'the reconstruction loss of this family is not a log-likelihood '
+        '(see reconstruction_loss_per_sequence)')
   if 'log_likelihood' in total:
     report['log_likelihood_is'] = float(total['log_likelihood']) / n
   else:
@@ -436,9 +442,12 @@ def format_table(report: dict[str, Any]) -> str:
     if bars:
       lines.append(f'per-bar accuracy ({mode}): '
                    + ' '.join(f'{b:.3f}' for b in bars))
-  figures = [('NLL / sequence', report['nll_per_sequence']),
-             ('KL / sequence', report['kl_per_sequence']),
-             ('ELBO / sequence', report['elbo_per_sequence'])]
+  figures = [('NLL / sequence', report['nll_per_sequence'])
+             if 'nll_per_sequence' in report else
+             ('recon. loss / seq.', report['reconstruction_loss_per_sequence']),
+             ('KL / sequence', report['kl_per_sequence'])]
+  if 'elbo_per_sequence' in report:
+    figures.append(('ELBO / sequence', report['elbo_per_sequence']))
   if 'log_likelihood_is' in report:
     figures.append((f"log p(x), K={report['num_samples_k']}",
                     report['log_likelihood_is']))
