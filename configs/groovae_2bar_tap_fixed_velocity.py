@@ -1,12 +1,17 @@
-"""groovae_2bar_tap_fixed_velocity: GrooVAE (Magenta's config of that name). One tapped voice (open hi-hat channel, no velocities) in, full kit out.
+"""groovae_2bar_tap_fixed_velocity: GrooVAE. One tapped voice in (the open hi-hat channel, no
+velocities), a full kit out: the drumify model.
 
-  python -m musicvae_jax.train --config=configs/groovae_2bar_tap_fixed_velocity.py:cpu --workdir=runs/groovae_2bar_tap_fixed_velocity \
+  python -m musicvae_jax.train --config=configs/groovae_2bar_tap_fixed_velocity.py:cpu \
+      --workdir=runs/groovae_2bar_tap_fixed_velocity \
       --config.train_dir=../shared/data/lmd/train --config.eval_dir=../shared/data/lmd/eval
-Variants: magenta (default), cpu, tiny (musicvae_jax/groove_config.py).
+Variants: magenta (Magenta's values, the default), cpu, tiny
+(musicvae_jax/groove_config.py).
 """
 
 from musicvae_jax.groove_config import groovae_config
 
 
 def get_config(variant: str = 'magenta'):
-  return groovae_config('groovae_2bar_tap_fixed_velocity', variant, __file__, tapify=True, fixed_velocities=True)
+  return groovae_config(
+      'groovae_2bar_tap_fixed_velocity', variant, __file__,
+      tapify=True, fixed_velocities=True)

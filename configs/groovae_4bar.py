@@ -1,12 +1,16 @@
-"""groovae_4bar: GrooVAE (Magenta's config of that name). 4-bar drum performances autoencoded (no input transformation).
+"""groovae_4bar: GrooVAE. 4-bar drum performances autoencoded (no input transformation).
 
-  python -m musicvae_jax.train --config=configs/groovae_4bar.py:cpu --workdir=runs/groovae_4bar \
+  python -m musicvae_jax.train --config=configs/groovae_4bar.py:cpu \
+      --workdir=runs/groovae_4bar \
       --config.train_dir=../shared/data/lmd/train --config.eval_dir=../shared/data/lmd/eval
-Variants: magenta (default), cpu, tiny (musicvae_jax/groove_config.py).
+Variants: magenta (Magenta's values, the default), cpu, tiny
+(musicvae_jax/groove_config.py).
 """
 
 from musicvae_jax.groove_config import groovae_config
 
 
 def get_config(variant: str = 'magenta'):
-  return groovae_config('groovae_4bar', variant, __file__, bars=4)
+  return groovae_config(
+      'groovae_4bar', variant, __file__,
+      bars=4)

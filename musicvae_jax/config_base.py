@@ -38,8 +38,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.ckpt_resume_state = False
 
   # ---- data ----
-  # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf' (multitrack) |
-  # 'groove' (GrooVAE, groove_config.py) | 'drum_roll' (NADE drums).
+  # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf' (multitrack,
+  # configs/multiperf.py) | 'groove' (GrooVAE, configs/groovae_*.py) |
+  # 'drum_roll' (NADE drums, configs/nade_drums_2bar.py).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True
@@ -71,14 +72,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_workers = 0
   # Batches prepared ahead of the training step.
   c.prefetch_batches = 2
-  # Multitrack ('multiperf'): instrument slots per window and events per slot
-  # (program and end token included); a window is their product in steps.
+  # Multitrack ('multiperf'): instrument slots per window...
   c.max_num_instruments = 8
+  # ...and events per slot (program and end token included); a window is
+  # their product in steps.
   c.max_events_per_instrument = 64
 
   # ---- model ----
   # Output family (families.py): 'categorical' (token softmax, MusicVAE);
-  # others ('groove', ...) bring their own model, loss, metrics and sampling.
+  # others ('groove', 'nade') bring their own model, loss, metrics and sampling.
   c.output_family = 'categorical'
   # Latent size.
   c.z_size = 256

@@ -113,23 +113,8 @@ class GrooveTrainedModel(TrainedModel):
     """(z, mu, sigma) `[B, Z]` for encoder inputs `[B, T, 27]` (already
     transformed: see `batch_for`)."""
     inputs = np.asarray(inputs, np.float32)
-    n = len(inputs)
-    lengths = (np.full((n,), inputs.shape[1], np.int32) if lengths is None
-               else np.asarray(lengths, np.int32))
-    controls = self._controls(n, controls)
-    mus, sigmas = [], []
-    for start, stop, size in self._chunks(n):
-      pad = size - (stop - start)
-      x = np.pad(inputs[start:stop], ((0, pad), (0, 0), (0, 0)))
-      l = np.pad(lengths[start:stop], (0, pad), constant_values=inputs.shape[1])
-      c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
-      mu, sigma = self._encode_fn(self.params, x, l, c)
-      mus.append(np.asarray(mu)[:stop - start])
-      sigmas.append(np.asarray(sigma)[:stop - start])
-    mu = np.concatenate(mus) if mus else np.zeros((0, self.config.z_size), np.float32)
-    sigma = np.concatenate(sigmas) if sigmas else np.zeros_like(mu)
-    eps = np.asarray(jax.random.normal(jax.random.key(0), mu.shape))
-    return mu + sigma * eps, mu, sigma
+    return self._encode_chunked(inputs, lengths,
+                                self._controls(len(inputs), controls))
 
   def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
                         temperature: float = 1.0, seed: int = 0,
@@ -194,7 +179,13 @@ class GrooveTrainedModel(TrainedModel):
 
   def decode(self, z: np.ndarray, temperature: float = 0.5,
              length: int | None = None, seed: int = 0, qpm: float = 120.0,
-             controls: np.ndarray | None = None) -> list:
+             controls: np.ndarray | None = None, chords=None,
+             accompaniment: bool = False) -> list:
+    """`TrainedModel.decode`'s call (so `sample` serves both); GrooVAE has no
+    chord controls."""
+    if chords is not None or accompaniment:
+      raise ValueError('chords / accompaniment: this GrooVAE run has no chord '
+                       'controls (use a chord config)')
     tensors = self.decode_to_tensors(z, length, temperature, seed, controls)
     return [self.converter.to_note_sequence(t, qpm=qpm) for t in tensors]
 

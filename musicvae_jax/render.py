@@ -77,8 +77,8 @@ MELODY_COLOUR = (37, 99, 235)     # blue
 BASS_COLOUR = (234, 88, 12)       # orange
 DRUM_COLOUR = (22, 163, 74)       # green
 OTHER_COLOURS = [(147, 51, 234), (219, 39, 119), (8, 145, 178), (202, 138, 4),
-                 (100, 116, 139), (185, 28, 28), (101, 163, 13), (79, 70, 229),
-                 (13, 148, 136)]
+                 (100, 116, 139), (185, 28, 28), (146, 64, 14), (30, 41, 59),
+                 (132, 204, 22)]
 
 DRUM_NAMES = {
     35: 'Kick', 36: 'Kick', 37: 'Stick', 38: 'Snare', 39: 'Clap', 40: 'Snare',
@@ -314,15 +314,25 @@ def _draw_notes(draw: ImageDraw.ImageDraw, ns, layout: _Layout, top: int,
                    outline=_darken(colour))
 
 
-def _draw_legend(draw: ImageDraw.ImageDraw, styles: dict, x: int, y: int) -> None:
-  """Colour swatch + name for every distinct legend entry, left to right from
-  (x, y) (top-left)."""
-  font = _font(11)
+def _legend_entries(styles: dict) -> list[tuple[str, tuple]]:
   seen = []
   for name, colour in styles.values():
     if (name, colour) not in seen:
       seen.append((name, colour))
-  for name, colour in seen:
+  return seen
+
+
+def _legend_width(styles: dict) -> int:
+  """Pixels the legend needs (a one-bar multitrack roll is narrower)."""
+  font = _font(11)
+  return sum(15 + int(font.getlength(name)) + 16 for name, _ in _legend_entries(styles))
+
+
+def _draw_legend(draw: ImageDraw.ImageDraw, styles: dict, x: int, y: int) -> None:
+  """Colour swatch + name for every distinct legend entry, left to right from
+  (x, y) (top-left)."""
+  font = _font(11)
+  for name, colour in _legend_entries(styles):
     draw.rectangle([x, y + 2, x + 10, y + 12], fill=colour, outline=_darken(colour))
     draw.text((x + 15, y + 7), name, fill=TEXT, font=font, anchor='lm')
     x += 15 + int(draw.textlength(name, font=font)) + 16
@@ -339,6 +349,8 @@ def _render_roll(ns, layout: _Layout, styles: dict, title: str | None,
   width = layout.width
   if title:
     width = max(width, layout.left + int(_font(14, True).getlength(title)) + layout.right)
+  if legend and styles:
+    width = max(width, layout.left + _legend_width(styles))
   image = Image.new('RGB', (width, top + layout.plot_height + 8), BACKGROUND)
   draw = ImageDraw.Draw(image)
   y = 4

@@ -200,15 +200,23 @@ class TrainedModel:
     tokens = self._tokens_from(inputs)
     n = len(tokens)
     controls = self._controls_from(controls, n, tokens.shape[1])
-    lengths = (np.full((n,), tokens.shape[1], np.int32) if lengths is None
+    return self._encode_chunked(tokens, lengths, controls)
+
+  def _encode_chunked(self, inputs: np.ndarray, lengths: np.ndarray | None,
+                      controls: np.ndarray | None):
+    """`_encode_fn` over `inputs [B, T, ...]` in padded chunks of at most
+    `max_batch` (few compiled shapes) -> (z, mu, sigma) `[B, Z]`; z uses a
+    fixed key, so it is reproducible. Shared by every family's TrainedModel."""
+    n = len(inputs)
+    lengths = (np.full((n,), inputs.shape[1], np.int32) if lengths is None
                else np.asarray(lengths, np.int32))
     mus, sigmas = [], []
     for start, stop, size in self._chunks(n):
       pad = size - (stop - start)
-      t = np.pad(tokens[start:stop], ((0, pad), (0, 0), (0, 0)))
-      l = np.pad(lengths[start:stop], (0, pad), constant_values=tokens.shape[1])
+      x = np.pad(inputs[start:stop], ((0, pad), (0, 0), (0, 0)))
+      l = np.pad(lengths[start:stop], (0, pad), constant_values=inputs.shape[1])
       c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
-      mu, sigma = self._encode_fn(self.params, t, l, c)
+      mu, sigma = self._encode_fn(self.params, x, l, c)
       mus.append(np.asarray(mu)[:stop - start])
       sigmas.append(np.asarray(sigma)[:stop - start])
     mu = np.concatenate(mus) if mus else np.zeros((0, self.config.z_size), np.float32)

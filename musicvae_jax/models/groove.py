@@ -38,7 +38,7 @@ import ml_collections
 
 from musicvae_jax import config_base, families
 from musicvae_jax.models.decoders import MAGENTA_STATE_INIT
-from musicvae_jax.models.encoders import BidirectionalEncoder
+from musicvae_jax.models.encoders import FeatureEncoder, dropout
 from musicvae_jax.models.inputs import TokenSpec
 from musicvae_jax.models.lstm import Dtype, StackedLSTM, run_layer, split_state
 
@@ -47,15 +47,6 @@ LOG_LOSS_EPSILON = 1e-7   # tf.losses.log_loss's default
 
 def _time_major(x: jax.Array) -> jax.Array:
   return jnp.swapaxes(x, 0, 1)
-
-
-def dropout(key: jax.Array | None, x: jax.Array, keep_prob: float) -> jax.Array:
-  """TF's `nn.dropout` semantics: keep with probability `keep_prob`, scale
-  kept values by 1 / keep_prob. `key=None` (not training) is the identity."""
-  if key is None or keep_prob >= 1.0:
-    return x
-  keep = jax.random.bernoulli(key, keep_prob, x.shape)
-  return jnp.where(keep, x / keep_prob, 0.0).astype(x.dtype)
 
 
 # -- pure math of the three heads ---------------------------------------------
@@ -228,31 +219,6 @@ class GrooveFamily(families.OutputFamily):
 
   def sample(self, key, raw, temperature=1.0):
     return sample_step(key, raw, temperature)
-
-
-class FeatureEncoder(BidirectionalEncoder):
-  """`BidirectionalEncoder` over float feature vectors (not tokens), with
-  Magenta's input dropout per layer and direction when a 'dropout' key is given."""
-
-  dropout_keep_prob: float = 1.0
-
-  def __call__(self, features: jax.Array, lengths: jax.Array,
-               train: bool = False) -> tuple[jax.Array, jax.Array]:
-    """features [T, B, F], lengths [B] -> (mu [B, Z], sigma [B, Z])."""
-    steps = features.shape[0]
-    keep = jnp.arange(steps)[:, None] < lengths[None, :]
-    use_dropout = train and self.dropout_keep_prob < 1.0
-    x_fw = x_bw = features
-    for k, layer in enumerate(self.layers):
-      if use_dropout:
-        k_fw, k_bw = jax.random.split(self.make_rng('dropout'))
-        x_fw = dropout(k_fw, x_fw, self.dropout_keep_prob)
-        x_bw = dropout(k_bw, x_bw, self.dropout_keep_prob)
-      h_fw, h_bw, outputs = layer(layer.fw.project(x_fw), layer.bw.project(x_bw),
-                                  keep, self.unroll)
-      x_fw = x_bw = outputs
-    code = jnp.concatenate([h_fw, h_bw], axis=-1)
-    return self.mu(code), jax.nn.softplus(self.sigma(code))
 
 
 class GrooveDecoder(nn.Module):

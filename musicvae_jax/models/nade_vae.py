@@ -34,7 +34,8 @@ import ml_collections
 from musicvae_jax import config_base
 from musicvae_jax.models import nade
 from musicvae_jax.models.decoders import MAGENTA_STATE_INIT
-from musicvae_jax.models.encoders import MAGENTA_HEAD_INIT, BidirectionalLayer
+from musicvae_jax.models.encoders import FeatureEncoder
+from musicvae_jax.models.inputs import TokenSpec
 from musicvae_jax.models.lstm import Dtype, StackedLSTM, split_state
 
 
@@ -53,42 +54,6 @@ def roll_input(bits: jax.Array) -> jax.Array:
 def previous_bits(bits: jax.Array) -> jax.Array:
   """Decoder inputs from targets `[T, B, D]`: shifted one step, zeros first."""
   return jnp.concatenate([jnp.zeros_like(bits[:1]), bits[:-1]], 0)
-
-
-class RollEncoder(nn.Module):
-  """Magenta's `BidirectionalLstmEncoder` over dense per-step features
-  (parameter names as `encoders.BidirectionalEncoder`: layer_k/{fw,bw}, mu,
-  sigma). Code = [final fw h, final bw h] of the top layer at each length."""
-
-  input_size: int
-  rnn_sizes: Sequence[int]
-  z_size: int
-  forget_bias: float = 1.0
-  dtype: Dtype = jnp.float32
-  unroll: int = 1
-  remat: bool = False
-  custom_vjp: bool = True
-
-  def setup(self):
-    fan_in, layers = self.input_size, []
-    for k, size in enumerate(self.rnn_sizes):
-      layers.append(BidirectionalLayer(size, fan_in, self.forget_bias, self.dtype,
-                                       self.remat, custom_vjp=self.custom_vjp,
-                                       name=f'layer_{k}'))
-      fan_in = 2 * size
-    self.layers = layers
-    self.mu = nn.Dense(self.z_size, kernel_init=MAGENTA_HEAD_INIT)
-    self.sigma = nn.Dense(self.z_size, kernel_init=MAGENTA_HEAD_INIT)
-
-  def __call__(self, features: jax.Array, lengths: jax.Array):
-    """features [T, B, F], lengths int [B] -> (mu [B, Z], sigma [B, Z])."""
-    keep = jnp.arange(features.shape[0])[:, None] < lengths[None, :]
-    outputs = features
-    for layer in self.layers:
-      h_fw, h_bw, outputs = layer(layer.fw.project(outputs),
-                                  layer.bw.project(outputs), keep, self.unroll)
-    code = jnp.concatenate([h_fw, h_bw], axis=-1)
-    return self.mu(code), jax.nn.softplus(self.sigma(code))
 
 
 class NadeDecoder(nn.Module):
@@ -232,9 +197,11 @@ class NadeMusicVAE(nn.Module):
   custom_vjp: bool = True
 
   def setup(self):
-    self.encoder = RollEncoder(self.num_dims + 1, self.enc_rnn_sizes, self.z_size,
-                               self.forget_bias, self.dtype, self.unroll,
-                               self.remat, custom_vjp=self.custom_vjp)
+    # Magenta's roll input: the D bits plus a "no hits" bit, as dense features.
+    self.encoder = FeatureEncoder(TokenSpec((self.num_dims + 1,)),
+                                  self.enc_rnn_sizes, self.z_size, 0,
+                                  self.forget_bias, self.dtype, self.unroll,
+                                  self.remat, custom_vjp=self.custom_vjp)
     self.decoder = NadeDecoder(self.num_dims, self.nade_num_hidden,
                                self.dec_rnn_sizes, self.z_size, self.forget_bias,
                                self.dtype, self.unroll, self.remat,
