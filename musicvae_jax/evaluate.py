@@ -410,6 +410,12 @@ def _report(total, mu, family, view, part_names, header, threshold):
                          ('temperature_1', 'temp1/')):
       part = {k[len(prefix):]: v for k, v in total.items() if k.startswith(prefix)}
       report[name] = summarise_tokens(part, view)
+    tf = {k[3:]: v for k, v in total.items() if k.startswith('tf/')}
+    k_all = range(len(view.kinds))
+    # What a decoder that always outputs token 0 (NO_EVENT / no hit) scores.
+    report['no_event_baseline_accuracy'] = 1.0 - metrics.ratio(
+        sum(tf[f'event_count/{k}'] for k in k_all),
+        sum(tf[f'count/{k}'] for k in k_all))
     if any(kind is None for kind in view.kinds):
       not_defined['onset, silent_share'] = (
           f'note starts are not defined for parts {part_names}')
@@ -437,7 +443,10 @@ def format_table(report: dict[str, Any]) -> str:
                  f"{'onset F1':>10}{'silent':>8}")
     for mode, acc, ev, f1, silent in rows:
       lines.append(f'{mode:<15}{acc:>10.4f}{ev:>11.4f}{f1:>10.4f}{silent:>8.3f}')
-  for mode in ('teacher_forced', 'greedy'):
+  if 'no_event_baseline_accuracy' in report:
+    lines.append(f"{'all NO_EVENT':<15}{report['no_event_baseline_accuracy']:>10.4f}"
+                 '   (baseline: a decoder that never starts a note)')
+  for mode in ('teacher_forced', 'greedy', 'temperature_1'):
     bars = report.get(mode, {}).get('per_bar_accuracy')
     if bars:
       lines.append(f'per-bar accuracy ({mode}): '

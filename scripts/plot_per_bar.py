@@ -1,4 +1,5 @@
-"""Per-bar accuracy of several `evaluate` JSONs in one plot (docs/quality.md).
+"""Per-bar accuracy of several `evaluate` JSONs in one plot, and a markdown
+table of their headline figures (docs/quality.md).
 
   python scripts/plot_per_bar.py --output=docs/quality_per_bar.png \
       flat=runs/flat16/evaluate.json hier=runs/hier16/evaluate.json
@@ -39,6 +40,25 @@ def main() -> None:
   fig.tight_layout()
   fig.savefig(args.output)
   print(f'wrote {args.output}')
+  print(markdown_table([(lp.split('=', 1)[0], json.load(open(lp.split('=', 1)[1])))
+                        for lp in args.runs]))
+
+
+def markdown_table(runs) -> str:
+  """Headline figures of `(label, report)` pairs as a markdown table."""
+  rows = ['| run | step | TF acc | greedy acc | T=1 acc | TF event acc | greedy '
+          'onset F1 | T=1 onset F1 | greedy silent | NLL | KL | log p(x) IS | '
+          'active units |', '|' + '---|' * 13]
+  for label, r in runs:
+    tf, gr, t1 = r['teacher_forced'], r['greedy'], r['temperature_1']
+    rows.append(
+        f"| {label} | {r['step']} | {tf['accuracy']:.4f} | {gr['accuracy']:.4f} | "
+        f"{t1['accuracy']:.4f} | {tf['event_accuracy']:.4f} | "
+        f"{gr['onset']['f1']:.4f} | {t1['onset']['f1']:.4f} | "
+        f"{gr['silent_share']:.2f} | {r['nll_per_sequence']:.1f} | "
+        f"{r['kl_per_sequence']:.1f} | {r['log_likelihood_is']:.1f} | "
+        f"{r['active_units']}/{r['model']['z_size']} |")
+  return '\n'.join(rows)
 
 
 if __name__ == '__main__':

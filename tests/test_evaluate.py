@@ -59,6 +59,7 @@ def test_evaluate_command_writes_json_and_table(run, capsys):
   assert 0 <= report['active_units'] <= report['model']['z_size']
   assert 'accuracy_teacher_forced' in report['family_metrics']
   assert report['not_defined'] == {}
+  assert 0.0 <= report['no_event_baseline_accuracy'] <= 1.0
   # Same seed, same numbers (a second call compiles again: tiny model).
   again = evaluate.evaluate(str(run / 'run'), num_samples_k=3, seeds=2,
                             progress=False)
