@@ -24,7 +24,7 @@ import ml_collections
 import numpy as np
 from note_seq.protobuf import music_pb2
 
-from musicvae_jax import config_base, families, input_pipeline
+from musicvae_jax import families
 from musicvae_jax.data import converters, groove
 from musicvae_jax.data.errors import BadInputError
 from musicvae_jax.trained_model import ExtractionError, TrainedModel, slerp
@@ -78,13 +78,7 @@ class GrooveTrainedModel(TrainedModel):
   """`TrainedModel` for `output_family='groove'` configs (float windows)."""
 
   def __init__(self, config: ml_collections.ConfigDict, params, max_batch: int = 256):
-    self.config = config
-    self.converter = converters.make_converter(config).for_inference()
-    self.spec = input_pipeline.token_spec(self.converter)
-    self.model = families.make_model(config, self.spec)
-    self.params = params
-    self.max_batch = max_batch
-    self.seq_len = config_base.sequence_length(config)
+    super().__init__(config, params, max_batch)
     model = self.model
     self._encode_fn = jax.jit(lambda p, x, lengths, controls: model.apply(
         {'params': p}, x, lengths, controls, method='encode'))
@@ -95,6 +89,10 @@ class GrooveTrainedModel(TrainedModel):
         static_argnums=4)
     self._logits_fn = jax.jit(lambda p, z, targets, controls: model.apply(
         {'params': p}, z, targets, controls, method='decode'))
+
+  def _make_converter(self, config):
+    """Magenta's inference mode: the reduced drum map (every GM drum pitch)."""
+    return converters.make_converter(config).for_inference()
 
   @property
   def window_seconds_at(self):

@@ -58,7 +58,7 @@ class TrainedModel:
   def __init__(self, config: ml_collections.ConfigDict, params,
                max_batch: int = 256):
     self.config = config
-    self.converter = converters.make_converter(config)
+    self.converter = self._make_converter(config)
     self.spec = input_pipeline.token_spec(self.converter)
     self.model = families.make_model(config, self.spec)
     self.params = params
@@ -78,6 +78,10 @@ class TrainedModel:
         static_argnums=4)
     self._logits_fn = jax.jit(lambda p, z, tokens, controls=None: model.apply(
         {'params': p}, z, tokens, *extra(controls, None), method='decode_logits'))
+
+  def _make_converter(self, config):
+    """The converter for `config` (a family's TrainedModel may override)."""
+    return converters.make_converter(config)
 
   # -- loading ---------------------------------------------------------------
   @classmethod
