@@ -301,14 +301,22 @@ def eval_windows(config, eval_dir: str | None):
   return data, where
 
 
-def check_windows(windows: np.ndarray, config, spec) -> None:
-  """Raises EvaluationError when windows `[N, T, K]` do not fit the model."""
+def check_windows(windows: np.ndarray, config, spec, tokens: bool = True) -> None:
+  """Raises EvaluationError when windows `[N, T, ...]` do not fit the model
+  (their length; with `tokens`, also the parts `K` and token range)."""
   steps_ = config_base.sequence_length(config)
-  if windows.ndim != 3 or windows.shape[1] != steps_:
+  length = windows.shape[1] if windows.ndim > 1 else 0
+  if windows.ndim != 3 or length != steps_:
     raise EvaluationError(
-        f'model/data mismatch: windows of {windows.shape[1:2]} steps, the '
-        f'model ({config.slice_bars} bars of {config.encoding}) reads {steps_}')
+        f'model/data mismatch: windows of {length} steps, the model '
+        f'({config.slice_bars} bars of {config.encoding}) reads {steps_}')
   depths = tuple(spec.part_depths)
+  if not tokens:
+    return
+  if len(depths) != windows.shape[2]:
+    raise EvaluationError(
+        f'model/data mismatch: windows have {windows.shape[2]} parts, the '
+        f'model\'s {config.encoding} encoding has {len(depths)}')
   if len(depths) == windows.shape[2] and windows.size:
     top = windows.reshape(-1, windows.shape[2]).max(axis=0)
     for k, (value, depth) in enumerate(zip(top, depths)):
@@ -327,8 +335,8 @@ def evaluate(workdir: str, eval_dir: str | None = None, num_samples_k: int = 16,
   trained, step = load_run(workdir)
   config, model, spec = trained.config, trained.model, trained.spec
   data, where = eval_windows(config, eval_dir)
-  check_windows(np.asarray(data.windows), config, spec)
   family = families.family_of(model)
+  check_windows(np.asarray(data.windows), config, spec, has_tokens(family))
   encoding = getattr(trained.converter, 'encoding', config.encoding)
   part_names = input_pipeline.PART_NAMES.get(encoding, ('part',))
   view = (TokenSpecView.from_config(config, part_names)
