@@ -24,8 +24,11 @@ from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (converter settings).')
 _INPUT = flags.DEFINE_string('input_dir', None, 'Folder of music files (searched recursively).')
+# allow_override: generate.py also defines --output_dir; a process that imports
+# both modules as libraries (a pytest worker) must not fail on the duplicate.
 _OUTPUT = flags.DEFINE_string('output_dir', None,
-                              'Cache root: use it as --config.cache_dir when training.')
+                              'Cache root: use it as --config.cache_dir when training.',
+                              allow_override=True)
 _WORKERS = flags.DEFINE_integer('num_workers', 0, 'Worker processes (0: all cores).')
 _PROGRESS = flags.DEFINE_bool('progress', True, 'Show a progress bar.')
 
