@@ -184,6 +184,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every_steps = 1000
   # Batches per evaluation (0: the whole eval set once).
   c.eval_batches = 0
+  # At each evaluation, also decode the first this many eval windows (whole
+  # batches) greedily from z = mu and report accuracy, onset F1 and the share
+  # decoded as silence ('eval_greedy' in TensorBoard); 0: off. Token models only.
+  c.eval_greedy_windows = 64
   # Heavier logging: samples (MIDI, audio, piano rolls), parameter and gradient histograms (predecessor advanced).
   c.advanced_every_steps = 5000
   # Checkpoint every this many steps (and at the end).
@@ -331,6 +335,7 @@ def make_tiny(config: ml_collections.ConfigDict) -> None:
   config.batch_size = 4
   config.num_steps = 4
   config.eval_batches = 2
+  config.eval_greedy_windows = 0  # tests that want it turn it on
   set_intervals(config, log=2, evaluate=2, checkpoint=2, advanced=4)
 
 

@@ -52,6 +52,13 @@ class OutputFamily:
 
   console_keys: tuple[str, ...] = ()
   eval_console_keys: tuple[str, ...] = ()
+  # True where `reconstruction_loss` is -log p(x|z) (evaluate.py then gives
+  # an importance-sampled log-likelihood); False for losses such as MSE terms.
+  reconstruction_is_nll = False
+  # Families with categorical tokens also offer `predicted_tokens(out)` and
+  # `free_running_tokens(model, params, z, batch, key, temperature)`, both
+  # int `[B, T, K]` like `batch['tokens']`: evaluate.py scores greedy and
+  # sampled decodes with them (token metrics are not defined without them).
 
   def example_batch(self, config, batch_size: int) -> dict[str, np.ndarray]:
     """All-zero batch of the right keys and shapes (parameter init)."""
@@ -122,6 +129,7 @@ class CategoricalFamily(OutputFamily):
 
   part_depths: tuple[int, ...]
   num_controls: int = 0  # control columns (`TokenSpec.control_depths`)
+  reconstruction_is_nll = True
 
   def example_batch(self, config, batch_size):
     from musicvae_jax import config_base
@@ -150,6 +158,18 @@ class CategoricalFamily(OutputFamily):
                          batch.get('controls'), rngs=rngs,
                          method='decode_logits')
     return {'logits': logits}
+
+  def predicted_tokens(self, out):
+    """Argmax tokens `[B, T, K]` of a decode's logits."""
+    return losses.predictions(out['logits'], self.part_depths)
+
+  def free_running_tokens(self, model, params, z, batch, key, temperature):
+    """Tokens `[B, T, K]` decoded from `z` with no targets (each step reads
+    its own sample; temperature 1e-5 is greedy)."""
+    tokens, _ = model.apply({'params': params}, z, temperature, None,
+                            batch.get('controls'), rngs={'sample': key},
+                            method='sample')
+    return tokens
 
   def mask(self, batch):
     """1 on steps before each length that are not padding (-1 tokens)."""

@@ -71,6 +71,7 @@ class NadeFamily(families.OutputFamily):
   """Multi-label drum frames scored by a NADE (module docstring)."""
 
   num_dims: int
+  reconstruction_is_nll = True  # -log p(x|z) of the NADE, summed over time
   console_keys: tuple[str, ...] = ('f1',)
   eval_console_keys: tuple[str, ...] = ('f1_teacher_forced', 'f1_sampled')
 

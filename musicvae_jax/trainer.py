@@ -20,6 +20,7 @@ from absl import logging
 from musicvae_jax import (checkpoints, cli_errors, config_base, config_check,
                           families, input_pipeline, parallel, startup, steps,
                           workdir_lock)
+from musicvae_jax import evaluate as evaluate_lib
 from musicvae_jax.models import MusicVAE
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
@@ -302,6 +303,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
     writer = MetricWriter(workdir / 'tensorboard', is_chief)
     writer.config(config)
     samples = SampleWriter(model, data.converter, workdir / 'samples', config.seed)
+    greedy = evaluate_lib.GreedyCheck.maybe(config, model, data.part_names)
     averager = MetricAverager()
     start = int(state.step)
     last_eval: dict[str, Any] = {}
@@ -341,6 +343,10 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
           state = plateau_fn(state, jnp.asarray(eval_loss, jnp.float32))
         _log_eval(progress, step, last_eval, family.eval_console_keys)
         writer.scalars(step, last_eval, 'eval')
+        if greedy is not None:  # greedy decodes from z = mu (evaluate.py)
+          greedy_eval = greedy(state.params, data.eval_batches(config))
+          _log_greedy(progress, step, greedy_eval)
+          writer.scalars(step, greedy_eval, 'eval_greedy')
       if do_ckpt:
         ckpt.save(step, state, config, batches.get_state(), eval_loss)
       if do_advanced and is_chief:
@@ -417,3 +423,11 @@ def _log_eval(progress, step: int, values: dict[str, float],
   if bars:  # hierarchical models: teacher-forced accuracy of each bar
     text += ' bar_accuracy=' + ','.join(f'{v:.2f}' for v in bars)
   progress.write(f'step {step} [eval] {text}')
+
+
+def _log_greedy(progress, step: int, values: dict[str, float]) -> None:
+  if not values:
+    return
+  text = ' '.join(f'{k}={v:.4g}' for k, v in values.items() if k != 'windows')
+  progress.write(f'step {step} [eval, greedy decode from z = mu, '
+                 f'{int(values["windows"])} windows] {text}')
