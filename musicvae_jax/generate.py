@@ -106,7 +106,7 @@ def _load(path: str):
   from musicvae_jax.data.errors import BadInputError
   path = Path(path).expanduser()
   if not path.is_file():
-    raise FileNotFoundError(f'{path}: no such file')
+    raise ValueError(f'{path}: no such file')
   try:
     return midi_io.load_note_sequence(path)
   except BadInputError as error:  # the reader's reason, with the file's name

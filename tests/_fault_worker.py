@@ -60,17 +60,18 @@ def plan_kill(plan: str) -> None:
     checkpoints.Checkpointer.save = save
   elif kind == 'step':
     target = int(args[0])
-    real_jit = steps.jit_steps
+    # The trainer runs the train step that also returns gradients.
+    real_jit = steps.jit_train_step_with_grads
 
-    def jit_steps(*a, **kw):
-      train, evaluate, plateau = real_jit(*a, **kw)
+    def jit_train_step_with_grads(*a, **kw):
+      train = real_jit(*a, **kw)
 
       def train_or_die(state, batch):
         if int(state.step) + 1 == target:
           _die()
         return train(state, batch)
-      return train_or_die, evaluate, plateau
-    steps.jit_steps = jit_steps
+      return train_or_die
+    steps.jit_train_step_with_grads = jit_train_step_with_grads
   else:
     raise SystemExit(f'unknown plan {plan!r}')
 
