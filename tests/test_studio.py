@@ -448,7 +448,13 @@ def test_command_line_serves_the_page(tiny):
        '--nowarmup'], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
       env=env)
   try:
-    line = process.stdout.readline()
+    lines = []
+    for _ in range(20):  # the start-up summary line comes first
+      lines.append(process.stdout.readline())
+      if not lines[-1] or 'musicvae studio' in lines[-1]:
+        break
+    line = lines[-1]
+    assert any('parameters' in earlier for earlier in lines[:-1]), lines
     assert 'musicvae studio' in line, process.stderr.read() if process.poll() is not None else line
     url = line.split(' at ')[1].split()[0]
     assert url.startswith('http://127.0.0.1:')
