@@ -571,9 +571,44 @@ def test_server_passes_chords_and_their_errors(chord_studio):
     status, body = _post(f'{base}/api/sample', json.dumps(
         {'n': 1, 'temperature': 0.5, 'seed': 0, 'chords': 'Am F'}).encode())
     assert status == 200 and 'Am F' in body['items'][0]['title']
+    _chords_in_a_browser(base)
   finally:
     app_server.should_exit = True
     thread.join(timeout=10)
+
+
+def _chords_in_a_browser(base):
+  """The page shows the Chords field for a chord model; a bad symbol is a
+  message, good ones name the cards (skipped without Chromium + Playwright)."""
+  try:
+    from playwright import sync_api as playwright
+  except ImportError:
+    return
+  if _chromium() is None:
+    return
+  errors = []
+  with playwright.sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=_chromium(), args=[
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run'])
+    try:
+      page = browser.new_page(viewport={'width': 1280, 'height': 900})
+      page.on('pageerror', lambda error: errors.append(str(error)))
+      page.goto(base + '/')
+      page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
+      assert page.locator('#chords').is_visible()
+      page.fill('#sample-n', '1')
+      page.fill('#chords', 'C Hm7')
+      page.click('#sample-go')
+      page.wait_for_function('document.getElementById("message-text").textContent'
+                             '.includes("unknown chord symbol \'Hm7\'")', timeout=30_000)
+      page.fill('#chords', 'G Em')
+      page.click('#sample-go')
+      page.wait_for_function('[...document.querySelectorAll("#sample-results .card .title")]'
+                             '.some((t) => t.textContent.includes("G Em"))', timeout=60_000)
+    finally:
+      browser.close()
+  assert not errors, errors
 
 
 # -- GrooVAE ---------------------------------------------------------------------------------
