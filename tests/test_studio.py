@@ -297,6 +297,7 @@ def test_page_in_a_real_browser(browser_path, served, tiny, tmp_path):
       page.goto(base + '/')
       page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
       assert 'step 0' in page.text_content('#model-info')
+      assert not page.locator('#chords').is_visible()   # a model without chords
 
       # Upload two files; each shows its window beside the reconstruction.
       page.click('.tab[data-tab=inputs]')
@@ -448,7 +449,13 @@ def test_command_line_serves_the_page(tiny):
        '--nowarmup'], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
       env=env)
   try:
-    line = process.stdout.readline()
+    lines = []
+    for _ in range(20):  # the start-up summary line comes first
+      lines.append(process.stdout.readline())
+      if not lines[-1] or 'musicvae studio' in lines[-1]:
+        break
+    line = lines[-1]
+    assert any('parameters' in earlier for earlier in lines[:-1]), lines
     assert 'musicvae studio' in line, process.stderr.read() if process.poll() is not None else line
     url = line.split(' at ')[1].split()[0]
     assert url.startswith('http://127.0.0.1:')
@@ -471,3 +478,176 @@ def test_command_line_bad_workdir_is_one_error_line(tmp_path):
   lines = [line for line in result.stderr.splitlines() if line.strip()]
   assert lines[-1].startswith('error: ') and 'absent' in lines[-1], result.stderr[-2000:]
   assert 'Traceback' not in result.stderr
+
+
+# -- chord-conditioned models ---------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def chord_studio(tmp_path_factory):
+  """(Studio, TrainedModel, progression MIDI) of an initialised tiny
+  mel_2bar_chords (no checkpoint: the studio only needs the TrainedModel)."""
+  import jax
+  from musicvae_jax import config_base, input_pipeline, steps
+  from musicvae_jax.data import converters
+  from musicvae_jax.models import MusicVAE
+  from musicvae_jax.studio.engine import Studio
+  from musicvae_jax.trained_model import TrainedModel
+  config = config_base.load_config_file(str(REPO / 'configs/mel_2bar_chords.py:tiny'))
+  spec = input_pipeline.token_spec(converters.make_converter(config))
+  batch = input_pipeline.example_batch(config, spec, 2)
+  params = jax.jit(lambda b: steps.init_params(MusicVAE.from_config(config, spec),
+                                               jax.random.key(0), b))(batch)
+  model = TrainedModel(config, params, max_batch=4)
+  # C, G, Am, F arpeggios, one chord per bar (as tests/test_chords.py).
+  progression = [[60, 64, 67, 72], [67, 71, 74, 79], [69, 72, 76, 81], [65, 69, 72, 77]]
+  midi = write_midi(tmp_path_factory.mktemp('studio_chords') / 'prog.mid',
+                    [(p, b * 2 + i * 0.5, b * 2 + i * 0.5 + 0.45)
+                     for b, chord in enumerate(progression) for i, p in enumerate(chord)])
+  return Studio(model, 'runs/chords'), model, midi
+
+
+def _chord_marks(ns):
+  return [(round(a.time, 6), a.text) for a in ns.text_annotations]
+
+
+def test_engine_decodes_over_chords_and_recipes_replay_them(chord_studio, studio):
+  from musicvae_jax.studio import reproduce
+  from musicvae_jax.studio.engine import StudioError
+  chords, model, midi = chord_studio
+  assert chords.info()['chords'] and not studio.info()['chords']
+  samples = chords.sample(2, 0.5, 3, chords='C G')
+  direct = model.sample(2, temperature=0.5, seed=3, chords='C G')
+  assert [_notes(i.ns) for i in samples] == [_notes(ns) for ns in direct]
+  assert [t for _, t in _chord_marks(samples[0].ns)] == ['C', 'G']
+  assert 'C G' in samples[0].title
+  with pytest.raises(StudioError, match="unknown chord symbol 'Hm7'"):
+    chords.sample(2, 0.5, 0, chords='C Hm7')
+  with pytest.raises(StudioError, match="unknown chord symbol 'X'"):
+    chords.mix([samples[0].id, samples[1].id], 0.5, 0.5, 0.5, 0, chords='X')
+  # An upload reconstructs over its own inferred chords; the recipe keeps them.
+  info = chords.upload('prog.mid', midi.read_bytes())
+  source, recon = chords.use_window(info['upload'], 2, 0.5, 0)
+  assert [t for _, t in _chord_marks(source.ns)] == ['G', 'Am']
+  assert [t for _, t in _chord_marks(recon.ns)] == ['G', 'Am']
+  assert len(recon.recipe['chords']) == 32
+  mix = chords.mix([samples[0].id, source.id], 0.3, 0.5, 0.5, 1, chords='Am F')
+  walk = chords.walk([samples[0].id, source.id], 1, 0.5, 2, chords='F C')
+  assert [t for _, t in _chord_marks(walk.ns)] == ['F', 'C'] * 3
+  plain = chords.walk([samples[0].id, source.id], 1, 0.5, 2)   # empty: no chord
+  assert 'chords' not in plain.recipe
+  assert {t for _, t in _chord_marks(plain.ns)} == {'N.C.'}
+  for item in samples[1:] + [recon, mix, walk]:
+    recipe = json.loads(chords.media(item.id, 'json')[0])
+    assert recipe.get('chords'), item.title
+    again = reproduce.replay(model, recipe)
+    assert _notes(again) == _notes(item.ns) and _chord_marks(again) == _chord_marks(item.ns)
+  assert '--chords="C G"' in json.loads(chords.media(samples[1].id, 'json')[0])['cli']
+  # A model without chords ignores the field (the page hides it).
+  assert 'chords' not in studio.sample(1, 0.5, 0, chords='C G')[0].recipe
+
+
+def test_server_passes_chords_and_their_errors(chord_studio):
+  pytest.importorskip('starlette')
+  pytest.importorskip('uvicorn')
+  from musicvae_jax.studio import server
+  chords, _, _ = chord_studio
+  sock = server.bind('127.0.0.1', 0)
+  app_server = server.make_server(chords, sock)
+  thread = threading.Thread(target=app_server.run, kwargs={'sockets': [sock]}, daemon=True)
+  thread.start()
+  base = f'http://127.0.0.1:{sock.getsockname()[1]}'
+  try:
+    for _ in range(100):
+      if app_server.started:
+        break
+      time.sleep(0.05)
+    with urllib.request.urlopen(f'{base}/api/info', timeout=10) as response:
+      assert json.loads(response.read())['chords'] is True
+    with urllib.request.urlopen(base + '/', timeout=10) as response:
+      assert 'id="chords"' in response.read().decode()
+    status, body = _post(f'{base}/api/sample', json.dumps(
+        {'n': 1, 'temperature': 0.5, 'seed': 0, 'chords': 'C Hm7'}).encode())
+    assert status == 400 and body['error'].startswith("unknown chord symbol 'Hm7'")
+    status, body = _post(f'{base}/api/sample', json.dumps(
+        {'n': 1, 'temperature': 0.5, 'seed': 0, 'chords': 'Am F'}).encode())
+    assert status == 200 and 'Am F' in body['items'][0]['title']
+    _chords_in_a_browser(base)
+  finally:
+    app_server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _chords_in_a_browser(base):
+  """The page shows the Chords field for a chord model; a bad symbol is a
+  message, good ones name the cards (skipped without Chromium + Playwright)."""
+  try:
+    from playwright import sync_api as playwright
+  except ImportError:
+    return
+  if _chromium() is None:
+    return
+  errors = []
+  with playwright.sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=_chromium(), args=[
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run'])
+    try:
+      page = browser.new_page(viewport={'width': 1280, 'height': 900})
+      page.on('pageerror', lambda error: errors.append(str(error)))
+      page.goto(base + '/')
+      page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
+      assert page.locator('#chords').is_visible()
+      page.fill('#sample-n', '1')
+      page.fill('#chords', 'C Hm7')
+      page.click('#sample-go')
+      page.wait_for_function('document.getElementById("message-text").textContent'
+                             '.includes("unknown chord symbol \'Hm7\'")', timeout=30_000)
+      page.fill('#chords', 'G Em')
+      page.click('#sample-go')
+      page.wait_for_function('[...document.querySelectorAll("#sample-results .card .title")]'
+                             '.some((t) => t.textContent.includes("G Em"))', timeout=60_000)
+    finally:
+      browser.close()
+  assert not errors, errors
+
+
+# -- GrooVAE ---------------------------------------------------------------------------------
+
+def test_engine_humanizes_and_drumifies_an_uploaded_beat(tmp_path, studio, served):
+  """An initialised tiny groovae_2bar_humanize: uploads encode through its
+  transformed inputs; the whole beat can be humanized or drumified."""
+  import jax
+  from musicvae_jax import config_base, families, input_pipeline, steps
+  from musicvae_jax.data import converters
+  from musicvae_jax.groove_model import GrooveTrainedModel
+  from musicvae_jax.studio.engine import Studio, StudioError
+  config = config_base.load_config_file(str(REPO / 'configs/groovae_2bar_humanize.py:tiny'))
+  spec = input_pipeline.token_spec(converters.make_converter(config))
+  batch = input_pipeline.example_batch(config, spec, 2)
+  params = jax.jit(lambda b: steps.init_params(families.make_model(config, spec),
+                                               jax.random.key(0), b))(batch)
+  groove = Studio(GrooveTrainedModel(config, params, max_batch=4), 'runs/groove')
+  assert groove.info()['groove'] and not studio.info()['groove']
+  groove.warmup()
+  step = 60 / 100 / 4      # a quantized 4-bar beat at 100 qpm, every hit at velocity 100
+  notes = [(42, i * step, (i + 0.5) * step) for i in range(0, 64, 2)]
+  notes += [(36, i * step, (i + 0.5) * step) for i in range(0, 64, 8)]
+  beat = write_midi(tmp_path / 'beat.mid', notes, is_drum=True, qpm=100.0)
+  info = groove.upload('beat.mid', beat.read_bytes())
+  source, recon = groove.use_window(info['upload'], 1, 0.5, 0)
+  assert recon.z.shape == (groove.z_size,) and source.ns.notes
+  for how in ('humanize', 'drumify'):
+    item = groove.perform(info['upload'], how, 0.5, 0)
+    assert item.kind == how and item.z is None and item.ns.notes
+    assert all(n.is_drum for n in item.ns.notes)
+    assert groove.media(item.id, 'wav')[0][:4] == b'RIFF'
+    back = note_seq.midi_to_note_sequence(groove.media(item.id, 'mid')[0])
+    assert len(back.notes) == len(item.ns.notes)
+    assert f'--mode={how}' in json.loads(groove.media(item.id, 'json')[0])['cli']
+  with pytest.raises(StudioError, match='humanize or drumify'):
+    groove.perform(info['upload'], 'quantize', 0.5, 0)
+  # A melody model has no such button; the server says so in one line.
+  base, _ = served
+  status, body = _post(f'{base}/api/perform', json.dumps(
+      {'upload': 'u1', 'how': 'humanize'}).encode())
+  assert status == 400 and 'need a GrooVAE run' in body['error']

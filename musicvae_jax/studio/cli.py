@@ -40,6 +40,8 @@ def main(argv):
     model = TrainedModel.from_workdir(FLAGS.workdir, best=FLAGS.best)
   except (ValueError, OSError) as error:
     raise cli_errors.UserError(f'--workdir={FLAGS.workdir}: {error}') from error
+  from musicvae_jax import startup
+  startup.print_summary(model.params, extra={'step': model.step})
   studio = Studio(model, FLAGS.workdir, qpm=FLAGS.qpm,
                   max_upload_bytes=int(FLAGS.max_upload_mb * 1e6))
   if FLAGS.warmup:

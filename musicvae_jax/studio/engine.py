@@ -100,6 +100,11 @@ class Studio:
     self.slice_bars = int(config.slice_bars)
     self.window_seconds = model.seq_len * 60.0 / self.qpm / model.converter.steps_per_quarter
     self.melodic = config.encoding in ('melody', 'trio')
+    # Chord-conditioned models: every decode reads a chord per step.
+    self.takes_chords = (bool(getattr(model, 'num_controls', 0))
+                         and config.get('controls', '') == 'triad_chords')
+    # GrooVAE: float drum windows; uploads can be humanized / drumified.
+    self.groove = callable(getattr(model, 'humanize', None))
 
   # -- bookkeeping -------------------------------------------------------------
   def _new_id(self, prefix: str) -> str:
@@ -135,6 +140,8 @@ class Studio:
         'max_upload_bytes': self.max_upload_bytes,
         'max_samples': MAX_SAMPLES,
         'max_walk_points': MAX_WALK_POINTS,
+        'chords': self.takes_chords,
+        'groove': self.groove,
     }
 
   def warmup(self, sample_batch: bool = False) -> None:
@@ -143,21 +150,43 @@ class Studio:
     with self.lock:
       z = np.zeros((4 if sample_batch else 1, self.z_size), np.float32)
       self.model.decode_to_tensors(z, temperature=0.5)
-      if not sample_batch:
+      if not sample_batch and not self.groove:  # GrooVAE: the first upload compiles
         self.model.encode_tensors(np.zeros((1, self.model.seq_len, self.model.spec.num_parts),
                                            np.int32))
 
   # -- decoding ----------------------------------------------------------------
-  def _decode(self, z: np.ndarray, temperature: float, seed: int) -> list:
-    tokens = self.model.decode_to_tensors(np.asarray(z, np.float32),
-                                          temperature=float(temperature), seed=int(seed))
-    return [self.model.converter.to_note_sequence(t, qpm=self.qpm) for t in tokens]
+  def _encode(self, windows: np.ndarray):
+    """(z, mu, sigma) `[N, Z]` of converter windows `[N, T, ...]`."""
+    if self.groove:  # float windows, transformed as the config's encoder reads them
+      return self.model.encode_windows(np.asarray(windows, np.float32))
+    return self.model.encode_tensors(np.asarray(windows).astype(np.int32))
 
-  def _decode_one(self, z, title, kind, temperature, seed, extra=None) -> Item:
+  def _chords(self, chords) -> str | list | None:
+    """The chords a decode reads: None (no chords given, or a model without
+    chords: its decodes ignore them), else `chords` once checked."""
+    if not self.takes_chords or not chords or (isinstance(chords, str) and not chords.strip()):
+      return None
+    try:
+      self.model.chord_controls(chords)
+    except ValueError as error:  # ChordSymbolError: one line naming the symbol
+      raise StudioError(str(error)) from None
+    return chords.strip() if isinstance(chords, str) else list(chords)
+
+  def _decode(self, z: np.ndarray, temperature: float, seed: int, chords=None) -> list:
+    """`TrainedModel.decode` at the studio's tempo (over `chords` for a chord
+    model; "no chord" on every step when None)."""
+    return self.model.decode(np.asarray(z, np.float32), temperature=float(temperature),
+                             seed=int(seed), qpm=self.qpm, chords=chords)
+
+  def _decode_one(self, z, title, kind, temperature, seed, extra=None, chords=None) -> Item:
     z = np.asarray(z, np.float32).reshape(1, self.z_size)
-    (ns,) = self._decode(z, temperature, seed)
+    chords = self._chords(chords)
+    (ns,) = self._decode(z, temperature, seed, chords)
     recipe = {'method': 'decode', 'z': z.tolist(), 'temperature': float(temperature),
               'seed': int(seed), 'qpm': self.qpm, **(extra or {})}
+    if chords is not None:
+      recipe['chords'] = chords
+      title = f'{title} over {chords if isinstance(chords, str) else "its own chords"}'
     return self._add(title, kind, ns, z[0], recipe)
 
   @staticmethod
@@ -168,18 +197,23 @@ class Studio:
     return temperature
 
   # -- 1. sample ---------------------------------------------------------------
-  def sample(self, n: int, temperature: float, seed: int) -> list[Item]:
-    """`n` samples, exactly `TrainedModel.sample(n, temperature=temperature, seed=seed)`."""
+  def sample(self, n: int, temperature: float, seed: int, chords: str = '') -> list[Item]:
+    """`n` samples, exactly `TrainedModel.sample(n, temperature=temperature,
+    seed=seed, chords=chords)`."""
     n, seed = int(n), int(seed)
     temperature = self._check_temperature(temperature)
     if not 1 <= n <= MAX_SAMPLES:
       raise StudioError(f'{n} samples: choose 1 to {MAX_SAMPLES}')
+    chords = self._chords(chords)
+    over = f', {chords}' if chords else ''
+    extra = {'chords': chords} if chords else {}
     with self.lock:
       z = np.random.default_rng(seed).standard_normal((n, self.z_size)).astype(np.float32)
-      seqs = self._decode(z, temperature, seed)
-      return [self._add(f'Sample {i + 1} (seed {seed}, T={temperature:g})', 'sample', ns,
+      seqs = self._decode(z, temperature, seed, chords)
+      return [self._add(f'Sample {i + 1} (seed {seed}, T={temperature:g}{over})', 'sample', ns,
                         z[i], {'method': 'sample', 'n': n, 'index': i,
-                               'temperature': temperature, 'seed': seed, 'qpm': self.qpm})
+                               'temperature': temperature, 'seed': seed, 'qpm': self.qpm,
+                               **extra})
               for i, ns in enumerate(seqs)]
 
   # -- 2. uploads --------------------------------------------------------------
@@ -255,15 +289,40 @@ class Studio:
             f'{upload.name}: bars {start_bar}-{start_bar + self.slice_bars - 1} give no '
             f'{self.slice_bars}-bar window (a rest at the start, too few notes, or '
             'not 4/4); try another bar')
-      _, mu, _ = self.model.encode_tensors(window[None].astype(np.int32))
+      _, mu, _ = self._encode(window[None])
       label = f'{upload.name}, bars {start_bar}-{start_bar + self.slice_bars - 1}'
       source = self._add(label, 'input',
                          self.model.converter.to_note_sequence(window, qpm=self.qpm),
                          mu[0], {'method': 'window', 'file': upload.name,
                                  'start_bar': start_bar, 'qpm': self.qpm})
+      own = None
+      if self.takes_chords:  # an upload reconstructs over its own (inferred) chords
+        from musicvae_jax.data import chords as chords_lib
+        own = [chords_lib.chord_symbol(c) for c in self.model.split_windows(window)[1][:, 0]]
       recon = self._decode_one(mu, f'Reconstruction of {label}', 'reconstruction',
-                               temperature, seed)
+                               temperature, seed, chords=own)
       return source, recon
+
+  def perform(self, upload_id: str, how: str, temperature: float, seed: int) -> Item:
+    """GrooVAE: the whole uploaded beat through `model.humanize` (velocities
+    and micro-timing) or `model.drumify` (any rhythm -> a full kit)."""
+    temperature = self._check_temperature(temperature)
+    if not self.groove:
+      raise StudioError('humanize / drumify need a GrooVAE run (configs/groovae_*.py)')
+    if how not in ('humanize', 'drumify'):
+      raise StudioError(f'unknown performance {how!r}: humanize or drumify')
+    with self.lock:
+      upload = self.uploads.get(upload_id)
+      if upload is None:
+        raise StudioError(f'no upload {upload_id!r}: upload the file again')
+      try:
+        ns = getattr(self.model, how)(upload.ns, temperature, int(seed))
+      except ValueError as error:
+        raise StudioError(f'{upload.name}: {error}') from None
+      return self._add(f'{upload.name}, {how[:-1]}ed (T={temperature:g}, seed {int(seed)})',
+                       how, ns, None, {'method': how, 'file': upload.name,
+                                       'temperature': temperature, 'seed': int(seed),
+                                       'qpm': self.qpm})
 
   # -- 3. mix ------------------------------------------------------------------
   def _latents(self, item_ids: Sequence[str]) -> np.ndarray:
@@ -276,7 +335,7 @@ class Studio:
     return np.stack(zs)
 
   def mix(self, item_ids: Sequence[str], x: float, y: float, temperature: float,
-          seed: int) -> Item:
+          seed: int, chords: str = '') -> Item:
     temperature = self._check_temperature(temperature)
     with self.lock:
       if not 2 <= len(item_ids) <= 4:
@@ -287,15 +346,16 @@ class Studio:
       z = latent.blend(self._latents(item_ids), weights)
       text = ' + '.join(f'{w:.2f}' for w in weights)
       return self._decode_one(z, f'Mix ({text})', 'mix', temperature, seed,
-                              {'weights': weights.tolist()})
+                              {'weights': weights.tolist()}, chords=chords)
 
   # -- 4. walk -----------------------------------------------------------------
   def walk(self, item_ids: Sequence[str], steps_between: int, temperature: float,
-           seed: int, random_anchors: int = 0) -> Item:
+           seed: int, random_anchors: int = 0, chords: str = '') -> Item:
     """One continuous piece through the latents of `item_ids` (in order), or
     through `random_anchors` random latents when no items are given."""
     temperature = self._check_temperature(temperature)
     steps_between = int(steps_between)
+    chords = self._chords(chords)
     with self.lock:
       if item_ids:
         if len(item_ids) < 2:
@@ -313,9 +373,13 @@ class Studio:
       if len(z) > MAX_WALK_POINTS:
         raise StudioError(f'the walk has {len(z)} windows; at most {MAX_WALK_POINTS} '
                           '(fewer steps or anchors)')
-      ns = latent.join_sequences(self._decode(z, temperature, seed), self.window_seconds)
+      ns = latent.join_sequences(self._decode(z, temperature, seed, chords),
+                                 self.window_seconds)
       recipe = {'method': 'walk', 'z': z.tolist(), 'temperature': temperature,
                 'seed': int(seed), 'qpm': self.qpm, 'seconds_each': self.window_seconds}
+      if chords:
+        recipe['chords'] = chords
+        title = f'{title} over {chords}'
       return self._add(f'{title}, {len(z)} windows', 'walk', ns, z, recipe)
 
   # -- 5. latent map -------------------------------------------------------------
@@ -352,8 +416,9 @@ class Studio:
       if len(windows) > limit:
         keep = np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
         windows, labels = windows[keep], [labels[i] for i in keep]
-      _, mu, _ = self.model.encode_tensors(windows.astype(np.int32))
-      values = ({name: attributes.compute(name, windows) for name in attributes.ATTRIBUTES}
+      _, mu, _ = self._encode(windows)
+      tokens = self.model.split_windows(windows)[0]  # without a chord model's chords
+      values = ({name: attributes.compute(name, tokens) for name in attributes.ATTRIBUTES}
                 if self.melodic else {})
       try:
         proj = projection.fit(mu, method, seed)
@@ -381,7 +446,8 @@ class Studio:
                        self.map.mu[index], {'method': 'map_window', 'index': index,
                                             'file': self.map.labels[index], 'qpm': self.qpm})
 
-  def map_decode(self, x: float, y: float, temperature: float, seed: int) -> Item:
+  def map_decode(self, x: float, y: float, temperature: float, seed: int,
+                 chords: str = '') -> Item:
     temperature = self._check_temperature(temperature)
     with self.lock:
       if self.map is None:
@@ -389,7 +455,8 @@ class Studio:
       if not (math.isfinite(float(x)) and math.isfinite(float(y))):
         raise StudioError(f'map point ({x}, {y}) is not a pair of numbers')
       z = self.map.projection.inverse([float(x), float(y)])
-      return self._decode_one(z, f'Map at ({x:.2f}, {y:.2f})', 'map', temperature, seed)
+      return self._decode_one(z, f'Map at ({x:.2f}, {y:.2f})', 'map', temperature, seed,
+                              chords=chords)
 
   # -- 6. attributes ---------------------------------------------------------------
   def attribute_vectors(self) -> dict[str, np.ndarray]:
@@ -409,7 +476,8 @@ class Studio:
           raise StudioError(f'{self.map.source}: too few windows for attribute vectors')
       return self._vectors
 
-  def attribute(self, base_id: str, amounts: dict, temperature: float, seed: int) -> Item:
+  def attribute(self, base_id: str, amounts: dict, temperature: float, seed: int,
+                chords: str = '') -> Item:
     """Decodes z + sum(amount * vector) (z of `base_id`, or z = 0 if empty)."""
     temperature = self._check_temperature(temperature)
     with self.lock:
@@ -428,7 +496,7 @@ class Studio:
       text = ', '.join(f'{k} {v:+.2f}' for k, v in used.items()) or 'no change'
       base = self.item(base_id).title if base_id else 'z = 0'
       return self._decode_one(z, f'{base}: {text}', 'attribute', temperature, seed,
-                              {'amounts': used})
+                              {'amounts': used}, chords=chords)
 
   # -- 7. saving -------------------------------------------------------------------
   def media(self, item_id: str, kind: str) -> tuple[bytes, str, str]:
@@ -465,13 +533,22 @@ class Studio:
     if method == 'sample':
       out['cli'] = (f'python -m musicvae_jax.generate --workdir={self.workdir} --mode=sample '
                     f'--num_outputs={out["n"]} --temperature={out["temperature"]} '
-                    f'--seed={out["seed"]} --output_dir=out  # sample_{out["index"]:02d}.mid')
+                    f'--seed={out["seed"]} '
+                    + (f'--chords="{out["chords"]}" ' if out.get('chords') else '')
+                    + f'--output_dir=out  # sample_{out["index"]:02d}.mid')
+    elif method in ('humanize', 'drumify'):
+      out['cli'] = (f'python -m musicvae_jax.generate --workdir={self.workdir} --mode={method} '
+                    f'--input_midi="{out["file"]}" --temperature={out["temperature"]} '
+                    f'--seed={out["seed"]} --output_dir=out')
     elif method in ('decode', 'walk'):
       out['cli'] = (f'python -m musicvae_jax.studio.reproduce --workdir={self.workdir} '
                     f'--recipe=THIS_FILE.json --output_dir=out')
     out['python'] = ('from musicvae_jax.studio import reproduce; '
                      'ns = reproduce.replay(TrainedModel.from_workdir(WORKDIR), recipe)'
                      if method in ('sample', 'decode', 'walk') else
+                     f'model.{method}(note_seq.midi_file_to_note_sequence(FILE), '
+                     f'{out["temperature"]}, {out["seed"]})'
+                     if method in ('humanize', 'drumify') else
                      'the MIDI file is the window itself; z is its encoding (mu)')
     return out
 

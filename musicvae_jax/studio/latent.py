@@ -74,7 +74,8 @@ def random_anchors(count: int, z_size: int, seed: int) -> np.ndarray:
 def join_sequences(sequences: Sequence, seconds_each: float):
   """One NoteSequence: sequence i shifted by i * `seconds_each` seconds.
 
-  Tempo and time signature come from the first sequence; total_time is
+  Text annotations (chord symbols) move with their notes. Tempo and time
+  signature come from the first sequence; total_time is
   len(sequences) * seconds_each.
   """
   from note_seq.protobuf import music_pb2
@@ -90,5 +91,9 @@ def join_sequences(sequences: Sequence, seconds_each: float):
       copy.CopyFrom(note)
       copy.start_time = note.start_time + i * seconds_each
       copy.end_time = note.end_time + i * seconds_each
+    for mark in ns.text_annotations:  # a chord model's chord symbols
+      copy = out.text_annotations.add()
+      copy.CopyFrom(mark)
+      copy.time = mark.time + i * seconds_each
   out.total_time = len(sequences) * seconds_each
   return out

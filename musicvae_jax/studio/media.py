@@ -1,8 +1,9 @@
 """NoteSequence -> bytes the page can play, show or download (in memory).
 
 Each function has one job and reuses `render` (the files `generate` writes
-are the same bytes). Audio goes through `synthesize`, the one place to swap
-the built-in synthesiser for another (e.g. a SoundFont renderer) later.
+are the same bytes). Audio goes through `synthesize`: FluidSynth with a GM
+SoundFont when the system has both, else the built-in synthesiser
+(`render.preview_audio`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ SAMPLE_RATE = 22050
 
 
 def synthesize(ns, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-  """Mono float32 audio `[samples]` in [-1, 1] for `ns` (the built-in synth)."""
-  return render.synthesize(ns, sample_rate)
+  """Mono float32 audio `[samples]` in [-1, 1] for `ns`: FluidSynth + GM
+  SoundFont when installed, else the built-in synth (`render.preview_audio`)."""
+  return render.preview_audio(ns, sample_rate)
 
 
 def wav_bytes(ns, sample_rate: int = SAMPLE_RATE) -> bytes:

@@ -23,16 +23,19 @@ def replay(model, recipe: dict):
   method = recipe.get('method')
   qpm = float(recipe.get('qpm', 120.0))
   temperature, seed = float(recipe['temperature']), int(recipe['seed'])
+  chords = recipe.get('chords') or None  # a chord model's progression (text or per step)
   if method == 'sample':
     z = np.random.default_rng(seed).standard_normal(
         (int(recipe['n']), model.config.z_size)).astype(np.float32)
-    return model.decode(z, temperature=temperature, seed=seed, qpm=qpm)[int(recipe['index'])]
+    return model.decode(z, temperature=temperature, seed=seed, qpm=qpm,
+                        chords=chords)[int(recipe['index'])]
   z = np.asarray(recipe['z'], np.float32).reshape(-1, model.config.z_size)
   if method == 'decode':
-    return model.decode(z, temperature=temperature, seed=seed, qpm=qpm)[0]
+    return model.decode(z, temperature=temperature, seed=seed, qpm=qpm, chords=chords)[0]
   if method == 'walk':
-    return latent.join_sequences(model.decode(z, temperature=temperature, seed=seed, qpm=qpm),
-                                 float(recipe['seconds_each']))
+    return latent.join_sequences(
+        model.decode(z, temperature=temperature, seed=seed, qpm=qpm, chords=chords),
+        float(recipe['seconds_each']))
   raise ValueError(f'recipe method {method!r} cannot be replayed (an input or map '
                    'window is its own MIDI file)')
 

@@ -76,7 +76,8 @@ def make_app(studio: Studio) -> Starlette:
   async def sample(request):
     q = await _json(request)
     return items(await run_in_threadpool(
-        studio.sample, q.get('n', 4), q.get('temperature', 0.5), q.get('seed', 0)))
+        studio.sample, q.get('n', 4), q.get('temperature', 0.5), q.get('seed', 0),
+        str(q.get('chords') or '')))
 
   async def upload(request):
     name = request.query_params.get('name', 'upload.mid')
@@ -96,17 +97,23 @@ def make_app(studio: Studio) -> Starlette:
         studio.use_window, q['upload'], q.get('start_bar', 1),
         q.get('temperature', 0.5), q.get('seed', 0)))
 
+  async def perform(request):
+    q = await _json(request)
+    return items([await run_in_threadpool(
+        studio.perform, q['upload'], str(q.get('how', '')), q.get('temperature', 0.5),
+        q.get('seed', 0))])
+
   async def mix(request):
     q = await _json(request)
     return items([await run_in_threadpool(
         studio.mix, q['ids'], q.get('x', 0.5), q.get('y', 0.5),
-        q.get('temperature', 0.5), q.get('seed', 0))])
+        q.get('temperature', 0.5), q.get('seed', 0), str(q.get('chords') or ''))])
 
   async def walk(request):
     q = await _json(request)
     return items([await run_in_threadpool(
         studio.walk, q.get('ids') or [], q.get('steps', 3), q.get('temperature', 0.5),
-        q.get('seed', 0), int(q.get('anchors', 0)))])
+        q.get('seed', 0), int(q.get('anchors', 0)), str(q.get('chords') or ''))])
 
   async def build_map(request):
     q = await _json(request)
@@ -121,7 +128,8 @@ def make_app(studio: Studio) -> Starlette:
   async def map_decode(request):
     q = await _json(request)
     return items([await run_in_threadpool(
-        studio.map_decode, q['x'], q['y'], q.get('temperature', 0.5), q.get('seed', 0))])
+        studio.map_decode, q['x'], q['y'], q.get('temperature', 0.5), q.get('seed', 0),
+        str(q.get('chords') or ''))])
 
   async def attribute(request):
     q = await _json(request)
@@ -130,7 +138,7 @@ def make_app(studio: Studio) -> Starlette:
       raise StudioError('amounts must be an object of attribute: amount')
     return items([await run_in_threadpool(
         studio.attribute, q.get('base') or '', amounts, q.get('temperature', 0.5),
-        q.get('seed', 0))])
+        q.get('seed', 0), str(q.get('chords') or ''))])
 
   async def item_media(request):
     item_id, kind = request.path_params['item'], request.path_params['kind']
@@ -143,7 +151,7 @@ def make_app(studio: Studio) -> Starlette:
   routes = [Route('/', _handler(index)),
             Route('/api/info', _handler(info))]
   for path, fn in (('/api/sample', sample), ('/api/upload', upload),
-                   ('/api/window', window), ('/api/mix', mix), ('/api/walk', walk),
+                   ('/api/window', window), ('/api/perform', perform), ('/api/mix', mix), ('/api/walk', walk),
                    ('/api/map', build_map), ('/api/map/point', map_point),
                    ('/api/map/decode', map_decode), ('/api/attribute', attribute)):
     routes.append(Route(path, _handler(fn), methods=['POST']))

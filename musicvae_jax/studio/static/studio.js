@@ -309,7 +309,7 @@ $('sample-go').onclick = async () => {
   try {
     const data = await api('/api/sample', {
       n: Number($('sample-n').value), temperature: Number($('sample-temperature').value),
-      seed: Number($('sample-seed').value)}, {busyText: 'sampling'});
+      seed: Number($('sample-seed').value), chords: chordsText()}, {busyText: 'sampling'});
     showItems($('sample-results'), data.items, true);
   } catch (error) { showMessage(error.message); }
 };
@@ -350,7 +350,29 @@ function addUploadRow(info) {
   go.className = 'secondary use-window'; go.textContent = 'Use these bars';
   go.onclick = () => useWindow(info.upload, Number(start.value), info.name).catch((e) => showMessage(e.message));
   row.append(name, bars, label, go);
+  if (state.info && state.info.groove) {  // GrooVAE: the whole beat, humanized or drumified
+    for (const how of ['humanize', 'drumify']) {
+      const button = document.createElement('button');
+      button.className = `secondary ${how}`;
+      button.textContent = how[0].toUpperCase() + how.slice(1);
+      button.title = how === 'humanize' ? 'the whole beat with velocities and micro-timing'
+                                        : 'any rhythm (tapped, a melody) as a full drum kit';
+      button.onclick = () => perform(info.upload, how, info.name).catch((e) => showMessage(e.message));
+      row.appendChild(button);
+    }
+  }
   $('uploads').appendChild(row);
+}
+
+async function perform(uploadId, how, name) {
+  const data = await api('/api/perform', {
+    upload: uploadId, how, temperature: Number($('input-temperature').value), seed: 0},
+    {busyText: `${how === 'humanize' ? 'humanizing' : 'drumifying'} ${name}`});
+  const pair = document.createElement('div');
+  pair.className = 'pair';
+  showItems(pair, data.items, false);
+  $('input-results').prepend(pair);
+  return data.items;
 }
 
 async function useWindow(uploadId, startBar, name) {
@@ -434,7 +456,7 @@ function drawPad() {
 const mixLive = latestOnly(async (point) => {
   const data = await api('/api/mix', {
     ids: state.mix, x: point.x, y: point.y, temperature: Number($('mix-temperature').value),
-    seed: 0}, {busyText: 'mixing'});
+    seed: 0, chords: chordsText()}, {busyText: 'mixing'});
   const [card] = showItems($('mix-result'), data.items, true);
   if ($('mix-autoplay').checked) await player.play(data.items[0].id, $('mix-loop').checked);
   return card;
@@ -471,7 +493,7 @@ $('walk-go').onclick = async () => {
     const data = await api('/api/walk', {
       ids: mode === 'mix' ? state.mix : [], anchors: Number($('walk-anchors').value),
       steps: Number($('walk-steps').value), temperature: Number($('walk-temperature').value),
-      seed: Number($('walk-seed').value)}, {busyText: 'walking'});
+      seed: Number($('walk-seed').value), chords: chordsText()}, {busyText: 'walking'});
     showItems($('walk-result'), data.items, true);
     await player.play(data.items[0].id, false);
   } catch (error) { showMessage(error.message); }
@@ -585,7 +607,8 @@ $('map-canvas').addEventListener('click', async (event) => {
       state.mapMark = null;
     } else {
       const [x, y] = mapScale().fromPx(px, py);
-      data = await api('/api/map/decode', {x, y, temperature: 0.2, seed: 0}, {busyText: 'decoding'});
+      data = await api('/api/map/decode', {x, y, temperature: 0.2, seed: 0, chords: chordsText()},
+                       {busyText: 'decoding'});
       state.mapMark = [x, y];
     }
     drawMap();
@@ -604,7 +627,8 @@ $('attr-base-clear').onclick = () => setBase('');
 
 const attrLive = latestOnly(async (amounts) => {
   const data = await api('/api/attribute', {
-    base: state.base, amounts, temperature: Number($('attr-temperature').value), seed: 0},
+    base: state.base, amounts, temperature: Number($('attr-temperature').value), seed: 0,
+    chords: chordsText()},
     {busyText: 'decoding'});
   showItems($('attr-result'), data.items, true);
   await player.play(data.items[0].id, false);
@@ -652,6 +676,9 @@ window.addEventListener('resize', () => {
   Object.keys(state.items).forEach((id) => redrawCards(id, null));
 });
 
+// A chord-conditioned model's progression ('' for other models: the field is hidden).
+function chordsText() { return state.info && state.info.chords ? $('chords').value.trim() : ''; }
+
 async function start() {
   try {
     state.info = await api('/api/info', undefined, {busyText: 'loading'});
@@ -664,6 +691,7 @@ async function start() {
       {pca: 'PCA', umap: 'UMAP', tsne: 't-SNE (openTSNE)'}[m] || m, m)));
   $('map-colour').replaceChildren(...(i.attributes.length ? i.attributes : ['']).map(
       (a) => new Option(a ? a.replace('_', ' ') : '(none)', a)));
+  $('chords-bar').hidden = !i.chords;
   buildSliders(i.attributes);
   renderMix();
   drawMap();
