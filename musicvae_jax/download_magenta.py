@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 MAGENTA_BASE = 'https://storage.googleapis.com/magentadata'
 TF_PATH = 'models/music_vae/checkpoints'
@@ -250,7 +250,8 @@ def main(argv):
 
 def run():
   _define_flags()
-  app.run(main)
+  from musicvae_jax import cli_errors
+  cli_errors.run(main)
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 FLAGS = flags.FLAGS
 
@@ -46,7 +46,8 @@ def main(argv):
 def run():
   _define_flags()
   flags.mark_flags_as_required(['workdir', 'output_dir'])
-  app.run(main)
+  from musicvae_jax import cli_errors
+  cli_errors.run(main)
 
 
 if __name__ == '__main__':

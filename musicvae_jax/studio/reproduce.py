@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 
 def replay(model, recipe: dict):
@@ -41,9 +41,14 @@ def replay(model, recipe: dict):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'The run the studio served.')
-flags.DEFINE_string('recipe', None, 'A recipe JSON saved from the studio ("z" download).')
-flags.DEFINE_string('output_dir', None, 'Where the MIDI, WAV, PNG and index.html go.')
+
+
+def _define_flags() -> None:
+  # Defined when run as a command only, so that importing `replay` never
+  # clashes with other commands' flags (generate also has --workdir).
+  flags.DEFINE_string('workdir', None, 'The run the studio served.')
+  flags.DEFINE_string('recipe', None, 'A recipe JSON saved from the studio ("z" download).')
+  flags.DEFINE_string('output_dir', None, 'Where the MIDI, WAV, PNG and index.html go.')
 
 
 def main(argv):
@@ -68,8 +73,10 @@ def main(argv):
 
 
 def run():
+  from musicvae_jax import cli_errors
+  _define_flags()
   flags.mark_flags_as_required(['workdir', 'recipe', 'output_dir'])
-  app.run(main)
+  cli_errors.run(main)
 
 
 if __name__ == '__main__':
