@@ -192,7 +192,39 @@ class _DropOrbaxThreadErrors:
   then raise it in the main thread, where it becomes the `error:` line."""
 
   def filter(self, record) -> bool:
-    return not ('/orbax/' in (record.pathname or '') and record.levelno >= 40)
+    if '/orbax/' in (record.pathname or '') and record.levelno >= 40:
+      return False
+    return not _is_closed_loop_error(record.exc_info[1] if record.exc_info else None)
+
+
+def _is_closed_loop_error(error) -> bool:
+  """Orbax's async callbacks racing the shutdown after a failed save
+  ('Event loop is closed'): noise once the failure has its own line."""
+  return isinstance(error, RuntimeError) and 'Event loop is closed' in str(error)
+
+
+def _quiet_thread_errors() -> None:
+  import threading
+  previous = threading.excepthook
+
+  def hook(args):
+    if not _is_closed_loop_error(args.exc_value):
+      previous(args)
+  threading.excepthook = hook
+  # tensorstore's C++ threads report a failing Python callback through
+  # PyErr_Print, i.e. sys.excepthook.
+  previous_sys = sys.excepthook
+
+  def sys_hook(kind, value, tb):
+    if not _is_closed_loop_error(value):
+      previous_sys(kind, value, tb)
+  sys.excepthook = sys_hook
+  previous_unraisable = sys.unraisablehook
+
+  def unraisable_hook(info):
+    if not _is_closed_loop_error(info.exc_value):
+      previous_unraisable(info)
+  sys.unraisablehook = unraisable_hook
 
 
 def _quiet_libraries(main: Callable) -> Callable:
@@ -204,6 +236,7 @@ def _quiet_libraries(main: Callable) -> Callable:
       logging.set_verbosity(logging.WARNING)
     if not verbose():
       logging.get_absl_handler().addFilter(_DropOrbaxThreadErrors())
+      _quiet_thread_errors()
     return main(argv)
   return quiet
 

@@ -70,7 +70,7 @@ def assert_one_error_line(result, *needles):
   lines = result.stderr.strip().splitlines()
   assert result.returncode == 1, result.stderr[-3000:]
   assert lines and lines[-1].startswith('error: '), result.stderr[-3000:]
-  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  assert 'Traceback' not in result.stderr, result.stderr[:3000]
   for needle in needles:
     assert needle in lines[-1], lines[-1]
   return lines[-1]
