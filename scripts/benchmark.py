@@ -63,10 +63,12 @@ import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from musicvae_jax import config_base, steps  # noqa: E402
+from musicvae_jax import config_base, families, steps  # noqa: E402
 from musicvae_jax.models import MusicVAE, TokenSpec  # noqa: E402
 
 DEFAULT_DATA_DIR = '/work/shared/data/lmd/train'
+# LSTM implementation switches (issue 17), recorded where the config has them.
+LSTM_OPTIONS = ('lstm_fused_bidirectional', 'lstm_wavefront', 'lstm_save')
 
 
 # ---------------------------------------------------------------- helpers --
@@ -82,14 +84,35 @@ def token_spec(config: ml_collections.ConfigDict) -> TokenSpec:
 
 
 def synthetic_batch(config, spec: TokenSpec, batch_size: int, seed: int = 0):
-  """A random batch shaped like the pipeline's (full-length windows)."""
+  """A random batch shaped like the pipeline's (full-length windows), with the
+  keys of the config's output family (`families.py`): random `tokens` and
+  int `controls` within their depths, uniform floats (GrooVAE's `inputs`,
+  `targets`, `controls`), full `lengths`, unit `weights`."""
+  from musicvae_jax import input_pipeline
   rs = np.random.RandomState(seed)
   steps_ = config_base.sequence_length(config)
   tokens = np.stack([rs.randint(0, d, (batch_size, steps_))
                      for d in spec.part_depths], axis=-1).astype(np.int32)
-  return {'tokens': jnp.asarray(tokens),
-          'lengths': jnp.full((batch_size,), steps_, jnp.int32),
-          'weights': jnp.ones((batch_size,), jnp.float32)}
+  try:
+    example = input_pipeline.example_batch(config, spec, batch_size)
+  except Exception:  # noqa: BLE001 - no converter: MusicVAE's token keys
+    example = {}
+  out = {'tokens': tokens,
+         'lengths': np.full((batch_size,), steps_, np.int32),
+         'weights': np.ones((batch_size,), np.float32)}
+  for key, value in example.items():
+    if key in out and (key != 'tokens' or value.shape == tokens.shape):
+      continue
+    if key == 'controls' and np.issubdtype(value.dtype, np.integer):
+      out[key] = np.stack([rs.randint(0, d, value.shape[:2])
+                           for d in spec.control_depths], -1).astype(value.dtype)
+    elif np.issubdtype(value.dtype, np.floating):
+      out[key] = rs.uniform(size=value.shape).astype(value.dtype)
+    else:
+      out[key] = value
+  if example and 'tokens' not in example:
+    del out['tokens']
+  return {k: jnp.asarray(v) for k, v in out.items()}
 
 
 def block(tree) -> None:
@@ -170,6 +193,25 @@ def _lstm_stack_flops(sizes, input_width: int, steps_: int, batch: int,
   return flops
 
 
+def analytic_flops_unsupported(config) -> str | None:
+  """Why `analytic_flops` has no count for `config` (None: it has one).
+
+  The count covers MusicVAE's flat or hierarchical (conductor) decoder with
+  the flat bidirectional encoder on token inputs; other families say n/a
+  rather than get an invented number.
+  """
+  family = config.get('output_family', 'categorical') or 'categorical'
+  if family != 'categorical':
+    return f'no analytic count for the {family!r} family'
+  if tuple(config.get('encoder_levels', ()) or ()):
+    return 'no analytic count for the hierarchical encoder'
+  if config.get('controls', ''):
+    return 'no analytic count for control inputs'
+  if config.get('split_decoder', False):
+    return 'no analytic count for the split decoder'
+  return None
+
+
 def analytic_flops(config, spec: TokenSpec, batch: int) -> dict[str, float]:
   """Matmul FLOPs of one train step (forward x 3), by component."""
   T = config_base.sequence_length(config)
@@ -232,7 +274,7 @@ def train_benchmark(config, batch_size: int, steps_per_window: int = 5,
   with config.unlocked():
     config.batch_size = batch_size
   spec = token_spec(config)
-  model = MusicVAE.from_config(config, spec)
+  model = families.make_model(config, spec)
   batch = synthetic_batch(config, spec, batch_size)
   state = steps.create_train_state(config, model, batch)
   train, _, _ = steps.jit_steps(config, model, spec)
@@ -262,11 +304,15 @@ def train_benchmark(config, batch_size: int, steps_per_window: int = 5,
   times = timed_windows(lambda: run(steps_per_window), windows)
   sec_per_step = statistics.median(times) / steps_per_window
   loss = float(metrics['loss'])
-  analytic = analytic_flops(config, spec, batch_size)
+  no_flops = analytic_flops_unsupported(config)
+  analytic = None if no_flops else analytic_flops(config, spec, batch_size)
   xla = cost_flops(compiled)
   out = {
+      'magenta_name': config.get('magenta_name', '?'),
+      'output_family': config.get('output_family', 'categorical') or 'categorical',
       'compute_dtype': config.compute_dtype,
       'scan_unroll': int(config.get('scan_unroll', 1)),
+      **{name: config.get(name) for name in LSTM_OPTIONS},
       'batch_size': batch_size,
       'sequence_length': config_base.sequence_length(config),
       'num_params': int(sum(x.size for x in
@@ -280,8 +326,10 @@ def train_benchmark(config, batch_size: int, steps_per_window: int = 5,
       'sequences_per_second': batch_size / sec_per_step,
       'loss_after_warmup_and_windows': loss,
       'flops_analytic': analytic,
+      'flops_analytic_unsupported': no_flops,
       'flops_xla_cost_analysis': xla,
-      'achieved_flops_per_second': analytic['train_step'] / sec_per_step,
+      'achieved_flops_per_second': (None if analytic is None
+                                    else analytic['train_step'] / sec_per_step),
       'xla_memory_analysis': memory_analysis(compiled),
       'memory': peak_memory_bytes(),
   }
@@ -377,11 +425,14 @@ def run_all(config, batch_size: int, *, steps_per_window: int = 5,
     result['train'] = train_benchmark(config, batch_size, steps_per_window,
                                       windows, warmup)
   if 'sample' not in skip:
-    result['sample'] = sample_benchmark(config, sample_batch)
+    try:
+      result['sample'] = sample_benchmark(config, sample_batch)
+    except Exception as e:  # noqa: BLE001 - e.g. a family without MusicVAE.sample
+      result['sample'] = {'skipped': f'error: {type(e).__name__}: {e}'}
   if 'matmul' not in skip:
     result['matmul_peak'] = {dt: matmul_peak(dt, matmul_n)
                              for dt in ('float32', 'bfloat16')}
-    if 'train' in result:
+    if result.get('train', {}).get('achieved_flops_per_second'):
       tr = result['train']
       peak = result['matmul_peak'][tr['compute_dtype']]['flops_per_second']
       tr['fraction_of_matmul_peak'] = tr['achieved_flops_per_second'] / peak
@@ -392,6 +443,126 @@ def run_all(config, batch_size: int, *, steps_per_window: int = 5,
       result['data'] = {'skipped': f'error: {type(e).__name__}: {e}'}
   result['machine']['load_average_after'] = os.getloadavg()
   return result
+
+
+# --------------------------------------------------- inference latency --
+BACKEND_COMPILE_EVENT = '/jax/core/compile/backend_compile_duration'
+
+
+class CompileCounter:
+  """Counts XLA backend compilations while active (a `jax.monitoring` listener
+  on jax's backend-compile event; cache hits of a jitted function send none).
+
+    with CompileCounter() as compiles:
+      ...
+    compiles.count
+  """
+
+  def __init__(self):
+    self.count = 0
+
+  def _listen(self, event, *args, **kwargs):
+    del args, kwargs
+    if event == BACKEND_COMPILE_EVENT:
+      self.count += 1
+
+  def __enter__(self):
+    jax.monitoring.register_event_duration_secs_listener(self._listen)
+    return self
+
+  def __exit__(self, *exc):
+    jax.monitoring.unregister_event_duration_listener(self._listen)
+
+
+def jit_cache_sizes(trained) -> dict[str, int]:
+  """Compiled entries of a TrainedModel's jitted functions (`_cache_size`)."""
+  out = {}
+  for name in ('_encode_fn', '_sample_fn', '_logits_fn'):
+    fn = getattr(trained, name, None)
+    if hasattr(fn, '_cache_size'):
+      out[name] = int(fn._cache_size())
+  return out
+
+
+def fresh_trained_model(config):
+  """The product's `TrainedModel` for `config`, with parameters initialised
+  from `config.seed` (no checkpoint)."""
+  from musicvae_jax import input_pipeline, trained_model
+  cls = families.trained_model_class(config, trained_model.TrainedModel)
+  trained = cls(config, None)
+  example = input_pipeline.example_batch(config, trained.spec, 1)
+  trained.params = steps.init_params(
+      trained.model, jax.random.key(config.seed),
+      {k: jnp.asarray(v) for k, v in example.items()})
+  return trained
+
+
+def latency_benchmark(config, batches=(1, 2, 4, 8, 16), repeats: int = 10,
+                      warmup: int = 1, seed: int = 0) -> dict[str, Any]:
+  """Interactive encode + decode latency through `TrainedModel`'s jitted paths.
+
+  Per batch size: `encode_tensors` (tokens -> z, mu, sigma) and
+  `decode_to_tensors` (z -> tokens) at temperature 1e-5 (greedy) and 1.0,
+  wall clock of each call (they return host arrays, so they block), median
+  and min of `repeats` calls after `warmup` calls. Compilations during the
+  timed calls are counted (`CompileCounter`) next to the jit cache sizes
+  before and after: both must stay unchanged (`recompiled` False).
+  """
+  from musicvae_jax import trained_model
+  if families.trained_model_class(config, trained_model.TrainedModel) \
+      is not trained_model.TrainedModel:
+    return {'skipped': 'latency is measured for token MusicVAE models '
+                       '(TrainedModel) only'}
+  trained = fresh_trained_model(config)
+  rs = np.random.RandomState(seed)
+  rows, compiles_timed = [], 0
+  for batch_size in batches:
+    data = synthetic_batch(config, trained.spec, batch_size, seed)
+    tokens = np.asarray(data['tokens'])
+    controls = (np.asarray(data['controls']) if 'controls' in data else None)
+    z = rs.standard_normal((batch_size, config.z_size)).astype(np.float32)
+    calls = {
+        'encode': lambda: trained.encode_tensors(tokens, controls=controls),
+        'decode_greedy': lambda: trained.decode_to_tensors(
+            z, temperature=1e-5, controls=controls),
+        'decode_sample': lambda: trained.decode_to_tensors(
+            z, temperature=1.0, controls=controls),
+    }
+    with CompileCounter() as compiles_warmup:
+      for call in calls.values():
+        for _ in range(max(warmup, 1)):
+          call()
+    before = jit_cache_sizes(trained)
+    times = {}
+    with CompileCounter() as compiles:
+      for name, call in calls.items():
+        times[name] = timed_windows(call, repeats)
+    after = jit_cache_sizes(trained)
+    compiles_timed += compiles.count
+    row = {'batch_size': batch_size, 'bucket': trained_model._bucket(
+        batch_size, trained.max_batch),
+           'compilations_in_warmup': compiles_warmup.count,
+           'compilations_in_timed_calls': compiles.count,
+           'jit_cache_sizes': after,
+           'recompiled': compiles.count > 0 or before != after}
+    for name, t in times.items():
+      row[f'{name}_seconds'] = statistics.median(t)
+      row[f'{name}_seconds_min'] = min(t)
+    row['encode_decode_greedy_seconds'] = (row['encode_seconds']
+                                           + row['decode_greedy_seconds'])
+    row['encode_decode_sample_seconds'] = (row['encode_seconds']
+                                           + row['decode_sample_seconds'])
+    rows.append(row)
+  return {'magenta_name': config.get('magenta_name', '?'),
+          'bars': config.slice_bars,
+          'steps': config_base.sequence_length(config),
+          'compute_dtype': config.compute_dtype,
+          'scan_unroll': int(config.get('scan_unroll', 1)),
+          **{name: config.get(name) for name in LSTM_OPTIONS},
+          'repeats': repeats, 'max_batch': trained.max_batch,
+          'batches': rows,
+          'compilations_in_timed_calls': compiles_timed,
+          'recompiled': any(r['recompiled'] for r in rows)}
 
 
 # -------------------------------------------------------------- output --
@@ -420,7 +591,9 @@ def format_table(result: dict[str, Any]) -> str:
                          f"(+ lowering {tr['lower_seconds']:.2f} s)"),
         ('train steps/s', f"{tr['steps_per_second']:.3f}"),
         ('train sequences/s', f"{tr['sequences_per_second']:.1f}"),
-        ('FLOPs/step analytic (matmuls)', _g(tr['flops_analytic']['train_step'])),
+        ('FLOPs/step analytic (matmuls)',
+         _g(tr['flops_analytic']['train_step']) if tr['flops_analytic']
+         else f"n/a ({tr['flops_analytic_unsupported']})"),
         ('FLOPs/step XLA cost analysis', _g(tr['flops_xla_cost_analysis'])),
         ('achieved FLOP/s (analytic)', _g(tr['achieved_flops_per_second'], 'FLOP/s')),
     ]
@@ -434,7 +607,9 @@ def format_table(result: dict[str, Any]) -> str:
     if tr['xla_memory_analysis']:
       rows.append(('XLA step memory (args+out+temp)',
                    _g(tr['xla_memory_analysis']['total_bytes'], 'B')))
-  if 'sample' in result:
+  if 'sample' in result and 'skipped' in result['sample']:
+    rows.append(('sampling', f"skipped: {result['sample']['skipped']}"))
+  elif 'sample' in result:
     s = result['sample']
     rows.append((f"sampling ({s['what']}, batch {s['batch_size']})",
                  f"{s['samples_per_second']:.1f} samples/s"))
