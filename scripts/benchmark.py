@@ -628,11 +628,325 @@ def format_table(result: dict[str, Any]) -> str:
   return '\n'.join(f'{k:<{width}}  {v}' for k, v in rows)
 
 
+# ---------------------------------------------------------------- suite --
+# bf16 dense matmul peak in TFLOP/s, by substring of
+# `jax.devices()[0].device_kind`; the first match wins (specific names first).
+# --peak_tflops overrides it (say, for a device missing here).
+DEVICE_PEAK_TFLOPS_BF16 = (
+    ('H100 PCIe', 756.0),
+    ('H200', 989.0),
+    ('H100', 989.0),     # SXM
+    ('A100', 312.0),
+    ('TPU v5 lite', 197.0),
+    ('TPU v5e', 197.0),
+    ('TPU v5p', 459.0),
+    ('TPU v5', 459.0),
+    ('TPU v4', 275.0),
+)
+CONFIG_DIR = REPO / 'configs'
+DEFAULT_LATENCY_CONFIGS = ('mel_2bar.py', 'hier.py')  # a 2-bar and a 16-bar model
+
+
+def device_peak(machine: dict[str, Any], dtype: str,
+                matmul_peaks: dict[str, dict], peak_tflops: float = 0.0):
+  """(FLOP/s, description) that MFU is measured against for `dtype`.
+
+  `--peak_tflops` when given; on CPU the measured matmul peak of `dtype`;
+  on a GPU / TPU the bf16 dense peak of `DEVICE_PEAK_TFLOPS_BF16`.
+  """
+  if peak_tflops:
+    return peak_tflops * 1e12, f'--peak_tflops={peak_tflops:g}'
+  if machine.get('platform') == 'cpu':
+    mm = matmul_peaks.get(dtype)
+    if mm and 'flops_per_second' in mm:
+      return mm['flops_per_second'], f'measured {dtype} matmul peak (CPU)'
+    return None, f'no measured {dtype} matmul peak'
+  kind = str(machine.get('device', ''))
+  for name, tflops in DEVICE_PEAK_TFLOPS_BF16:
+    if name.lower() in kind.lower():
+      return tflops * 1e12, f'{kind}: bf16 dense peak {tflops:g} TFLOP/s'
+  return None, f'{kind}: peak unknown, pass --peak_tflops'
+
+
+def suite_config_names(selection: str = '') -> list[str]:
+  """`configs/*.py` (default variants), or the comma list `selection` of
+  names, each `NAME[.py][:VARIANT]`."""
+  available = sorted(p.name for p in CONFIG_DIR.glob('*.py')
+                     if not p.name.startswith('_'))
+  if not selection.strip():
+    return available
+  out = []
+  for item in (s.strip() for s in selection.split(',')):
+    if not item:
+      continue
+    name, _, variant = item.partition(':')
+    name = name if name.endswith('.py') else name + '.py'
+    if name not in available:
+      raise ValueError(f'--suite_configs: {name} is not in {CONFIG_DIR} '
+                       f'(choose from {", ".join(available)})')
+    out.append(f'{name}:{variant}' if variant else name)
+  return out
+
+
+def _int_list(text) -> tuple[int, ...]:
+  if isinstance(text, (list, tuple)):
+    return tuple(int(x) for x in text)
+  return tuple(int(x) for x in str(text).split(',') if x.strip())
+
+
+def suite_options(**kw) -> dict[str, Any]:
+  """The suite's options with their defaults (the flags of the same names)."""
+  opts = {'steps': 5, 'windows': 5, 'warmup': 2, 'matmul_n': 4096,
+          'dtype': '', 'unroll': 0, 'peak_tflops': 0.0,
+          'latency_batches': (1, 2, 4, 8, 16), 'latency_repeats': 10}
+  unknown = set(kw) - set(opts)
+  if unknown:
+    raise TypeError(f'unknown suite options {sorted(unknown)}')
+  opts.update(kw)
+  opts['latency_batches'] = _int_list(opts['latency_batches'])
+  return opts
+
+
+def _load_suite_config(name: str, opts: dict[str, Any]):
+  config = config_base.load_config_file(str(CONFIG_DIR / name))
+  with config.unlocked():
+    if opts['dtype']:
+      config.compute_dtype = opts['dtype']
+    if opts['unroll']:
+      config.scan_unroll = opts['unroll']
+  return config
+
+
+def _error_text(e: BaseException) -> str:
+  lines = str(e).strip().splitlines()
+  first = next((l for l in lines if l.strip()), '')
+  return f'{type(e).__name__}: {first}'[:300]
+
+
+def run_entry(entry: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
+  """One suite entry in this process: `kind` 'train' (`config`, `batch`),
+  'latency' (`config`) or 'matmul' (`dtype`). An exception (an unknown
+  config, out of memory, a compile failure) is recorded in `error`."""
+  out = dict(entry)
+  try:
+    if entry['kind'] == 'matmul':
+      out['result'] = matmul_peak(entry['dtype'], opts['matmul_n'])
+      out['machine'] = machine_info()
+      return out
+    config = _load_suite_config(entry['config'], opts)
+    out['magenta_name'] = config.get('magenta_name', '?')
+    if entry['kind'] == 'train':
+      out['result'] = train_benchmark(config, entry['batch'], opts['steps'],
+                                      opts['windows'], opts['warmup'])
+    elif entry['kind'] == 'latency':
+      result = latency_benchmark(config, opts['latency_batches'],
+                                 opts['latency_repeats'])
+      if 'skipped' in result:
+        out['skipped'] = result['skipped']
+      else:
+        out['result'] = result
+    else:
+      raise ValueError(f"unknown suite entry kind {entry['kind']!r}")
+  except Exception as e:  # noqa: BLE001 - recorded; the suite goes on
+    out['error'] = _error_text(e)
+  return out
+
+
+def run_entry_isolated(entry: dict[str, Any], opts: dict[str, Any],
+                       folder: Path) -> dict[str, Any]:
+  """`run_entry` in a child process (`--suite_entry`), so that each entry has
+  its own peak memory and a crash or an out-of-memory kill of one entry is
+  recorded rather than ending the suite."""
+  import subprocess
+  import tempfile
+  with tempfile.TemporaryDirectory(dir=folder) as tmp:
+    job = Path(tmp) / 'entry.json'
+    job.write_text(json.dumps({'entry': entry, 'opts': opts}))
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), f'--suite_entry={job}'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    result = job.with_suffix('.out.json')
+    if proc.returncode == 0 and result.is_file():
+      return json.loads(result.read_text())
+  tail = ' | '.join(proc.stdout.strip().splitlines()[-3:])[-300:]
+  why = (f'killed by signal {-proc.returncode} (out of memory?)'
+         if proc.returncode < 0 else f'exit status {proc.returncode}')
+  return {**entry, 'error': f'worker {why}: {tail}'}
+
+
+def run_suite(configs: list[str], batches=(64, 512), *,
+              latency_configs=DEFAULT_LATENCY_CONFIGS, isolate: bool = True,
+              out_dir: str | Path | None = None, log=print,
+              **options) -> dict[str, Any]:
+  """Every config in `configs` at every batch size, the inference latencies
+  of `latency_configs`, and one matmul peak per dtype used; writes
+  `suite.json` and `suite.md` into `out_dir` when given."""
+  opts = suite_options(**options)
+  out_dir = Path(out_dir) if out_dir else None
+  if out_dir:
+    out_dir.mkdir(parents=True, exist_ok=True)
+  work = out_dir or Path.cwd()
+  runner = ((lambda e: run_entry_isolated(e, opts, work)) if isolate
+            else (lambda e: run_entry(e, opts)))
+  entries = [{'kind': 'train', 'config': c, 'batch': int(b)}
+             for c in configs for b in _int_list(batches)]
+  entries += [{'kind': 'latency', 'config': c} for c in latency_configs]
+  results = []
+  for entry in entries:
+    start = time.perf_counter()
+    log(f"suite: {entry['kind']} {entry['config']}"
+        + (f" batch {entry['batch']}" if 'batch' in entry else ''), flush=True)
+    done = runner(entry)
+    done['wall_seconds'] = time.perf_counter() - start
+    results.append(done)
+    if 'error' in done:
+      log(f"  error: {done['error']}", flush=True)
+  dtypes = sorted({r['result']['compute_dtype'] for r in results
+                   if r.get('result', {}).get('compute_dtype')}
+                  | {opts['dtype'] or 'float32'})
+  matmul, machine = {}, {}
+  for dtype in dtypes:
+    done = runner({'kind': 'matmul', 'dtype': dtype})
+    matmul[dtype] = done.get('result') or {'error': done.get('error', '?')}
+    machine = done.get('machine') or machine
+  peaks = {dt: device_peak(machine, dt, matmul, opts['peak_tflops'])
+           for dt in dtypes}
+  for r in results:
+    tr = r.get('result', {})
+    if r['kind'] != 'train' or 'compute_dtype' not in tr:
+      continue
+    achieved = tr.get('achieved_flops_per_second')
+    mm = matmul.get(tr['compute_dtype'], {}).get('flops_per_second')
+    peak, _ = peaks.get(tr['compute_dtype'], (None, ''))
+    tr['fraction_of_matmul_peak'] = achieved / mm if achieved and mm else None
+    tr['mfu'] = achieved / peak if achieved and peak else None
+  suite = {
+      'machine': machine,
+      'command': ' '.join(sys.argv),
+      'options': {**opts, 'configs': list(configs),
+                  'batches': list(_int_list(batches)),
+                  'latency_configs': list(latency_configs),
+                  'isolate': isolate},
+      'matmul_peak': matmul,
+      'mfu_peak': {dt: {'flops_per_second': p, 'what': what}
+                   for dt, (p, what) in peaks.items()},
+      'train': [r for r in results if r['kind'] == 'train'],
+      'latency': [r for r in results if r['kind'] == 'latency'],
+  }
+  if out_dir:
+    (out_dir / 'suite.json').write_text(json.dumps(suite, indent=2, default=str))
+    (out_dir / 'suite.md').write_text(format_suite(suite))
+  return suite
+
+
+def _pct(x) -> str:
+  return 'n/a' if x is None else f'{100 * x:.1f} %'
+
+
+def _notes(r: dict[str, Any]) -> str:
+  if 'error' in r:
+    return f"error: {r['error']}"
+  if 'skipped' in r:
+    return f"skipped: {r['skipped']}"
+  tr = r['result']
+  notes = [f"compile {tr['compile_seconds']:.1f} s"]
+  if tr.get('flops_analytic_unsupported'):
+    notes.append(f"FLOPs n/a: {tr['flops_analytic_unsupported']}")
+  if tr.get('scan_unroll', 1) != 1:
+    notes.append(f"unroll {tr['scan_unroll']}")
+  notes += [f'{k}={tr[k]}' for k in LSTM_OPTIONS if tr.get(k) is not None]
+  return '; '.join(notes)
+
+
+def format_suite(suite: dict[str, Any]) -> str:
+  """The suite as markdown: a header, the training table, the latency table."""
+  m = suite['machine']
+  lines = ['# Benchmark suite', '',
+           f"Machine: {m.get('platform', '?')} {m.get('cpu', m.get('device', '?'))}"
+           f" ({m.get('num_devices', '?')} device(s), {m.get('cpu_count', '?')} cpus),"
+           f" jax {m.get('jax', '?')}, {m.get('date', '')}.",
+           f"Command: `{suite['command']}`", '']
+  for dt, mm in suite['matmul_peak'].items():
+    lines.append(f"- measured matmul peak {dt}: "
+                 + (_g(mm['flops_per_second'], 'FLOP/s') if 'flops_per_second' in mm
+                    else f"error: {mm.get('error')}"))
+  for dt, p in suite['mfu_peak'].items():
+    lines.append(f"- MFU of {dt} entries against: {p['what']}"
+                 + (f" ({_g(p['flops_per_second'], 'FLOP/s')})"
+                    if p['flops_per_second'] else ''))
+  lines += ['', '| config | magenta name | params | batch | dtype | steps/s | seq/s '
+            '| analytic FLOPs/step | achieved FLOP/s | % of matmul peak | MFU '
+            '| XLA step memory | device / host peak memory | notes |',
+            '|' + '---|' * 14]
+  for r in suite['train']:
+    tr = r.get('result') or {}
+    if not tr:
+      lines.append(f"| {r['config']} | {r.get('magenta_name', '?')} | | "
+                   f"{r['batch']} | | | | | | | | | | {_notes(r)} |")
+      continue
+    mem = tr['memory']
+    xla = (tr.get('xla_memory_analysis') or {}).get('total_bytes')
+    peak_mem = (_g(mem['device_peak_bytes'], 'B') + ' / '
+                if 'device_peak_bytes' in mem else '- / ')
+    peak_mem += _g(mem['host_max_rss_bytes'], 'B')
+    flops = (tr['flops_analytic'] or {}).get('train_step')
+    lines.append(
+        f"| {r['config']} | {tr['magenta_name']} | {tr['num_params']:,} | "
+        f"{tr['batch_size']} | {tr['compute_dtype']} | "
+        f"{tr['steps_per_second']:.3g} | {tr['sequences_per_second']:.4g} | "
+        f"{_g(flops)} | {_g(tr['achieved_flops_per_second'], 'FLOP/s')} | "
+        f"{_pct(tr.get('fraction_of_matmul_peak'))} | {_pct(tr.get('mfu'))} | "
+        f"{_g(xla, 'B')} | {peak_mem} | {_notes(r)} |")
+  lines += ['', 'Inference latency (`TrainedModel`, fresh parameters; median ms '
+            'after warm-up; greedy = temperature 1e-5):', '',
+            '| config | magenta name | batch | encode ms | decode greedy ms '
+            '| decode T=1 ms | encode + decode greedy ms | encode + decode T=1 ms '
+            '| recompiled |', '|' + '---|' * 9]
+  for r in suite['latency']:
+    res = r.get('result')
+    if not res:
+      lines.append(f"| {r['config']} | {r.get('magenta_name', '?')} | | | | | | | "
+                   f"{_notes(r)} |")
+      continue
+    for row in res['batches']:
+      ms = lambda k: f"{1e3 * row[k]:.2f}"  # noqa: E731
+      lines.append(
+          f"| {r['config']} | {res['magenta_name']} | {row['batch_size']} | "
+          f"{ms('encode_seconds')} | {ms('decode_greedy_seconds')} | "
+          f"{ms('decode_sample_seconds')} | {ms('encode_decode_greedy_seconds')} | "
+          f"{ms('encode_decode_sample_seconds')} | "
+          f"{'yes' if row['recompiled'] else 'no'} |")
+  return '\n'.join(lines) + '\n'
+
+
 # ---------------------------------------------------------------- main --
 def main(argv) -> None:
   del argv
   from absl import flags
   FLAGS = flags.FLAGS
+  if FLAGS.suite_entry:  # a child of run_entry_isolated
+    job = Path(FLAGS.suite_entry)
+    spec = json.loads(job.read_text())
+    done = run_entry(spec['entry'], spec['opts'])
+    job.with_suffix('.out.json').write_text(json.dumps(done, default=str))
+    return
+  if FLAGS.suite:
+    options = dict(steps=FLAGS.steps, windows=FLAGS.windows, warmup=FLAGS.warmup,
+                   matmul_n=FLAGS.matmul_n, dtype=FLAGS.dtype,
+                   unroll=FLAGS.unroll, peak_tflops=FLAGS.peak_tflops,
+                   latency_batches=FLAGS.latency_batches,
+                   latency_repeats=FLAGS.latency_repeats)
+    latency = [c for c in FLAGS.latency_configs.split(',') if c.strip()]
+    suite = run_suite(suite_config_names(FLAGS.suite_configs),
+                      _int_list(FLAGS.suite_batches),
+                      latency_configs=suite_config_names(','.join(latency))
+                      if latency else [],
+                      isolate=FLAGS.suite_isolate, out_dir=FLAGS.suite_out or None,
+                      **options)
+    print(format_suite(suite), flush=True)
+    if FLAGS.suite_out:
+      print(f'wrote {Path(FLAGS.suite_out) / "suite.json"} and suite.md')
+    return
   config = FLAGS.config
   if FLAGS.dtype:
     with config.unlocked():
@@ -674,6 +988,30 @@ def _define_flags() -> None:
   flags.DEFINE_string('skip', '', 'Comma list of parts to skip: '
                       'train,sample,matmul,data.')
   flags.DEFINE_string('json', '', 'Write the results here as JSON.')
+  # The suite (issue 17): every config, one JSON and one table.
+  flags.DEFINE_bool('suite', False, 'Run the suite: every config in configs/ '
+                    'at its default sizes at each --suite_batches, the '
+                    'inference latencies and the matmul peak (--config, '
+                    '--batch_size and --skip do not apply).')
+  flags.DEFINE_string('suite_configs', '', 'Comma list of configs for the '
+                      'suite, NAME[.py][:VARIANT] (default: all, default '
+                      'variants).')
+  flags.DEFINE_string('suite_batches', '64,512', 'Batch sizes of the suite.')
+  flags.DEFINE_string('suite_out', '', 'Folder for suite.json and suite.md.')
+  flags.DEFINE_bool('suite_isolate', True, 'Run each suite entry in its own '
+                    'process (own peak memory; a crash is recorded).')
+  flags.DEFINE_string('latency_configs', ','.join(DEFAULT_LATENCY_CONFIGS),
+                      'Configs of the suite\'s inference latency entries '
+                      '(empty: none).')
+  flags.DEFINE_string('latency_batches', '1,2,4,8,16',
+                      'Batch sizes of the latency entries.')
+  flags.DEFINE_integer('latency_repeats', 10, 'Timed calls per latency '
+                       '(median reported).')
+  flags.DEFINE_float('peak_tflops', 0.0, 'Device peak (TFLOP/s) for MFU; '
+                     'default: the measured matmul peak on CPU, the bf16 dense '
+                     'peak of DEVICE_PEAK_TFLOPS_BF16 on a GPU / TPU.')
+  flags.DEFINE_string('suite_entry', '', 'Internal: run one suite entry '
+                      'from this JSON file.')
 
 
 if __name__ == '__main__':
