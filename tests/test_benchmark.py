@@ -2,7 +2,11 @@
 
 import importlib.util
 import json
+import subprocess
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from musicvae_jax import config_base
 
@@ -45,3 +49,91 @@ def test_analytic_flops_of_mel_2bar_small():
   enc = 2 * 2 * 32 * 64 * 512 * 2048 + 2 * 2 * 64 * 1024 * 256
   assert flops['encoder_forward'] == enc
   assert flops['train_step'] == 3 * flops['forward']
+
+
+# ------------------------------------------------------ suite (issue 17) --
+def test_suite_on_tiny_configs_writes_json_and_table(tmp_path):
+  """A token config, a GrooVAE config and a failing entry, in this process."""
+  bench = _load()
+  configs = bench.suite_config_names(
+      'mel_2bar.py:tiny,groovae_2bar_humanize:tiny,mel_2bar.py:no_such_variant')
+  suite = bench.run_suite(configs, (2,), latency_configs=['mel_2bar.py:tiny'],
+                          isolate=False, out_dir=tmp_path, log=lambda *a, **k: None,
+                          steps=1, windows=1, warmup=1, matmul_n=64,
+                          latency_batches=(1, 2), latency_repeats=2)
+  saved = json.loads((tmp_path / 'suite.json').read_text())
+  table = (tmp_path / 'suite.md').read_text()
+  assert [e['config'] for e in saved['train']] == configs
+  token, groove, failed = saved['train']
+  for entry in (token, groove):
+    tr = entry['result']
+    for key in ('magenta_name', 'num_params', 'batch_size', 'compute_dtype',
+                'steps_per_second', 'sequences_per_second', 'flops_analytic',
+                'achieved_flops_per_second', 'fraction_of_matmul_peak', 'mfu',
+                'xla_memory_analysis', 'memory', 'lstm_wavefront'):
+      assert key in tr, key
+    assert tr['batch_size'] == 2 and tr['sequences_per_second'] > 0
+  assert token['result']['flops_analytic']['train_step'] > 0
+  assert token['result']['mfu'] > 0          # CPU: against the measured peak
+  assert groove['result']['flops_analytic'] is None     # n/a, not invented
+  assert groove['result']['mfu'] is None
+  assert 'no_such_variant' in failed['error'] and 'result' not in failed
+  assert set(saved['matmul_peak']) == {'float32'}
+  assert 'measured float32 matmul peak' in saved['mfu_peak']['float32']['what']
+  (latency,) = saved['latency']
+  rows = latency['result']['batches']
+  assert [r['batch_size'] for r in rows] == [1, 2]
+  for row in rows:
+    assert row['encode_seconds'] > 0 and row['decode_greedy_seconds'] > 0
+    assert row['encode_decode_sample_seconds'] > 0
+    assert row['recompiled'] is False and row['compilations_in_timed_calls'] == 0
+  assert latency['result']['recompiled'] is False
+  assert 'groovae_2bar_humanize' in table and 'n/a' in table
+  assert 'error: ValueError' in table and '| recompiled |' in table
+  assert table.count('| mel_2bar.py:tiny | cat-mel_2bar_small |') == 3  # train + 2 latency
+
+
+def test_trained_model_does_not_recompile_for_the_same_shapes():
+  bench = _load()
+  trained = bench.fresh_trained_model(config_base.load_config_file('mel_2bar.py:tiny'))
+  rng = np.random.default_rng(0)
+  tokens = rng.integers(0, trained.spec.output_depth, (3, trained.seq_len, 1))
+  z = rng.standard_normal((3, trained.config.z_size)).astype(np.float32)
+  trained.encode_tensors(tokens)
+  trained.decode_to_tensors(z, temperature=0.5)
+  sizes = bench.jit_cache_sizes(trained)
+  assert sizes['_encode_fn'] == 1 and sizes['_sample_fn'] == 1
+  with bench.CompileCounter() as compiles:
+    for seed in range(2):
+      trained.encode_tensors(tokens)
+      trained.decode_to_tensors(z, temperature=1.0, seed=seed)
+  assert compiles.count == 0
+  trained.encode_tensors(tokens[:2])  # batch 2: a new bucket, one more entry
+  assert bench.jit_cache_sizes(trained)['_encode_fn'] == 2
+  trained.decode_to_tensors(np.concatenate([z, z[:1]]))  # batch 4: the same bucket (4) as batch 3
+  assert bench.jit_cache_sizes(trained) == {**sizes, '_encode_fn': 2}
+
+
+def test_device_peak_table_and_config_names():
+  bench = _load()
+  gpu = {'platform': 'gpu', 'device': 'NVIDIA H100 80GB HBM3'}
+  assert bench.device_peak(gpu, 'float32', {})[0] == 989e12
+  assert bench.device_peak({'platform': 'gpu', 'device': 'NVIDIA H100 PCIe'},
+                           'bfloat16', {})[0] == 756e12
+  assert bench.device_peak({'platform': 'tpu', 'device': 'TPU v5 lite'},
+                           'bfloat16', {})[0] == 197e12
+  peak, what = bench.device_peak({'platform': 'gpu', 'device': 'Mystery'}, 'bfloat16', {})
+  assert peak is None and '--peak_tflops' in what
+  assert bench.device_peak(gpu, 'bfloat16', {}, peak_tflops=100)[0] == 100e12
+  cpu = {'platform': 'cpu', 'device': 'cpu'}
+  assert bench.device_peak(cpu, 'bfloat16', {'bfloat16': {'flops_per_second': 5.0}})[0] == 5.0
+  names = bench.suite_config_names()
+  assert 'mel_2bar.py' in names and 'groovae_2bar_humanize.py' in names
+  assert bench.suite_config_names('hier:tiny, mel_2bar.py') == ['hier.py:tiny', 'mel_2bar.py']
+  with pytest.raises(ValueError, match='no_such.py'):
+    bench.suite_config_names('no_such')
+
+
+def test_accelerator_script_is_valid_bash():
+  script = SCRIPT.with_name('accelerator_benchmark.sh')
+  subprocess.run(['bash', '-n', str(script)], check=True)
