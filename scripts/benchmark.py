@@ -897,6 +897,8 @@ def format_suite(suite: dict[str, Any]) -> str:
         f"{_g(flops)} | {_g(tr['achieved_flops_per_second'], 'FLOP/s')} | "
         f"{_pct(tr.get('fraction_of_matmul_peak'))} | {_pct(tr.get('mfu'))} | "
         f"{_g(xla, 'B')} | {peak_mem} | {_notes(r)} |")
+  if not suite['latency']:
+    return '\n'.join(lines) + '\n'
   lines += ['', 'Inference latency (`TrainedModel`, fresh parameters; median ms '
             'after warm-up; greedy = temperature 1e-5):', '',
             '| config | magenta name | batch | encode ms | decode greedy ms '
