@@ -137,3 +137,18 @@ def test_device_peak_table_and_config_names():
 def test_accelerator_script_is_valid_bash():
   script = SCRIPT.with_name('accelerator_benchmark.sh')
   subprocess.run(['bash', '-n', str(script)], check=True)
+
+
+def test_isolated_entries_record_errors_and_killed_workers(tmp_path, monkeypatch):
+  bench = _load()
+  entry = {'kind': 'train', 'config': 'mel_2bar.py:no_such_variant', 'batch': 2}
+  done = bench.run_entry_isolated(entry, bench.suite_options(), tmp_path)
+  assert "no variant 'no_such_variant'" in done['error']
+  assert done['config'] == entry['config']
+  killer = tmp_path / 'killed.sh'   # a worker killed as the kernel's OOM killer would
+  killer.write_text('#!/bin/sh\necho allocating\nkill -9 $$\n')
+  killer.chmod(0o755)
+  monkeypatch.setattr(bench.sys, 'executable', str(killer))
+  done = bench.run_entry_isolated(entry, bench.suite_options(), tmp_path)
+  assert done['error'].startswith('worker killed by signal 9') and 'allocating' in done['error']
+  assert list(tmp_path.iterdir()) == [killer]   # no job files left behind
