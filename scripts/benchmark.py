@@ -37,6 +37,28 @@ What is measured (all in one process, on `jax.devices()[0]`):
   samples, for a flat config samples of the config's own length.
 * data: `scripts/benchmark_data.py:data_throughput(folder)` if that module
   and the folder exist (files/s of the MIDI -> windows pipeline).
+
+Every model family trains here (`families.make_model`, a random batch with
+the family's keys); the analytic FLOP count exists for MusicVAE's flat
+encoder with flat or hierarchical decoders and is n/a for the rest.
+
+The suite (issue 17), one JSON and one markdown table for every config:
+
+  python scripts/benchmark.py --suite --suite_out=runs/suite [--dtype=bfloat16]
+  python scripts/benchmark.py --suite --suite_configs=mel_2bar.py:tiny,hier \
+      --suite_batches=2 --latency_configs=mel_2bar.py:tiny --suite_out=/tmp/s
+
+* training: each config in `configs/` at its default variant (or the
+  `--suite_configs` list, NAME[.py][:VARIANT]) at each `--suite_batches`,
+  measured as above, each entry in its own process (own peak memory; an
+  error or an out-of-memory kill is a row of the table, the suite goes on).
+* MFU: against `--peak_tflops`, else the measured matmul peak of the entry's
+  dtype on CPU, else the device's bf16 dense peak (`DEVICE_PEAK_TFLOPS_BF16`).
+* inference latency: `TrainedModel` (fresh parameters) `encode_tensors` and
+  `decode_to_tensors` (greedy and temperature 1) per `--latency_batches`,
+  median wall clock after warm-up, with a count of XLA compilations during
+  the timed calls (must be 0: no recompilation for the same shapes).
+* `scripts/accelerator_benchmark.sh` runs it on a GPU / TPU in one command.
 """
 
 from __future__ import annotations
@@ -424,7 +446,10 @@ def run_all(config, batch_size: int, *, steps_per_window: int = 5,
   if 'train' not in skip:
     result['train'] = train_benchmark(config, batch_size, steps_per_window,
                                       windows, warmup)
-  if 'sample' not in skip:
+  family = config.get('output_family', 'categorical') or 'categorical'
+  if 'sample' not in skip and family != 'categorical':
+    result['sample'] = {'skipped': f'MusicVAE.sample only, not the {family!r} family'}
+  elif 'sample' not in skip:
     try:
       result['sample'] = sample_benchmark(config, sample_batch)
     except Exception as e:  # noqa: BLE001 - e.g. a family without MusicVAE.sample
