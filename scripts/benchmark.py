@@ -63,9 +63,7 @@ The suite (issue 17), one JSON and one markdown table for every config:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
-import functools
 import json
 import os
 import platform
@@ -219,16 +217,15 @@ def analytic_flops_unsupported(config) -> str | None:
   """Why `analytic_flops` has no count for `config` (None: it has one).
 
   The count covers MusicVAE's flat or hierarchical (conductor) decoder with
-  the flat bidirectional encoder on token inputs; other families say n/a
-  rather than get an invented number.
+  the flat bidirectional encoder on token inputs (chord controls, like
+  tokens, are row gathers: 0 FLOPs); other families say n/a rather than get
+  an invented number.
   """
   family = config.get('output_family', 'categorical') or 'categorical'
   if family != 'categorical':
     return f'no analytic count for the {family!r} family'
   if tuple(config.get('encoder_levels', ()) or ()):
     return 'no analytic count for the hierarchical encoder'
-  if config.get('controls', ''):
-    return 'no analytic count for control inputs'
   if config.get('split_decoder', False):
     return 'no analytic count for the split decoder'
   return None

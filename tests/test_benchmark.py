@@ -63,6 +63,7 @@ def test_suite_on_tiny_configs_writes_json_and_table(tmp_path):
                           latency_batches=(1, 2), latency_repeats=2)
   saved = json.loads((tmp_path / 'suite.json').read_text())
   table = (tmp_path / 'suite.md').read_text()
+  assert json.loads(json.dumps(suite, default=str)) == saved
   assert [e['config'] for e in saved['train']] == configs
   token, groove, failed = saved['train']
   for entry in (token, groove):
@@ -132,6 +133,17 @@ def test_device_peak_table_and_config_names():
   assert bench.suite_config_names('hier:tiny, mel_2bar.py') == ['hier.py:tiny', 'mel_2bar.py']
   with pytest.raises(ValueError, match='no_such.py'):
     bench.suite_config_names('no_such')
+
+
+def test_analytic_flops_exist_only_where_counted():
+  bench = _load()
+  load = config_base.load_config_file
+  for name in ('mel_2bar.py', 'mel_2bar_chords.py', 'hier.py', 'flat_16bar.py'):
+    assert bench.analytic_flops_unsupported(load(name)) is None, name
+  for name, why in (('groovae_2bar_humanize.py', 'groove'), ('nade_drums_2bar.py', 'nade'),
+                    ('hier_mel_16bar.py', 'hierarchical encoder'),
+                    ('trio_16bar.py', 'split decoder')):
+    assert why in bench.analytic_flops_unsupported(load(name)), name
 
 
 def test_accelerator_script_is_valid_bash():
