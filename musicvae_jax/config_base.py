@@ -122,6 +122,18 @@ def base_config() -> ml_collections.ConfigDict:
   # recurrent kernel's gradient becomes one matmul after the loop). False:
   # plain autodiff through nn.scan.
   c.lstm_custom_vjp = True
+  # Fused LSTM loops of the hand-written backward path (speed and memory
+  # only: same numbers; models/lstm_loops.py, docs/benchmarks.md):
+  # stacked layers of one width run as a wavefront (layer l computes step
+  # t - l at iteration t: one loop, T + L - 1 iterations).
+  c.lstm_wavefront = False
+  # The encoder's forward and backward directions share one loop (one
+  # batched matmul per step).
+  c.lstm_fused_bidirectional = False
+  # What the LSTM backward pass keeps per step: 'activations' (state + gate
+  # activations, 6H floats) or 'states' (state only, 2H floats; the gates are
+  # recomputed in one large matmul before the backward loop).
+  c.lstm_save = 'activations'
 
   # ---- optimisation ----
   # Global batch size (split over devices and hosts).
@@ -242,6 +254,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
        'sampling_schedule',
        "must be 'none', 'constant', 'inverse_sigmoid' or 'exponential'")
   need(config.free_bits >= 0, 'free_bits', 'must be >= 0')
+  need(config.get('lstm_save', 'activations') in ('activations', 'states'),
+       'lstm_save', "must be 'activations' or 'states'")
   need(config.compute_dtype in ('float32', 'bfloat16'), 'compute_dtype',
        "must be 'float32' or 'bfloat16'")
   if config.use_hier:

@@ -45,7 +45,8 @@ ALLOW = frozenset({
     'max_windows_per_sequence', 'max_transpose', 'fast_midi', 'num_workers',
     'prefetch_batches',
     # speed and memory (same numbers or same parameters)
-    'compute_dtype', 'scan_unroll', 'remat', 'lstm_custom_vjp', 'mesh_shape',
+    'compute_dtype', 'scan_unroll', 'remat', 'lstm_custom_vjp',
+    'lstm_wavefront', 'lstm_fused_bidirectional', 'lstm_save', 'mesh_shape',
     'param_sharding',
     # optimisation and schedules (optimizer state has the same structure)
     'batch_size', 'num_steps', 'learning_rate', 'lr_schedule', 'decay_rate',

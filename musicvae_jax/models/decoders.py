@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec, control_gates
-from musicvae_jax.models.lstm import Dtype, StackedLSTM, split_state
+from musicvae_jax.models.lstm import Dtype, LoopChoice, StackedLSTM, split_state
 
 MAGENTA_STATE_INIT = nn.initializers.normal(stddev=0.001)
 
@@ -95,6 +95,7 @@ class CoreDecoder(nn.Module):
   unroll: int = 1
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     self.token_width = self.spec.total_input_width(self.embed_size)
@@ -103,7 +104,8 @@ class CoreDecoder(nn.Module):
     self.lstm = StackedLSTM(
         self.rnn_sizes,
         self.token_width + self.cond_size + self.spec.control_width,
-        self.forget_bias, self.dtype, self.remat, custom_vjp=self.custom_vjp)
+        self.forget_bias, self.dtype, self.remat, custom_vjp=self.custom_vjp,
+        loops=self.loops)
     self.embedder = TokenEmbedder(self.spec, self.embed_size)
     self.output_projection = nn.Dense(
         self.spec.output_depth, kernel_init=nn.initializers.glorot_uniform())
@@ -137,7 +139,8 @@ class CoreDecoder(nn.Module):
                      controls: jax.Array | None = None) -> jax.Array:
     """prev int [L, N, K] (previous targets, -1 = zeros), cond [N, C],
     controls int [L, N, C'] or None -> logits [L, N, V]."""
-    gates0 = (self.token_gates(prev) + self.cond_gates(cond)[None]
+    def gates0():
+      return (self.token_gates(prev) + self.cond_gates(cond)[None]
               + self.control_gates(controls))
     _, outputs = self.lstm.run(self.initial_carries(cond), gates0,
                                unroll=self.unroll)
@@ -257,19 +260,22 @@ class Conductor(nn.Module):
   dtype: Dtype = jnp.float32
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
     self.lstm = StackedLSTM(self.rnn_sizes, self.input_size, self.forget_bias,
-                            self.dtype, self.remat, custom_vjp=self.custom_vjp)
+                            self.dtype, self.remat, custom_vjp=self.custom_vjp,
+                            loops=self.loops)
 
   def __call__(self, z: jax.Array) -> jax.Array:
     """z [B, Z] -> conductor outputs (top-layer h) [n_subsequences, B, H]."""
     carries = split_state(jnp.tanh(self.z_to_initial_state(z)), self.rnn_sizes)
     layer0 = self.lstm.layers[0]
     # A zero input contributes nothing but the bias to the gates.
-    gates0 = layer0.add_bias(
-        jnp.zeros((self.n_subsequences, z.shape[0], 4 * self.rnn_sizes[0])))
+    def gates0():
+      return layer0.add_bias(
+          jnp.zeros((self.n_subsequences, z.shape[0], 4 * self.rnn_sizes[0])))
     _, outputs = self.lstm.run(carries, gates0)
     return outputs

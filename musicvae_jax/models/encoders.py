@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec, control_gates
-from musicvae_jax.models.lstm import Dtype, LSTMLayer, run_layer, zero_carry
+from musicvae_jax.models import lstm_loops
+from musicvae_jax.models.lstm import (Dtype, LoopChoice, LSTMLayer, run_group,
+                                      run_layer, zero_carry)
 
 MAGENTA_HEAD_INIT = nn.initializers.normal(stddev=0.001)
 
@@ -24,6 +28,7 @@ class BidirectionalLayer(nn.Module):
   dtype: Dtype = jnp.float32
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     self.fw = LSTMLayer(self.features, self.input_features, self.forget_bias,
@@ -32,22 +37,63 @@ class BidirectionalLayer(nn.Module):
                         self.dtype, self.remat, custom_vjp=self.custom_vjp)
 
   def __call__(self, gates_fw: jax.Array, gates_bw: jax.Array,
-               keep: jax.Array, unroll: int = 1):
+               keep: jax.Array | None, unroll: int = 1):
+    """`run` on precomputed gates of each direction."""
+    return self.run((gates_fw, gates_bw), keep, unroll)
+
+  def run(self, gates, keep: jax.Array | None, unroll: int = 1):
     """Runs both directions.
 
     Args:
-      gates_fw, gates_bw: [T, B, 4H] input gates of each direction.
-      keep: bool [T, B], True on steps before each sequence's length.
+      gates: (gates_fw, gates_bw), each `[T, B, 4H]` input gates with bias in
+        time order, or a closure returning them (lets `loops.save='states'`
+        recompute them in the backward pass).
+      keep: bool [T, B], True on steps before each sequence's length (None:
+        every step).
+      unroll: scan unroll factor.
 
     Returns:
       (h_fw_final [B, H], h_bw_final [B, H], outputs [T, B, 2H]).
     """
-    batch = gates_fw.shape[1]
-    carry0 = zero_carry(batch, self.features)
-    (_, h_fw), out_fw = run_layer(self.fw, carry0, gates_fw, keep, unroll=unroll)
-    (_, h_bw), out_bw = run_layer(self.bw, carry0, gates_bw, keep,
-                                  reverse=True, unroll=unroll)
-    return h_fw, h_bw, jnp.concatenate([out_fw, out_bw], axis=-1)
+    fused = self.loops.fused_bidirectional
+    if not self.custom_vjp or not (fused or self.loops.save == 'states'):
+      gates_fw, gates_bw = gates() if callable(gates) else gates
+      batch = gates_fw.shape[1]
+      carry0 = zero_carry(batch, self.features)
+      (_, h_fw), out_fw = run_layer(self.fw, carry0, gates_fw, keep,
+                                    unroll=unroll)
+      (_, h_bw), out_bw = run_layer(self.bw, carry0, gates_bw, keep,
+                                    reverse=True, unroll=unroll)
+      return h_fw, h_bw, jnp.concatenate([out_fw, out_bw], axis=-1)
+
+    def both():
+      return gates() if callable(gates) else gates
+
+    def direction(d):  # [T, 1, B, 4H]; the backward direction time-reversed
+      g = both()[d]
+      return (g if d == 0 else g[::-1])[:, None]
+
+    options = lstm_loops.LoopOptions(self.forget_bias, self.dtype, unroll,
+                                     self.loops.save)
+    keep_bw = None if keep is None else keep[::-1]
+    carry0 = zero_carry(both()[0].shape[1], self.features)  # (dead code)
+    if fused:  # one loop, one batched matmul per step for both directions
+      finals, outputs = run_group(
+          [self.fw, self.bw],
+          lambda: jnp.concatenate([direction(0), direction(1)], axis=1),
+          [carry0, carry0],
+          None if keep is None else jnp.stack([keep, keep_bw], axis=1),
+          options)
+      out_fw, out_bw = outputs[:, 0], outputs[::-1, 1]
+    else:  # one loop per direction, each saving only its states
+      runs = [run_group([layer], functools.partial(direction, d), [carry0],
+                        None if k is None else k[:, None], options)
+              for d, (layer, k) in enumerate(((self.fw, keep),
+                                              (self.bw, keep_bw)))]
+      finals = [runs[0][0][0], runs[1][0][0]]
+      out_fw, out_bw = runs[0][1][:, 0], runs[1][1][::-1, 0]
+    return (finals[0][1], finals[1][1],
+            jnp.concatenate([out_fw, out_bw], axis=-1))
 
 
 class BidirectionalEncoder(nn.Module):
@@ -67,6 +113,7 @@ class BidirectionalEncoder(nn.Module):
   unroll: int = 1
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     # Layer 0 reads concat(tokens, controls) per step (Magenta's encoder input).
@@ -76,6 +123,7 @@ class BidirectionalEncoder(nn.Module):
       layers.append(BidirectionalLayer(size, fan_in, self.forget_bias,
                                        self.dtype, self.remat,
                                        custom_vjp=self.custom_vjp,
+                                       loops=self.loops,
                                        name=f'layer_{k}'))
       fan_in = 2 * size
     self.layers = layers
@@ -94,13 +142,15 @@ class BidirectionalEncoder(nn.Module):
     depths = self.spec.control_depths
     for k, layer in enumerate(self.layers):
       if k == 0:
-        g_fw = layer.fw.add_bias(self.embedder.gates(layer.fw, tokens)
-                                 + control_gates(layer.fw, controls, start, depths))
-        g_bw = layer.bw.add_bias(self.embedder.gates(layer.bw, tokens)
-                                 + control_gates(layer.bw, controls, start, depths))
+        def gates(layer=layer):
+          return tuple(
+              d.add_bias(self.embedder.gates(d, tokens)
+                         + control_gates(d, controls, start, depths))
+              for d in (layer.fw, layer.bw))
       else:
-        g_fw, g_bw = layer.fw.project(outputs), layer.bw.project(outputs)
-      h_fw, h_bw, outputs = layer(g_fw, g_bw, keep, self.unroll)
+        def gates(layer=layer, x=outputs):
+          return layer.fw.project(x), layer.bw.project(x)
+      h_fw, h_bw, outputs = layer.run(gates, keep, self.unroll)
     code = jnp.concatenate([h_fw, h_bw], axis=-1)
     mu = self.mu(code)
     sigma = jax.nn.softplus(self.sigma(code))
@@ -137,8 +187,10 @@ class FeatureEncoder(BidirectionalEncoder):
         k_fw, k_bw = jax.random.split(self.make_rng('dropout'))
         x_fw = dropout(k_fw, x_fw, self.dropout_keep_prob)
         x_bw = dropout(k_bw, x_bw, self.dropout_keep_prob)
-      h_fw, h_bw, outputs = layer(layer.fw.project(x_fw), layer.bw.project(x_bw),
-                                  keep, self.unroll)
+      h_fw, h_bw, outputs = layer.run(
+          lambda layer=layer, x_fw=x_fw, x_bw=x_bw: (layer.fw.project(x_fw),
+                                                     layer.bw.project(x_bw)),
+          keep, self.unroll)
       x_fw = x_bw = outputs
     code = jnp.concatenate([h_fw, h_bw], axis=-1)
     return self.mu(code), jax.nn.softplus(self.sigma(code))

@@ -40,7 +40,8 @@ from musicvae_jax import config_base, families
 from musicvae_jax.models.decoders import MAGENTA_STATE_INIT
 from musicvae_jax.models.encoders import FeatureEncoder, dropout
 from musicvae_jax.models.inputs import TokenSpec
-from musicvae_jax.models.lstm import Dtype, StackedLSTM, run_layer, split_state
+from musicvae_jax.models.lstm import (Dtype, LoopChoice, StackedLSTM, run_layer,
+                                      split_state)
 
 LOG_LOSS_EPSILON = 1e-7   # tf.losses.log_loss's default
 
@@ -325,6 +326,7 @@ class GrooVAE(nn.Module):
   dtype: Dtype = jnp.float32
   unroll: int = 1
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   @property
   def family(self) -> GrooveFamily:
@@ -338,7 +340,8 @@ class GrooVAE(nn.Module):
     self.encoder = FeatureEncoder(
         TokenSpec((self.depth + self.control_depth,)), self.enc_rnn_sizes,
         self.z_size, 0, self.forget_bias, self.dtype, self.unroll,
-        custom_vjp=self.custom_vjp, dropout_keep_prob=self.dropout_keep_prob)
+        custom_vjp=self.custom_vjp, loops=self.loops,
+        dropout_keep_prob=self.dropout_keep_prob)
     self.decoder = GrooveDecoder(
         self.depth, self.dec_rnn_sizes, self.z_size, self.control_depth,
         self.forget_bias, self.dropout_keep_prob, self.dtype, self.unroll,
@@ -420,6 +423,7 @@ class GrooVAE(nn.Module):
         dtype=jnp.bfloat16 if config.compute_dtype == 'bfloat16' else jnp.float32,
         unroll=int(config.get('scan_unroll', 1)),
         custom_vjp=bool(config.get('lstm_custom_vjp', True)),
+        loops=LoopChoice.from_config(config),
     )
 
 

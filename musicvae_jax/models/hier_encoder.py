@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from musicvae_jax.models.encoders import MAGENTA_HEAD_INIT, BidirectionalLayer
 from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec
-from musicvae_jax.models.lstm import Dtype
+from musicvae_jax.models.lstm import Dtype, LoopChoice
 
 
 def segment_lengths(lengths: jax.Array, n_segments: int,
@@ -77,6 +77,7 @@ class BidirectionalStack(nn.Module):
   unroll: int = 1
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     fan_in, layers = self.input_features, []
@@ -84,25 +85,26 @@ class BidirectionalStack(nn.Module):
       layers.append(BidirectionalLayer(size, fan_in, self.forget_bias,
                                        self.dtype, self.remat,
                                        custom_vjp=self.custom_vjp,
+                                       loops=self.loops,
                                        name=f'layer_{k}'))
       fan_in = 2 * size
     self.layers = layers
 
-  def __call__(self, gates_fw: jax.Array, gates_bw: jax.Array,
-               keep: jax.Array | None) -> jax.Array:
-    """Layer-0 input gates (bias included) `[T, N, 4H]` of each direction and
-    `keep` bool `[T, N]` (None: all full length) -> `[N, 2 * rnn_sizes[-1]]`."""
-    outputs = None
+  def __call__(self, gates, keep: jax.Array | None) -> jax.Array:
+    """Layer-0 input gates (bias included) `(gates_fw, gates_bw)`, each
+    `[T, N, 4H]`, or a closure returning them, and `keep` bool `[T, N]`
+    (None: all full length) -> `[N, 2 * rnn_sizes[-1]]`."""
     for k, layer in enumerate(self.layers):
       if k:
-        gates_fw, gates_bw = layer.fw.project(outputs), layer.bw.project(outputs)
-      h_fw, h_bw, outputs = layer(gates_fw, gates_bw, keep, self.unroll)
+        def gates(layer=layer, x=outputs):
+          return layer.fw.project(x), layer.bw.project(x)
+      h_fw, h_bw, outputs = layer.run(gates, keep, self.unroll)
     return jnp.concatenate([h_fw, h_bw], axis=-1)
 
   def dense(self, x: jax.Array, keep: jax.Array | None = None) -> jax.Array:
     """The same on dense inputs `x [T, N, input_features]`."""
     first = self.layers[0]
-    return self(first.fw.project(x), first.bw.project(x), keep)
+    return self(lambda: (first.fw.project(x), first.bw.project(x)), keep)
 
 
 class HierarchicalEncoder(nn.Module):
@@ -129,6 +131,7 @@ class HierarchicalEncoder(nn.Module):
   unroll: int = 1
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     if not self.level_lengths:
@@ -138,7 +141,7 @@ class HierarchicalEncoder(nn.Module):
     for i in range(len(self.level_lengths)):
       levels.append(BidirectionalStack(
           self.rnn_sizes, fan_in, self.forget_bias, self.dtype, self.unroll,
-          self.remat, self.custom_vjp, name=f'level_{i}'))
+          self.remat, self.custom_vjp, loops=self.loops, name=f'level_{i}'))
       fan_in = 2 * self.rnn_sizes[-1]
     self.levels = levels
     self.embedder = TokenEmbedder(self.spec, self.embed_size)
@@ -166,20 +169,23 @@ class HierarchicalEncoder(nn.Module):
     parts = to_segments(tokens, seg)                         # [L0, S*B, K]
     layer = self.levels[0].layers[0]
     width = self.spec.total_input_width(self.embed_size)
-    if jnp.issubdtype(parts.dtype, jnp.floating):
-      if parts.shape[-1] != width:
-        raise ValueError(f'dense encoder inputs have depth {parts.shape[-1]}, '
-                         f'the encoder reads {width}')
-      g_fw = layer.fw.project_rows(0, width, parts)
-      g_bw = layer.bw.project_rows(0, width, parts)
-    else:
-      g_fw = self.embedder.gates(layer.fw, parts)
-      g_bw = self.embedder.gates(layer.bw, parts)
-    if self.control_depth:
-      c = to_segments(controls, seg)
-      g_fw = g_fw + layer.fw.project_rows(width, width + self.control_depth, c)
-      g_bw = g_bw + layer.bw.project_rows(width, width + self.control_depth, c)
-    code = self.levels[0](layer.fw.add_bias(g_fw), layer.bw.add_bias(g_bw), keep)
+    dense = jnp.issubdtype(parts.dtype, jnp.floating)
+    if dense and parts.shape[-1] != width:
+      raise ValueError(f'dense encoder inputs have depth {parts.shape[-1]}, '
+                       f'the encoder reads {width}')
+    c = to_segments(controls, seg) if self.control_depth else None
+
+    def gates():
+      out = []
+      for d in (layer.fw, layer.bw):
+        g = (d.project_rows(0, width, parts) if dense
+             else self.embedder.gates(d, parts))
+        if c is not None:
+          g = g + d.project_rows(width, width + self.control_depth, c)
+        out.append(d.add_bias(g))
+      return tuple(out)
+
+    code = self.levels[0](gates, keep)
     return code.reshape((n, batch, code.shape[-1]))
 
   def code(self, tokens: jax.Array, lengths: jax.Array,

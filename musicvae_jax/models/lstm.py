@@ -25,21 +25,78 @@ instead of a `K = B` matmul accumulated into `[H, 4H]` at every step (what
 autodiff of a scan does). Same numbers to float tolerance, about 25-30 %
 faster per layer on CPU (tests/test_optimised_paths.py, docs/benchmarks.md).
 
+Fused loops (`LoopChoice`, config `lstm_wavefront`, `lstm_fused_bidirectional`,
+`lstm_save`): `StackedLSTM.run` can run its layers as a wavefront and save
+only the states for the backward pass (`lstm_loops.py`); the bidirectional
+encoder layers use `run_directions` below. They apply to the hand-written
+backward path (`custom_vjp=True`); plain autodiff ignores them.
+
 All sequences inside the models are time-major: `[time, batch, ...]`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from musicvae_jax.models import lstm_loops
+
 Carry = tuple[jax.Array, jax.Array]  # (c, h), each [batch, features]
 Dtype = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopChoice:
+  """Which LSTM time loops run (speed and memory only; same numbers).
+
+  wavefront: stacked layers of one width run as a wavefront
+    (`lstm_loops.wavefront_run`): config `lstm_wavefront`.
+  fused_bidirectional: an encoder layer's two directions share one loop
+    (`lstm_loops.grouped_run`, G = 2): config `lstm_fused_bidirectional`.
+  save: 'activations' (store gate activations for the backward pass) or
+    'states' (store (c, h) only, recompute the gates): config `lstm_save`.
+  """
+
+  wavefront: bool = False
+  fused_bidirectional: bool = False
+  save: str = 'activations'
+
+  @classmethod
+  def from_config(cls, config) -> 'LoopChoice':
+    default = cls()
+    return cls(
+        wavefront=bool(config.get('lstm_wavefront', default.wavefront)),
+        fused_bidirectional=bool(config.get('lstm_fused_bidirectional',
+                                            default.fused_bidirectional)),
+        save=str(config.get('lstm_save', default.save)))
+
+
+def pure_gates(gates) -> tuple[Callable[..., Any], tuple]:
+  """(gates_fn, gates_args) for the fused loops from an array or a closure.
+
+  A closure (`() -> gates`) is run once here, so that any lazily created
+  parameters exist at this trace level (the result is dead code), then
+  closure-converted: the arrays it reads (parameters, layer inputs) become
+  explicit arguments, so the backward pass can differentiate through it and,
+  with `save='states'`, recompute the gates instead of storing them. An
+  array is passed through (nothing to recompute from).
+  """
+  if not callable(gates):
+    return (lambda g: g), (gates,)
+  gates()
+  fn, consts = jax.closure_convert(gates)
+  return fn, tuple(consts)
+
+
+def _evaluate(gates):
+  return gates() if callable(gates) else gates
 
 
 def tf_glorot_uniform(fan_in: int, fan_out: int):
@@ -297,6 +354,28 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
   return recurrence(layer, carry, gates_x, keep)
 
 
+def run_group(layers: Sequence[LSTMLayer], gates, carries: Sequence[Carry],
+              keep: jax.Array | None, options: lstm_loops.LoopOptions):
+  """Runs layers of one width as G independent recurrences in one loop.
+
+  Args:
+    layers: G `LSTMLayer`s (their recurrent kernels are used).
+    gates: input gates with bias `[T, G, B, 4H]`, or a closure returning them.
+    carries: initial (c, h) per layer, each `[B, H]`.
+    keep: optional bool `[T, G, B]` (False holds the state).
+    options: loop options.
+
+  Returns:
+    (final (c, h) per layer, outputs `[T, G, B, H]`).
+  """
+  gates_fn, gates_args = pure_gates(gates)
+  kernels = jnp.stack([l.recurrent_kernel for l in layers])
+  carry = tuple(jnp.stack(x) for x in zip(*carries))
+  (c, h), outputs = lstm_loops.grouped_run(gates_fn, gates_args, kernels,
+                                           carry, keep, options)
+  return [(c[g], h[g]) for g in range(len(layers))], outputs
+
+
 def zero_carry(batch: int, features: int) -> Carry:
   return (jnp.zeros((batch, features), jnp.float32),
           jnp.zeros((batch, features), jnp.float32))
@@ -326,6 +405,7 @@ class StackedLSTM(nn.Module):
   dtype: Dtype = jnp.float32
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     ins = [self.input_features] + list(self.sizes[:-1])
@@ -335,23 +415,66 @@ class StackedLSTM(nn.Module):
                   name=f'layer_{k}')
         for k, (size, fan_in) in enumerate(zip(self.sizes, ins))]
 
-  def run(self, carries: Sequence[Carry], gates0: jax.Array,
+  def run(self, carries: Sequence[Carry], gates0,
           unroll: int = 1) -> tuple[list[Carry], jax.Array]:
-    """Whole-sequence run, layer by layer (inputs known for every step).
+    """Whole-sequence run (inputs known for every step).
 
     Args:
       carries: initial state per layer.
-      gates0: [T, B, 4 * sizes[0]] layer-0 input gates.
+      gates0: [T, B, 4 * sizes[0]] layer-0 input gates (bias included), or a
+        closure returning them (lets `save='states'` recompute them).
+      unroll: scan unroll factor.
 
     Returns:
       Final carries and the top layer's outputs `[T, B, sizes[-1]]`.
     """
-    finals, gates = [], gates0
+    if self.custom_vjp and self.loops.wavefront and self.wavefront_applies:
+      return self._run_wavefront(carries, gates0, unroll)
+    if self.custom_vjp and self.loops.save == 'states':
+      return self._run_saving_states(carries, gates0, unroll)
+    finals, gates = [], _evaluate(gates0)
     for k, layer in enumerate(self.layers):
       if k:
         gates = layer.project(outputs)  # one matmul for all steps
       carry, outputs = run_layer(layer, carries[k], gates, unroll=unroll)
       finals.append(carry)
+    return finals, outputs
+
+  @property
+  def wavefront_applies(self) -> bool:
+    """A wavefront needs two or more layers of one width."""
+    return len(self.sizes) > 1 and len(set(self.sizes)) == 1
+
+  def _options(self, unroll: int) -> lstm_loops.LoopOptions:
+    return lstm_loops.LoopOptions(self.forget_bias, self.dtype, unroll,
+                                  self.loops.save)
+
+  def _run_wavefront(self, carries, gates0, unroll):
+    """`run` as one wavefront loop (`lstm_loops.wavefront_run`)."""
+    gates_fn, gates_args = pure_gates(gates0)
+    up = self.layers[1:]
+    kernels_up = jnp.stack([jnp.concatenate([l.input_kernel, l.recurrent_kernel], 0)
+                            for l in up])
+    biases_up = jnp.stack([l.bias for l in up])
+    carry = tuple(jnp.stack(x) for x in zip(*carries))
+    (c, h), outputs = lstm_loops.wavefront_run(
+        gates_fn, gates_args, self.layers[0].recurrent_kernel, kernels_up,
+        biases_up, carry, self._options(unroll))
+    return [(c[k], h[k]) for k in range(len(self.layers))], outputs
+
+  def _run_saving_states(self, carries, gates0, unroll):
+    """`run` layer by layer, each saving only its states (G = 1 loops)."""
+    finals, outputs = [], None
+    for k, layer in enumerate(self.layers):
+      if k:
+        gates = functools.partial(layer.project, outputs)
+      else:
+        gates = gates0
+      carry, outputs = run_group(
+          [layer], lambda g=gates: _evaluate(g)[:, None], [carries[k]], None,
+          self._options(unroll))
+      finals.append(carry[0])
+      outputs = outputs[:, 0]
     return finals, outputs
 
   def step(self, carries: Sequence[Carry],

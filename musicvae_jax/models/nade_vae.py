@@ -36,7 +36,7 @@ from musicvae_jax.models import nade
 from musicvae_jax.models.decoders import MAGENTA_STATE_INIT
 from musicvae_jax.models.encoders import FeatureEncoder
 from musicvae_jax.models.inputs import TokenSpec
-from musicvae_jax.models.lstm import Dtype, StackedLSTM, split_state
+from musicvae_jax.models.lstm import Dtype, LoopChoice, StackedLSTM, split_state
 
 
 def _time_major(x: jax.Array) -> jax.Array:
@@ -69,13 +69,14 @@ class NadeDecoder(nn.Module):
   unroll: int = 1
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
     self.lstm = StackedLSTM(self.rnn_sizes, self.num_dims + self.cond_size,
                             self.forget_bias, self.dtype, self.remat,
-                            custom_vjp=self.custom_vjp)
+                            custom_vjp=self.custom_vjp, loops=self.loops)
     self.output_projection = nn.Dense(
         self.num_hidden + self.num_dims,
         kernel_init=nn.initializers.glorot_uniform())
@@ -121,7 +122,8 @@ class NadeDecoder(nn.Module):
   # -- training paths ------------------------------------------------------
   def teacher_forced(self, prev: jax.Array, cond: jax.Array) -> jax.Array:
     """prev bits [L, N, D], cond [N, C] -> rnn_output [L, N, H + D]."""
-    gates0 = self.bit_gates(prev) + self.cond_gates(cond)[None]
+    def gates0():
+      return self.bit_gates(prev) + self.cond_gates(cond)[None]
     _, outputs = self.lstm.run(self.initial_carries(cond), gates0,
                                unroll=self.unroll)
     return self.rnn_output(outputs)
@@ -195,17 +197,19 @@ class NadeMusicVAE(nn.Module):
   unroll: int = 1
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     # Magenta's roll input: the D bits plus a "no hits" bit, as dense features.
     self.encoder = FeatureEncoder(TokenSpec((self.num_dims + 1,)),
                                   self.enc_rnn_sizes, self.z_size, 0,
                                   self.forget_bias, self.dtype, self.unroll,
-                                  self.remat, custom_vjp=self.custom_vjp)
+                                  self.remat, custom_vjp=self.custom_vjp,
+                                  loops=self.loops)
     self.decoder = NadeDecoder(self.num_dims, self.nade_num_hidden,
                                self.dec_rnn_sizes, self.z_size, self.forget_bias,
                                self.dtype, self.unroll, self.remat,
-                               custom_vjp=self.custom_vjp)
+                               custom_vjp=self.custom_vjp, loops=self.loops)
 
   @property
   def family(self):
@@ -282,4 +286,5 @@ class NadeMusicVAE(nn.Module):
         unroll=int(config.get('scan_unroll', 1)),
         remat=bool(config.get('remat', False)),
         custom_vjp=bool(config.get('lstm_custom_vjp', True)),
+        loops=LoopChoice.from_config(config),
     )

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 from musicvae_jax.models.decoders import CoreDecoder
 from musicvae_jax.models.inputs import TokenSpec
-from musicvae_jax.models.lstm import Dtype
+from musicvae_jax.models.lstm import Dtype, LoopChoice
 
 
 class SplitCoreDecoder(nn.Module):
@@ -38,6 +38,7 @@ class SplitCoreDecoder(nn.Module):
   unroll: int = 1
   remat: bool = False
   custom_vjp: bool = True
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     self.decoders = [
@@ -46,7 +47,7 @@ class SplitCoreDecoder(nn.Module):
                               self.spec.control_depths),
                     self.rnn_sizes, self.cond_size, self.embed_size,
                     self.forget_bias, self.dtype, self.unroll, self.remat,
-                    custom_vjp=self.custom_vjp,
+                    custom_vjp=self.custom_vjp, loops=self.loops,
                     name=f'core_decoder_{k}')
         for k, depth in enumerate(self.spec.part_depths)]
 

@@ -27,7 +27,7 @@ from musicvae_jax.models.decoders import Conductor, CoreDecoder, shift_right
 from musicvae_jax.models.encoders import BidirectionalEncoder
 from musicvae_jax.models.hier_encoder import HierarchicalEncoder, segment_lengths
 from musicvae_jax.models.inputs import TokenSpec, one_hot_parts
-from musicvae_jax.models.lstm import Dtype
+from musicvae_jax.models.lstm import Dtype, LoopChoice
 from musicvae_jax.models.split_decoder import SplitCoreDecoder
 
 
@@ -62,6 +62,8 @@ class MusicVAE(nn.Module):
   # Hierarchical encoder level lengths (Magenta's HierarchicalLstmEncoder,
   # e.g. (16, 16)); empty: one BidirectionalEncoder over the whole window.
   encoder_levels: Sequence[int] = ()
+  # Fused LSTM loops (wavefront, fused bidirectional, saved states).
+  loops: LoopChoice = LoopChoice()
 
   def setup(self):
     if self.encoder_levels:
@@ -70,12 +72,12 @@ class MusicVAE(nn.Module):
           self.z_size, self.encoder_embed_size,
           control_depth=self.spec.control_width, forget_bias=self.forget_bias,
           dtype=self.dtype, unroll=self.unroll, remat=self.remat,
-          custom_vjp=self.custom_vjp)
+          custom_vjp=self.custom_vjp, loops=self.loops)
     else:
       self.encoder = BidirectionalEncoder(
           self.spec, self.enc_rnn_sizes, self.z_size, self.encoder_embed_size,
           self.forget_bias, self.dtype, self.unroll, self.remat,
-          custom_vjp=self.custom_vjp)
+          custom_vjp=self.custom_vjp, loops=self.loops)
     # Decoders read their previous outputs as one-hots, whatever the encoder reads.
     dec_spec = self.spec.one_hot_inputs()
     core_cls = SplitCoreDecoder if self.split_decoder else CoreDecoder
@@ -83,16 +85,16 @@ class MusicVAE(nn.Module):
       self.conductor = Conductor(self.conductor_rnn_sizes, self.n_subsequences,
                                  self.conductor_input_size, self.forget_bias,
                                  self.dtype, self.remat,
-                                 custom_vjp=self.custom_vjp)
+                                 custom_vjp=self.custom_vjp, loops=self.loops)
       self.core_decoder = core_cls(
           dec_spec, self.dec_rnn_sizes, self.conductor_rnn_sizes[-1],
           self.decoder_embed_size, self.forget_bias, self.dtype, self.unroll,
-          self.remat, custom_vjp=self.custom_vjp)
+          self.remat, custom_vjp=self.custom_vjp, loops=self.loops)
     else:
       self.decoder = core_cls(
           dec_spec, self.dec_rnn_sizes, self.z_size, self.decoder_embed_size,
           self.forget_bias, self.dtype, self.unroll, self.remat,
-          custom_vjp=self.custom_vjp)
+          custom_vjp=self.custom_vjp, loops=self.loops)
 
   # -- structure -----------------------------------------------------------
   @property
@@ -253,6 +255,7 @@ class MusicVAE(nn.Module):
         unroll=int(config.get('scan_unroll', 1)),
         remat=bool(config.get('remat', False)),
         custom_vjp=bool(config.get('lstm_custom_vjp', True)),
+        loops=LoopChoice.from_config(config),
         split_decoder=bool(config.get('split_decoder', False)),
         encoder_levels=tuple(config.get('encoder_levels', ())),
     )
