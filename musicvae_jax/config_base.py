@@ -131,8 +131,9 @@ def base_config() -> ml_collections.ConfigDict:
   # batched matmul per step).
   c.lstm_fused_bidirectional = False
   # What the LSTM backward pass keeps per step: 'activations' (state + gate
-  # activations, 6H floats) or 'states' (state only, 2H floats; the gates are
-  # recomputed in one large matmul before the backward loop).
+  # activations, 6H floats; bfloat16 activations under bfloat16 compute) or
+  # 'states' (state only, 2H floats: the input gates are recomputed before
+  # the backward loop, the recurrent part inside it; less memory, more FLOPs).
   c.lstm_save = 'activations'
 
   # ---- optimisation ----
