@@ -164,3 +164,28 @@ def test_isolated_entries_record_errors_and_killed_workers(tmp_path, monkeypatch
   done = bench.run_entry_isolated(entry, bench.suite_options(), tmp_path)
   assert done['error'].startswith('worker killed by signal 9') and 'allocating' in done['error']
   assert list(tmp_path.iterdir()) == [killer]   # no job files left behind
+
+
+def _load_script(name):
+  path = SCRIPT.with_name(name)
+  spec = importlib.util.spec_from_file_location(name[:-3], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_ab_overrides_and_memory_only_variants(capsys):
+  ab = _load_script('benchmark_ab.py')
+  assert ab.parse_overrides('a=1,b=(2, 3),c=states,d=True') == {
+      'a': 1, 'b': (2, 3), 'c': 'states', 'd': True}
+  assert ab.parse_overrides('') == {}
+  _, plain = ab.build('hier.py:tiny', 2, {}, memory_only=True)
+  _, states = ab.build('hier.py:tiny', 2, {'lstm_save': 'states'},
+                       memory_only=True)
+  assert plain > 0 and states > 0
+
+
+def test_loop_limit_reports_a_rate():
+  limits = _load_script('benchmark_limits.py')
+  assert limits.loop_rate(4, 8, 32, steps=3, repeats=1) > 0
+  assert limits.loop_rate(4, 32, 8, steps=3, repeats=1) > 0   # N < K tiles

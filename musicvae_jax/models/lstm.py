@@ -282,15 +282,7 @@ def lstm_backward(residuals, cotangents, *, dtype: Dtype, reverse: bool,
       k = k[:, None]
       dc_pass, dh_pass = jnp.where(k, 0., dc), jnp.where(k, 0., dh)
       dc, dh = jnp.where(k, dc, 0.), jnp.where(k, dh, 0.)
-    sig_i, tanh_j, sig_f, sig_o = jnp.split(a, 4, axis=-1)
-    tanh_c = jnp.tanh(c * sig_f + sig_i * tanh_j)
-    dc = dc + dh * sig_o * (1. - tanh_c * tanh_c)
-    dgates = jnp.concatenate([
-        dc * tanh_j * sig_i * (1. - sig_i),
-        dc * sig_i * (1. - tanh_j * tanh_j),
-        dc * c * sig_f * (1. - sig_f),
-        dh * tanh_c * sig_o * (1. - sig_o)], axis=-1)
-    dc_prev = dc * sig_f
+    dgates, dc_prev = lstm_loops.cell_backward(dc, dh, c, a)
     dh_prev = jnp.dot(dgates.astype(dtype), kernel_t,
                       preferred_element_type=jnp.float32)
     if k is not None:
