@@ -5,10 +5,10 @@ velocities), a full kit out: the drumify model.
       --workdir=runs/groovae_2bar_tap_fixed_velocity \
       --config.train_dir=../shared/data/lmd/train --config.eval_dir=../shared/data/lmd/eval
 Variants: magenta (Magenta's values, the default), cpu, tiny
-(musicvae_jax/groove_config.py).
+(musicvae_jax/families/groove/config.py).
 """
 
-from musicvae_jax.groove_config import groovae_config
+from musicvae_jax.families.groove.config import groovae_config
 
 
 def get_config(variant: str = 'magenta'):

@@ -7,10 +7,10 @@ to 0.8) on the input.
       --workdir=runs/groovae_2bar_tap_fixed_velocity_note_dropout \
       --config.train_dir=../shared/data/lmd/train --config.eval_dir=../shared/data/lmd/eval
 Variants: magenta (Magenta's values, the default), cpu, tiny
-(musicvae_jax/groove_config.py).
+(musicvae_jax/families/groove/config.py).
 """
 
-from musicvae_jax.groove_config import groovae_config
+from musicvae_jax.families.groove.config import groovae_config
 
 
 def get_config(variant: str = 'magenta'):

@@ -29,7 +29,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 
 from musicvae_jax import config_base
-from musicvae_jax.cli_errors import UserError
+from musicvae_jax.errors import UserError
 
 METRIC = 'eval_loss'
 CORRUPT = 'corrupt'

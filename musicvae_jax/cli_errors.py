@@ -17,7 +17,8 @@ registered with `at_failure` run before the line is printed, and the process
 then ends at once (`os._exit`) so that no late thread or interpreter-shutdown
 handler prints after the line.
 
-Exceptions whose message already is the one line derive from `UserError`.
+Exceptions whose message already is the one line derive from `errors.UserError`
+(library modules import it from `musicvae_jax.errors`, which needs no absl).
 """
 
 from __future__ import annotations
@@ -30,11 +31,9 @@ import sys
 import traceback
 from typing import Callable
 
+from musicvae_jax.errors import UserError, disk_full  # re-exported for the CLI layer
+
 ENV = 'MUSICVAE_VERBOSE'
-
-
-class UserError(Exception):
-  """Bad input or state the person can fix; the message is the whole story."""
 
 
 _failure_hooks: list[Callable[[], None]] = []
@@ -90,23 +89,6 @@ def describe(error: BaseException) -> str:
     text = str(error) if not isinstance(error, KeyError) else str(error.args[0])
     return _one_line(text or type(error).__name__)
   return _one_line(f'{type(error).__name__}: {error}')
-
-
-def disk_full(error: BaseException) -> str | None:
-  """None unless `error` (or its cause) is a full disk; then the path being
-  written when it is known, else ''."""
-  seen = set()
-  while error is not None and id(error) not in seen:
-    seen.add(id(error))
-    text = str(error)
-    if ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
-        or 'No space left on device' in text):
-      if isinstance(error, OSError) and error.filename:
-        return str(error.filename)
-      found = re.search(r'(?:local file|Failed writing:) "([^"]+)"', text)
-      return found.group(1) if found else ''
-    error = error.__cause__ or error.__context__
-  return None
 
 
 def fail(error: BaseException | str, code: int = 1) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 import ml_collections
 
-from musicvae_jax.cli_errors import UserError
+from musicvae_jax.errors import UserError
 
 HISTORY_NAME = 'config_history.jsonl'
 

@@ -15,7 +15,7 @@ Per window of the eval set (the run's own when no folder is given):
     log-likelihood estimate with K samples from q(z|x);
   * active latent units: z dimensions whose posterior mean varies across the
     data by more than `--active_threshold` (0.01, Burda et al. 2016);
-  * the output family's own eval metrics (`families.py`), which is all that
+  * the family's objective's own eval metrics (`objectives.py`), which is all that
     applies to families without tokens (GrooVAE); the JSON lists the figures
     that are not defined for the model and why.
 
@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from musicvae_jax import config_base, families, input_pipeline, losses, metrics, steps
+from musicvae_jax import config_base, input_pipeline, losses, metrics, steps
 
 GREEDY_TEMPERATURE = 1e-5
 DRUM_CLASS_NAMES = ('kick', 'snare', 'closed_hh', 'open_hh', 'low_tom',
@@ -137,14 +137,10 @@ def summarise_tokens(sums: dict[str, Any], view: TokenSpecView) -> dict[str, Any
   return out
 
 
-def has_tokens(family) -> bool:
-  return hasattr(family, 'free_running_tokens')
-
-
-def greedy_sums(params, batch, key, *, model, view: TokenSpecView):
+def greedy_sums(params, batch, key, *, model, family, view: TokenSpecView):
   """Token sums of the greedy free-running decode from z = mu (the training
-  loop's cheap check that decodes are no longer silence)."""
-  family = families.family_of(model)
+  loop's cheap check that decodes are no longer silence); `family` is the
+  objective (`objectives.Objective`)."""
   mask = family.mask(batch) * batch['weights'][:, None]
   mu, _ = _posterior(family, model, params, batch, key)
   pred = family.free_running_tokens(model, params, mu, batch, key,
@@ -157,21 +153,22 @@ class GreedyCheck:
   z = mu on the first `config.eval_greedy_windows` eval windows (whole
   batches, fixed shapes, one compile)."""
 
-  def __init__(self, config, model, part_names):
+  def __init__(self, config, model, objective, part_names):
     self.view = TokenSpecView.from_config(config, part_names)
     self.windows = int(config.get('eval_greedy_windows', 0) or 0)
     self.batch_size = int(config.batch_size)
-    self._fn = jax.jit(functools.partial(greedy_sums, model=model, view=self.view))
+    self._fn = jax.jit(functools.partial(greedy_sums, model=model, family=objective,
+                                         view=self.view))
     self.seed = int(config.seed)
 
   @classmethod
-  def maybe(cls, config, model, part_names) -> 'GreedyCheck | None':
+  def maybe(cls, config, model, objective, part_names) -> 'GreedyCheck | None':
     """A check, or None where it does not apply (size 0, no tokens)."""
     if not config.get('eval_greedy_windows', 0):
       return None
-    if not has_tokens(families.family_of(model)):
+    if not objective.token_metrics:
       return None
-    return cls(config, model, part_names)
+    return cls(config, model, objective, part_names)
 
   def __call__(self, params, eval_batches) -> dict[str, float]:
     """Greedy figures (flat dict for the console and TensorBoard)."""
@@ -202,13 +199,13 @@ def _posterior(family, model, params, batch, key):
   return out['mu'], out['sigma']
 
 
-def batch_sums(params, batch, key, *, model, hp: steps.StepConfig,
+def batch_sums(params, batch, key, *, model, family, hp: steps.StepConfig,
                view: TokenSpecView | None, num_k: int, num_seeds: int):
-  """Every sum `evaluate` needs from one batch, and the batch's mu `[B, Z]`."""
-  family = families.family_of(model)
+  """Every sum `evaluate` needs from one batch, and the batch's mu `[B, Z]`
+  (`family`: the objective)."""
   eval_key, is_key, greedy_key, temp_key = jax.random.split(key, 4)
   sums = steps.eval_step(params, batch, eval_key, jnp.zeros((), jnp.int32),
-                         model=model, hp=hp)
+                         model=model, objective=family, hp=hp)
   sums = {f'family/{k}': v for k, v in sums.items()}
   w = batch['weights']
   mask = family.mask(batch) * w[:, None]
@@ -267,32 +264,30 @@ def load_run(workdir: str):
   return model, int(model.step)
 
 
-def eval_windows(config, eval_dir: str | None):
-  """(WindowSet, description) of `eval_dir`, or of the run's own eval set."""
-  from musicvae_jax.data import cache, pipeline
-  cache_root = input_pipeline.default_cache_dir(config) / 'windows'
-  workers = config.get('num_workers', 0)
+def eval_windows(config, eval_dir: str | None, converter):
+  """(WindowSet, description) of `eval_dir`, or of the run's own eval set,
+  as `converter` (the run's) reads them."""
+  from musicvae_jax.data import pipeline
+
+  def windows_of(folder):
+    return input_pipeline.folder_windows(folder, config, converter)
   if eval_dir:
     folder = Path(eval_dir).expanduser()
     if not folder.is_dir():
       raise EvaluationError(f'--eval_dir={eval_dir}: no such folder')
-    data = cache.load_or_build_windows(str(folder), cache_root, config,
-                                       num_workers=workers)
+    data = windows_of(str(folder))
     where = str(folder)
   elif config.train_dir and config.eval_dir:
-    data = cache.load_or_build_windows(config.eval_dir, cache_root, config,
-                                       num_workers=workers)
+    data = windows_of(config.eval_dir)
     where = f'{config.eval_dir} (the run\'s eval_dir)'
   elif config.train_dir:
-    train = cache.load_or_build_windows(config.train_dir, cache_root, config,
-                                        num_workers=workers)
+    train = windows_of(config.train_dir)
     _, data = pipeline.split_by_file(train, config.eval_fraction, config.seed)
     where = (f'{config.train_dir}: the run\'s held-out {config.eval_fraction:g} '
              'of its files')
   else:
     train_dir, folk_eval = input_pipeline._dirs(config)
-    data = cache.load_or_build_windows(folk_eval, cache_root, config,
-                                       num_workers=workers)
+    data = windows_of(folk_eval)
     where = f'{folk_eval} (the built-in folk corpus eval set)'
   if len(data.windows) == 0:
     raise EvaluationError(
@@ -334,15 +329,15 @@ def evaluate(workdir: str, eval_dir: str | None = None, num_samples_k: int = 16,
   """Scores the latest checkpoint of `workdir`; returns the JSON dict."""
   trained, step = load_run(workdir)
   config, model, spec = trained.config, trained.model, trained.spec
-  data, where = eval_windows(config, eval_dir)
-  family = families.family_of(model)
-  check_windows(np.asarray(data.windows), config, spec, has_tokens(family))
-  encoding = getattr(trained.converter, 'encoding', config.encoding)
+  data, where = eval_windows(config, eval_dir, trained.converter)
+  family = trained.objective
+  check_windows(np.asarray(data.windows), config, spec, family.token_metrics)
+  encoding = config.encoding
   part_names = input_pipeline.PART_NAMES.get(encoding, ('part',))
   view = (TokenSpecView.from_config(config, part_names)
-          if has_tokens(family) else None)
-  hp = steps.StepConfig.from_config(config, spec)
-  fn = _jitted(model, hp, view, int(num_samples_k), int(seeds))
+          if family.token_metrics else None)
+  hp = steps.StepConfig.from_config(config)
+  fn = _jitted(model, family, hp, view, int(num_samples_k), int(seeds))
   from musicvae_jax.data import pipeline
   size = int(batch_size or config.batch_size)
   windows_per_file = config.max_windows_per_sequence
@@ -375,9 +370,9 @@ def evaluate(workdir: str, eval_dir: str | None = None, num_samples_k: int = 16,
 
 
 @functools.lru_cache(maxsize=4)
-def _jitted(model, hp, view, num_k, num_seeds):
+def _jitted(model, family, hp, view, num_k, num_seeds):
   """One compiled `batch_sums` per model and settings (repeat calls reuse it)."""
-  return jax.jit(functools.partial(batch_sums, model=model, hp=hp, view=view,
+  return jax.jit(functools.partial(batch_sums, model=model, family=family, hp=hp, view=view,
                                    num_k=num_k, num_seeds=num_seeds))
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from absl import flags
 
 from musicvae_jax import attributes as _attributes
+from musicvae_jax import family as family_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
@@ -157,8 +158,8 @@ def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
             input_midi: str = '') -> dict[str, Any]:
   """Checks and reads every input of `mode` (no model needed); raises
   ValueError / OSError with one line naming the flag or the file."""
-  from musicvae_jax.data import converters
-  converter = converters.make_converter(config)
+  family_lib.require(config, mode)    # one line naming family and mode if not declared
+  converter = family_lib.get(config).make_converter(config)
   out: dict[str, Any] = {}
   if mode == 'interpolate' and not (input_midi_1 and input_midi_2):
     raise ValueError('--mode=interpolate needs --input_midi_1 and --input_midi_2')
@@ -188,20 +189,19 @@ def _attribute_windows(config, folder: str = '', seed: int = 0,
   """Windows to compute an attribute vector on: `folder`'s, else the run's
   own training and eval windows (from the cache), at most `limit`."""
   from musicvae_jax import input_pipeline
-  from musicvae_jax.data import cache
+  converter = family_lib.get(config).make_converter(config)
   if folder:
     path = Path(folder).expanduser()
     if not path.is_dir():
       raise FileNotFoundError(f'--attribute_dir={folder}: no such folder')
-    windows = cache.load_or_build_windows(
-        path, input_pipeline.default_cache_dir(config) / 'windows', config,
-        num_workers=config.num_workers, progress=False).windows
+    windows = input_pipeline.folder_windows(path, config, converter,
+                                            progress=False).windows
   else:
     for key in ('train_dir', 'eval_dir'):
       if config[key] and not Path(config[key]).expanduser().is_dir():
         raise FileNotFoundError(
             f"the run's {key} {config[key]} is gone; pass --attribute_dir")
-    data = input_pipeline.load(config)
+    data = input_pipeline.load(config, converter)
     windows = np.concatenate([data.train_windows, data.eval_windows])
   if len(windows) > limit:
     pick = np.random.default_rng(seed).choice(len(windows), limit, replace=False)
@@ -230,6 +230,7 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     return _groove(model, mode, output_dir, prepared, temperature, seed)
   chord_kw = {}
   if chords or accompaniment:   # checked up front: one line for a bad symbol
+    family_lib.require(model.config, 'chords')
     model.chord_controls(chords or 'N.C.')
     chord_kw = {'chords': chords or None, 'accompaniment': accompaniment}
   first = prepared.get('input_1')
@@ -310,13 +311,12 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
 
 def _groove(model, mode: str, output_dir: Path, prepared: dict[str, Any],
             temperature: float, seed: int):
-  """humanize / drumify one MIDI file with a GrooVAE run (groove_model.py)."""
-  if not hasattr(model, mode):
-    raise ValueError(f'--mode={mode} needs a GrooVAE run (configs/groovae_*.py); '
-                     f'this run is {model.config.magenta_name}')
+  """humanize / drumify one MIDI file with a GrooVAE run (families/groove/trained.py)."""
+  family_lib.require(model.config, mode)
   ns, path = prepared['input'], prepared['input_path']
   ns.filename = path.name
-  out = getattr(model, mode)(ns, temperature=temperature, seed=seed)
+  perform = {'humanize': model.humanize, 'drumify': model.drumify}[mode]
+  out = perform(ns, temperature=temperature, seed=seed)
   return write_outputs([ns, out], ['input', mode], output_dir,
                        f'{mode} of {path.name} at temperature {temperature}')
 

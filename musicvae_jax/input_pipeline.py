@@ -11,7 +11,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from musicvae_jax.data import cache, converters, pipeline
+from musicvae_jax.data import cache, pipeline
 from musicvae_jax.models import TokenSpec
 
 PART_NAMES = {'melody': ('melody',), 'drums': ('drums',),
@@ -92,28 +92,26 @@ def _dirs(config: ml_collections.ConfigDict) -> tuple[str, str]:
   return str(train_dir), config.eval_dir or str(eval_dir)
 
 
-def load(config: ml_collections.ConfigDict) -> Data:
-  """Converts (or reads from the cache) the train and eval windows."""
-  converter = converters.make_converter(config)
+def folder_windows(folder: str | Path, config: ml_collections.ConfigDict,
+                   converter, cache_root: str | Path | None = None,
+                   progress: bool = True) -> cache.WindowSet:
+  """The windows of one folder for `converter` (converted once, then read
+  from the cache under `cache_root`, default `<cache_dir>/windows`)."""
+  root = Path(cache_root) if cache_root else default_cache_dir(config) / 'windows'
+  return cache.load_or_build_windows(
+      folder, root, converter, num_workers=config.num_workers,
+      fast=bool(config.get('fast_midi', False)), progress=progress)
+
+
+def load(config: ml_collections.ConfigDict, converter) -> Data:
+  """Converts (or reads from the cache) the train and eval windows with the
+  family's `converter` (`family.build(config).converter`)."""
   train_dir, eval_dir = _dirs(config)
-  cache_root = default_cache_dir(config) / 'windows'
-  train = cache.load_or_build_windows(train_dir, cache_root, config,
-                                      num_workers=config.num_workers)
+  train = folder_windows(train_dir, config, converter)
   if eval_dir:
-    evals = cache.load_or_build_windows(eval_dir, cache_root, config,
-                                        num_workers=config.num_workers)
+    evals = folder_windows(eval_dir, config, converter)
   else:
     train, evals = pipeline.split_by_file(train, config.eval_fraction,
                                           config.seed)
   return Data(converter, token_spec(converter), train, evals, train_dir,
               eval_dir)
-
-
-def example_batch(config: ml_collections.ConfigDict, spec: TokenSpec,
-                  batch_size: int | None = None) -> dict[str, np.ndarray]:
-  """An all-zero batch of the right shapes (for initialising parameters),
-  with the keys of the config's output family (`families.py`)."""
-  from musicvae_jax import families
-  batch = batch_size or config.batch_size
-  model = families.make_model(config, spec)  # a module description: cheap
-  return families.family_of(model).example_batch(config, batch)

@@ -22,6 +22,8 @@ from pathlib import Path
 from absl import flags
 from ml_collections import config_flags
 
+from musicvae_jax import family as family_lib
+
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (converter settings).')
 _INPUT = flags.DEFINE_string('input_dir', None, 'Folder of music files (searched recursively).')
 # allow_override: generate.py also defines --output_dir; a process that imports
@@ -47,8 +49,11 @@ def preprocess(config, input_dir: str | Path, output_dir: str | Path,
   output_dir = Path(output_dir).expanduser()
   output_dir.mkdir(parents=True, exist_ok=True)
   try:
-    data = cache.load_or_build_windows(input_dir, output_dir / 'windows', config,
-                                       num_workers=num_workers, progress=progress)
+    converter = family_lib.get(config).make_converter(config)
+    data = cache.load_or_build_windows(input_dir, output_dir / 'windows', converter,
+                                       num_workers=num_workers,
+                                       fast=bool(config.get('fast_midi', False)),
+                                       progress=progress)
     summary = dict(data.summary)
   except cache.NoWindowsError as error:
     summary = {'input_dir': str(input_dir), 'error': str(error)}

@@ -5,10 +5,11 @@ from Python state, so a resumed run draws exactly the numbers the
 uninterrupted run would have drawn.
 
 Batches are dicts: `tokens` int32 [B, T, K], `lengths` int32 [B],
-`weights` float32 [B] (0 for padding). Other output families (GrooVAE, NADE)
-carry their own keys (`inputs`, `targets`, ...): how a model is called, its
-reconstruction loss, metrics and sampling come from `families.family_of(model)`
-(see `families.py`), so these steps serve every model family unchanged.
+`weights` float32 [B] (0 for padding). Other families (GrooVAE, NADE) carry
+their own keys (`inputs`, `targets`, ...): how a model is called, its
+reconstruction loss and metrics come from the family's objective
+(`objectives.py`), which every step takes explicitly, so these steps serve
+every model family unchanged.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from musicvae_jax import families, losses, schedules
-from musicvae_jax.models import MusicVAE, TokenSpec
+from musicvae_jax import losses, schedules
+from musicvae_jax.objectives import Objective
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -45,7 +46,6 @@ class TrainState:
 class StepConfig:
   """The config values the steps read, as a hashable static value."""
 
-  part_depths: tuple[int, ...]
   free_bits: float
   beta_schedule: str
   max_beta: float
@@ -60,10 +60,8 @@ class StepConfig:
   num_bars: int
 
   @classmethod
-  def from_config(cls, config: ml_collections.ConfigDict,
-                  spec: TokenSpec) -> 'StepConfig':
+  def from_config(cls, config: ml_collections.ConfigDict) -> 'StepConfig':
     return cls(
-        part_depths=tuple(spec.part_depths),
         free_bits=float(config.free_bits),
         beta_schedule=config.beta_schedule,
         max_beta=float(config.max_beta),
@@ -109,17 +107,17 @@ def make_plateau(config: ml_collections.ConfigDict) -> optax.GradientTransformat
       min_scale=config.min_learning_rate / config.learning_rate)
 
 
-def init_params(model: MusicVAE, rng: jax.Array, batch: Batch):
+def init_params(model, objective: Objective, rng: jax.Array, batch: Batch):
   rngs = dict(zip(('params', 'z', 'sample'), jax.random.split(rng, 3)))
-  return families.family_of(model).init_variables(model, rngs, batch)['params']
+  return objective.init_variables(model, rngs, batch)['params']
 
 
-def create_train_state(config: ml_collections.ConfigDict, model: MusicVAE,
-                       batch: Batch) -> TrainState:
+def create_train_state(config: ml_collections.ConfigDict, model,
+                       objective: Objective, batch: Batch) -> TrainState:
   """A fresh state: parameters from `config.seed`, step 0."""
   root = jax.random.key(config.seed)
   param_key, state_key = jax.random.split(root)
-  params = init_params(model, param_key, batch)
+  params = init_params(model, objective, param_key, batch)
   return TrainState(
       step=jnp.zeros((), jnp.int32),
       params=params,
@@ -140,15 +138,13 @@ def _weighted_mean(x: jax.Array, weights: jax.Array) -> jax.Array:
 
 
 def loss_terms(out: dict[str, jax.Array], batch: Batch, beta, hp: StepConfig,
-               family: families.OutputFamily | None = None):
+               objective: Objective):
   """Magenta's loss: mean r_loss + beta * mean(max(KL - free nats, 0)).
 
-  `family` scores the reconstruction (categorical over `hp.part_depths` when
-  None). Returns (loss, per-example dict of r_loss, kl, kl_cost — each [B]).
+  `objective` scores the reconstruction. Returns (loss, per-example dict of
+  r_loss, kl, kl_cost — each [B]).
   """
-  if family is None:
-    family = families.CategoricalFamily(hp.part_depths)
-  r_loss = family.reconstruction_loss(out, batch, family.mask(batch))
+  r_loss = objective.reconstruction_loss(out, batch, objective.mask(batch))
   kl = losses.kl_divergence(out['mu'], out['sigma'])
   cost = losses.kl_cost(kl, hp.free_bits)
   w = batch['weights']
@@ -156,7 +152,7 @@ def loss_terms(out: dict[str, jax.Array], batch: Batch, beta, hp: StepConfig,
   return loss, {'r_loss': r_loss, 'kl': kl, 'kl_cost': cost}
 
 
-def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
+def train_step(state: TrainState, batch: Batch, *, model, objective: Objective,
                tx: optax.GradientTransformation, hp: StepConfig,
                return_grads: bool = False) -> tuple[TrainState, Metrics]:
   """One optimisation step. Metrics are device scalars (read them rarely).
@@ -170,13 +166,12 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
   beta = _beta(state.step, hp)
   p_sample = schedules.sampling_probability(state.step, hp.sampling_schedule,
                                             hp.sampling_rate)
-  family = families.family_of(model)
 
   def loss_fn(params):
-    out = family.apply(model, params, batch,
+    out = objective.apply(model, params, batch,
                        p_sample if hp.scheduled_sampling else None, rngs,
                        train=True)
-    loss, terms = loss_terms(out, batch, beta, hp, family)
+    loss, terms = loss_terms(out, batch, beta, hp, objective)
     return loss, (out, terms)
 
   (loss, (out, terms)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -196,7 +191,7 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
       'sampling_probability': p_sample if hp.scheduled_sampling else jnp.zeros(()),
       'grad_norm': optax.global_norm(grads),
       'param_norm': optax.global_norm(params),
-      **family.train_metrics(out, batch, family.mask(batch)),
+      **objective.train_metrics(out, batch, objective.mask(batch)),
   }
   new_state = state.replace(step=state.step + 1, params=params,
                             opt_state=opt_state)
@@ -206,7 +201,7 @@ def train_step(state: TrainState, batch: Batch, *, model: MusicVAE,
 
 
 def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
-              model: MusicVAE, hp: StepConfig) -> Metrics:
+              model, objective: Objective, hp: StepConfig) -> Metrics:
   """Sums over one eval batch (weights 0 drop padding), to be added up.
 
   Two decodes of the same z: teacher forced, and fully sampled (probability
@@ -216,17 +211,16 @@ def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
   else teacher forcing.
   """
   z_key, sample_key = jax.random.split(rng)
-  family = families.family_of(model)
   w = batch['weights']
-  mask = family.mask(batch) * w[:, None]
+  mask = objective.mask(batch) * w[:, None]
   rngs = {'z': z_key, 'sample': sample_key}
-  tf_out = family.apply(model, params, batch, None, rngs, train=False)
-  sampled_out = family.decode_sampled(model, params, tf_out['z'], batch, rngs)
+  tf_out = objective.apply(model, params, batch, None, rngs, train=False)
+  sampled_out = objective.decode_sampled(model, params, tf_out['z'], batch, rngs)
   beta = _beta(step, hp)
   kl = losses.kl_divergence(tf_out['mu'], tf_out['sigma'])
   cost = losses.kl_cost(kl, hp.free_bits)
-  r_tf = family.reconstruction_loss(tf_out, batch, mask)
-  r_sampled = family.reconstruction_loss(sampled_out, batch, mask)
+  r_tf = objective.reconstruction_loss(tf_out, batch, mask)
+  r_sampled = objective.reconstruction_loss(sampled_out, batch, mask)
   r_loss = r_sampled if hp.scheduled_sampling else r_tf
   sums = {
       'examples': jnp.sum(w),
@@ -237,46 +231,8 @@ def eval_step(params, batch: Batch, rng: jax.Array, step: jax.Array, *,
       'kl_loss': jnp.sum(w * cost),
       'kl_bits': jnp.sum(w * kl) / losses.LN2,
   }
-  sums.update(family.eval_sums(tf_out, sampled_out, batch, mask, hp))
+  sums.update(objective.eval_sums(tf_out, sampled_out, batch, mask, hp))
   return sums
-
-
-def summarise_eval(sums: dict[str, Any], part_names: tuple[str, ...]) -> dict[str, float]:
-  """Turns summed eval counts into averages (host side, numpy inputs)."""
-  import numpy as np
-  n = max(float(sums['examples']), 1.0)
-  out = {k: float(sums[k]) / n for k in
-         ('loss', 'r_loss', 'r_loss_teacher_forced', 'r_loss_sampled',
-          'kl_loss', 'kl_bits')}
-  for mode in ('teacher_forced', 'sampled'):
-    correct = np.asarray(sums[f'{mode}_correct'])
-    count = np.maximum(np.asarray(sums[f'{mode}_count']), 1)
-    ev_c = np.asarray(sums[f'{mode}_event_correct'])
-    ev_n = np.maximum(np.asarray(sums[f'{mode}_event_count']), 1)
-    out[f'accuracy_{mode}'] = float(correct.sum() / count.sum())
-    out[f'event_accuracy_{mode}'] = float(ev_c.sum() / ev_n.sum())
-    if len(part_names) > 1:
-      for k, name in enumerate(part_names):
-        out[f'accuracy_{mode}/{name}'] = float(correct[k] / count[k])
-  # Magenta's mean per-class accuracy (classes seen in the eval set), per
-  # part; the headline figure is the mean over parts.
-  part_means = []
-  for k, name in enumerate(part_names):
-    counts = np.asarray(sums.get(f'class_count/{k}', []))
-    seen = counts > 0
-    if seen.any():
-      hits = np.asarray(sums[f'class_correct/{k}'])
-      part_means.append(float((hits[seen] / counts[seen]).mean()))
-      if len(part_names) > 1:
-        out[f'mean_per_class_accuracy/{name}'] = part_means[-1]
-  if part_means:
-    out['mean_per_class_accuracy'] = float(np.mean(part_means))
-  bar_c = np.asarray(sums['bar_correct'])
-  if bar_c.size > 1:
-    bar_n = np.maximum(np.asarray(sums['bar_count']), 1)
-    for b, acc in enumerate(bar_c / bar_n):
-      out[f'bar_accuracy/{b:02d}'] = float(acc)
-  return out
 
 
 def update_plateau(state: TrainState, eval_loss: jax.Array,
@@ -294,50 +250,39 @@ def current_learning_rate(state: TrainState, config) -> jax.Array:
   return lr
 
 
-def jit_steps(config: ml_collections.ConfigDict, model: MusicVAE, spec: TokenSpec,
-              state_sharding: Any = None, batch_sharding: Any = None):
-  """Jitted (train_step, eval_step, plateau_update) for this config.
+def jit_steps(config: ml_collections.ConfigDict, model, objective: Objective,
+              state_sharding: Any = None, batch_sharding: Any = None,
+              with_grads: bool = False):
+  """Jitted (train_step, eval_step, plateau_update) for this config, built
+  once per run.
 
-  The train step donates its state buffers. With `state_sharding` (a tree of
-  shardings like the state) and `batch_sharding` (from `parallel`), the steps
-  take and return arrays in those shardings; metrics come back replicated.
+  The train step donates its state buffers; `with_grads` makes it return
+  (state, metrics, gradients) (the trainer reads the gradients for histograms
+  at the advanced interval only: one compile, the gradients exist in the step
+  anyway). With `state_sharding` (a tree of shardings like the state) and
+  `batch_sharding` (from `parallel`), the steps take and return arrays in
+  those shardings; metrics come back replicated, gradients sharded like the
+  parameters.
   """
-  hp = StepConfig.from_config(config, spec)
-  tx = make_optimizer(config)
+  hp = StepConfig.from_config(config)
   train_kw, eval_kw, plateau_kw = {}, {}, {}
   if state_sharding is not None:
     rep = jax.sharding.NamedSharding(batch_sharding.mesh,
                                      jax.sharding.PartitionSpec())
+    outputs = (state_sharding, rep) + ((state_sharding.params,) if with_grads else ())
     train_kw = dict(in_shardings=(state_sharding, batch_sharding),
-                    out_shardings=(state_sharding, rep))
+                    out_shardings=outputs)
     eval_kw = dict(in_shardings=(state_sharding.params, batch_sharding, rep, rep),
                    out_shardings=rep)
     plateau_kw = dict(in_shardings=(state_sharding, rep),
                       out_shardings=state_sharding)
-  train = jax.jit(functools.partial(train_step, model=model, tx=tx, hp=hp),
+  train = jax.jit(functools.partial(train_step, model=model, objective=objective,
+                                    tx=make_optimizer(config), hp=hp,
+                                    return_grads=with_grads),
                   donate_argnums=0, **train_kw)
-  evaluate = jax.jit(functools.partial(eval_step, model=model, hp=hp), **eval_kw)
+  evaluate = jax.jit(functools.partial(eval_step, model=model, objective=objective,
+                                       hp=hp), **eval_kw)
   plateau = jax.jit(functools.partial(update_plateau,
                                       plateau=make_plateau(config)),
                     donate_argnums=0, **plateau_kw)
   return train, evaluate, plateau
-
-
-def jit_train_step_with_grads(config: ml_collections.ConfigDict, model: MusicVAE,
-                              spec: TokenSpec, state_sharding: Any = None,
-                              batch_sharding: Any = None):
-  """`jit_steps`' train step that also returns the gradients: (state,
-  metrics, gradients), the gradients sharded like the parameters. The trainer
-  runs this one at every step (one compile; the gradients exist in the step
-  anyway) and reads the gradients at the advanced interval only."""
-  hp = StepConfig.from_config(config, spec)
-  kw = {}
-  if state_sharding is not None:
-    rep = jax.sharding.NamedSharding(batch_sharding.mesh,
-                                     jax.sharding.PartitionSpec())
-    kw = dict(in_shardings=(state_sharding, batch_sharding),
-              out_shardings=(state_sharding, rep, state_sharding.params))
-  return jax.jit(functools.partial(train_step, model=model,
-                                   tx=make_optimizer(config), hp=hp,
-                                   return_grads=True),
-                 donate_argnums=0, **kw)

@@ -28,8 +28,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from musicvae_jax import checkpoints, config_base, families, input_pipeline, steps
-from musicvae_jax.data import converters
+from musicvae_jax import checkpoints, config_base, input_pipeline, steps, workdir_lock
+from musicvae_jax import family as family_lib
+from musicvae_jax.data import chords as chords_lib
 
 
 class ExtractionError(ValueError):
@@ -60,16 +61,19 @@ class TrainedModel:
   def __init__(self, config: ml_collections.ConfigDict, params,
                max_batch: int = 256):
     self.config = config
+    self.family = family_lib.get(config)
     self.converter = self._make_converter(config)
     self.spec = input_pipeline.token_spec(self.converter)
-    self.model = families.make_model(config, self.spec)
+    self.model = self.family.build_model(config, self.spec)
+    self.objective = self.family.objective(config, self.spec)
     self.params = params
+    self.step = 0          # the checkpoint's step (from_workdir sets it)
     self.max_batch = max_batch
     self.seq_len = config_base.sequence_length(config)
     model = self.model
     self.num_controls = len(self.spec.control_depths)
     # Controls go in only when given, so families whose models take none
-    # (families.make_model: NADE) share these functions.
+    # (NADE) share these functions.
     extra = lambda controls, *before: () if controls is None else (*before, controls)
     self._encode_fn = jax.jit(lambda p, tokens, lengths, controls=None: model.apply(
         {'params': p}, tokens, lengths, *extra(controls), method='encode'))
@@ -83,7 +87,7 @@ class TrainedModel:
 
   def _make_converter(self, config):
     """The converter for `config` (a family's TrainedModel may override)."""
-    return converters.make_converter(config)
+    return self.family.make_converter(config)
 
   # -- loading ---------------------------------------------------------------
   @classmethod
@@ -96,7 +100,6 @@ class TrainedModel:
     used; it is moved to `checkpoints/corrupt/` unless a run holds the
     workdir (see `checkpoints.Checkpointer.restore_newest_intact`).
     """
-    from musicvae_jax import workdir_lock
     explicit = step is not None or Path(workdir).name.isdigit()
     workdir, found = checkpoints.resolve_checkpoint(workdir)
     lock = None if explicit else workdir_lock.try_lock(workdir, 'from_workdir')
@@ -112,8 +115,8 @@ class TrainedModel:
           order.remove(ckpt.best_step())
           order.insert(0, ckpt.best_step())
         config = checkpoints.load_config(workdir)
-        if cls is TrainedModel:  # a family may bring its own (families.TRAINED_MODELS)
-          cls = families.trained_model_class(config, TrainedModel)
+        if cls is TrainedModel:  # the family's own class (family.Family)
+          cls = family_lib.get(config).trained_model_class()
         instance = cls(config, None, **kw)
         restored = ckpt.restore_newest_intact(instance._abstract_state(), steps=order)
         if restored is None:
@@ -131,9 +134,9 @@ class TrainedModel:
   from_checkpoint = from_workdir
 
   def _abstract_state(self):
-    example = input_pipeline.example_batch(self.config, self.spec, 1)
+    example = self.objective.example_batch(self.config, 1)
     return jax.eval_shape(functools.partial(
-        steps.create_train_state, self.config, self.model), example)
+        steps.create_train_state, self.config, self.model, self.objective), example)
 
   # -- arrays ----------------------------------------------------------------
   def _tokens_from(self, inputs: np.ndarray) -> np.ndarray:
@@ -197,8 +200,7 @@ class TrainedModel:
     if self.config.get('controls', '') != 'triad_chords':
       raise ValueError(f'--chords needs a chord-conditioned model; this one has '
                        f'config.controls={self.config.get("controls", "")!r}')
-    from musicvae_jax.data import chords as chords_lib
-    if hasattr(self.converter, 'chord_controls'):   # multitrack: per event, not per step
+    if self.config.encoding == 'multiperf':   # multitrack: per event, not per step
       return self.converter.chord_controls(chords)
     steps = chords_lib.parse_chords(chords, num_steps or self.seq_len,
                                     config_base.steps_per_bar(self.config))

@@ -17,11 +17,11 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from musicvae_jax import (checkpoints, cli_errors, config_base, config_check,
-                          families, input_pipeline, parallel, startup, steps,
+from musicvae_jax import (checkpoints, config_base, config_check, errors,
+                          input_pipeline, parallel, render, startup, steps,
                           workdir_lock)
 from musicvae_jax import evaluate as evaluate_lib
-from musicvae_jax.models import MusicVAE
+from musicvae_jax import family as family_lib
 
 _NOT_FINITE = ('loss', 'r_loss', 'kl_loss', 'grad_norm')
 
@@ -60,7 +60,6 @@ class MetricWriter:
     ('samples/piano_roll_i')."""
     if self._writer is None:
       return
-    from musicvae_jax import render
     for i, ns in enumerate(sequences):
       audio = render.preview_audio(ns, sample_rate)
       self._writer.add_audio(f'samples/audio_{i}', audio[:, None], step,
@@ -109,7 +108,7 @@ class SampleWriter:
   `workdir/samples/step_NNNNNNN/`, and as audio and piano rolls in
   TensorBoard, to hear how training is going."""
 
-  def __init__(self, model: MusicVAE, converter, folder: Path, seed: int,
+  def __init__(self, model, converter, folder: Path, seed: int,
                count: int = 4, temperature: float = 0.5):
     self.converter, self.folder, self.seed = converter, folder, seed
     self.count, self.z_size = count, model.z_size
@@ -118,7 +117,6 @@ class SampleWriter:
         method='sample')[0])
 
   def write(self, params, step: int, writer: MetricWriter | None = None) -> None:
-    from musicvae_jax import render
     key = jax.random.fold_in(jax.random.key(self.seed + 2), step)
     z = jax.random.normal(key, (self.count, self.z_size))
     tokens = np.asarray(jax.device_get(self._sample(params, z, key)))
@@ -166,9 +164,9 @@ def _check_finite(values: dict[str, float], step: int) -> None:
 
 def evaluate(eval_fn, params, eval_batches: Iterator[dict], seed: int,
              step: jax.Array, part_names: tuple[str, ...],
-             summarise=steps.summarise_eval) -> dict[str, float]:
+             summarise) -> dict[str, float]:
   """Runs the eval step over the eval batches and averages the sums
-  (`summarise`: the output family's `summarise_eval`)."""
+  (`summarise`: the objective's `summarise_eval`)."""
   total = None
   base = jax.random.key(seed + 1)
   for i, batch in enumerate(eval_batches):
@@ -270,24 +268,23 @@ def _resume_or_start(config, workdir: Path, ckpt, state, batches, is_chief):
 
 def _train(config: ml_collections.ConfigDict, workdir: Path,
            is_chief: bool) -> dict[str, Any]:
-  data = input_pipeline.load(config)
-  model = families.make_model(config, data.spec)
-  family = families.family_of(model)
+  parts = family_lib.build(config)   # the model and its objective, once per run
+  model, objective = parts.model, parts.objective
+  data = input_pipeline.load(config, parts.converter)
   mesh = parallel.make_mesh(config.mesh_shape)
   parallel.check_batch_size(config.batch_size, mesh)
   logging.info('mesh: %s, parameters %s', parallel.describe(mesh),
                config.param_sharding)
-  example = input_pipeline.example_batch(config, data.spec)
+  example = objective.example_batch(config, config.batch_size)
   state, state_sharding = parallel.create_sharded_state(
-      lambda: steps.create_train_state(config, model, example), mesh,
+      lambda: steps.create_train_state(config, model, objective, example), mesh,
       config.param_sharding)
   startup.print_summary(state.params, data)
-  _, eval_fn, plateau_fn = steps.jit_steps(
-      config, model, data.spec, state_sharding, parallel.batch_sharding(mesh))
-  # The train step that also returns its gradients (histograms at the
-  # advanced interval), used at every step: one compile, not two.
-  train_fn = steps.jit_train_step_with_grads(
-      config, model, data.spec, state_sharding, parallel.batch_sharding(mesh))
+  # The train step also returns its gradients (histograms at the advanced
+  # interval): one compile, not two.
+  train_fn, eval_fn, plateau_fn = steps.jit_steps(
+      config, model, objective, state_sharding, parallel.batch_sharding(mesh),
+      with_grads=True)
 
   batches = data.train_batches(config, jax.process_index(), jax.process_count())
 
@@ -303,7 +300,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
     writer = MetricWriter(workdir / 'tensorboard', is_chief)
     writer.config(config)
     samples = SampleWriter(model, data.converter, workdir / 'samples', config.seed)
-    greedy = evaluate_lib.GreedyCheck.maybe(config, model, data.part_names)
+    greedy = evaluate_lib.GreedyCheck.maybe(config, model, objective, data.part_names)
     averager = MetricAverager()
     start = int(state.step)
     last_eval: dict[str, Any] = {}
@@ -329,7 +326,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
         values['steps_per_second'] = count / (time.perf_counter() - tick)
         values['learning_rate'] = float(steps.current_learning_rate(state, config))
         if do_log:
-          _report(progress, step, values, config, family.console_keys)
+          _report(progress, step, values, config, objective.console_keys)
           writer.scalars(step, values, 'train')
       eval_loss = None
       if do_eval and len(data.eval_windows):
@@ -337,11 +334,11 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
                         for b in data.eval_batches(config))
         last_eval = evaluate(eval_fn, state.params, eval_batches,
                              config.seed, state.step, data.part_names,
-                             family.summarise_eval)
+                             objective.summarise_eval)
         eval_loss = last_eval['loss']
         if config.lr_schedule == 'plateau':
           state = plateau_fn(state, jnp.asarray(eval_loss, jnp.float32))
-        _log_eval(progress, step, last_eval, family.eval_console_keys)
+        _log_eval(progress, step, last_eval, objective.eval_console_keys)
         writer.scalars(step, last_eval, 'eval')
         if greedy is not None:  # greedy decodes from z = mu (evaluate.py)
           greedy_eval = greedy(state.params, data.eval_batches(config))
@@ -375,12 +372,12 @@ def _train(config: ml_collections.ConfigDict, workdir: Path,
   return {'step': int(state.step), **last_eval}
 
 
-class DiskFullError(cli_errors.UserError, OSError):
+class DiskFullError(errors.UserError, OSError):
   """The disk filled up while training wrote its outputs."""
 
 
 def _raise_if_disk_full(error: BaseException, ckpt) -> None:
-  path = cli_errors.disk_full(error)
+  path = errors.disk_full(error)
   if path is None:
     return
   try:

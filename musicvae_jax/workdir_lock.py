@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from musicvae_jax.cli_errors import UserError
+from musicvae_jax.errors import UserError
 
 LOCK_NAME = '.lock'
 

@@ -353,7 +353,7 @@ def _to_magenta(params) -> dict[str, np.ndarray]:
 def test_converter_round_trip(tmp_path, magenta_name, spec):
   from musicvae_jax import checkpoints
   from musicvae_jax.magenta import convert, tf_bundle
-  assert convert.MAGENTA_CONFIGS[magenta_name].split(':')[0] in ('trio_16bar.py', 'drums_2bar.py')
+  assert convert.magenta_configs()[magenta_name].split(':')[0] in ('trio_16bar.py', 'drums_2bar.py')
   config, _, _, params = _tiny(spec)
   params = jax.tree.map(np.asarray, params)
   tf_bundle.write_checkpoint(tmp_path / 'model.ckpt-7', _to_magenta(params))

@@ -8,7 +8,8 @@ import pytest
 from note_seq.protobuf import music_pb2
 
 from musicvae_jax import config_base
-from musicvae_jax.data import cache, converters, groove, midi_io
+from musicvae_jax.data import cache, converters, midi_io
+from musicvae_jax.families.groove import data as groove
 from musicvae_jax.data.errors import BadInputError
 
 KICK, SNARE, CHH, OHH = 36, 38, 42, 46

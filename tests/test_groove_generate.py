@@ -90,8 +90,8 @@ def test_micro_timing_and_velocities_survive_midi(tmp_path):
   """Decoded windows -> joined performance -> MIDI file -> the same onsets
   (to a MIDI tick) and velocities, at the given tempo."""
   from musicvae_jax import render
-  from musicvae_jax.data import groove
-  from musicvae_jax.groove_model import join_windows
+  from musicvae_jax.families.groove import data as groove
+  from musicvae_jax.families.groove.trained import join_windows
   conv = groove.GrooveConverter(split_bars=1).for_inference()
   w = np.zeros((2, 16, 27), np.float32)
   w[0, 0, [0, 9, 18]] = [1, 0.9, 0.4]        # kick 0.2 step early at t = 0: clamped to 0

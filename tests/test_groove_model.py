@@ -11,7 +11,7 @@ import pytest
 from musicvae_jax import config_base, families, steps
 from musicvae_jax.magenta import convert, tf_bundle
 from musicvae_jax.models import TokenSpec
-from musicvae_jax.models import groove as gm
+from musicvae_jax.families.groove import model as gm
 
 FIXTURE = (Path(__file__).resolve().parents[2] / 'shared' / 'fixtures' / 'magenta'
            / 'groovae_2bar_humanize')

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from musicvae_jax.models import nade
+from musicvae_jax.families.nade import nade
 
 
 def _sigmoid(x):

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musicvae_jax.data import drum_roll, encodings, midi_io
+from musicvae_jax.data import encodings, midi_io
+from musicvae_jax.families.nade import data as drum_roll
 
 from conftest import write_midi
 
@@ -100,7 +101,7 @@ def test_golden_conversion_matches_magenta(shared_dir, tmp_path):
   import jax
   import json
   from musicvae_jax.magenta import convert
-  from musicvae_jax.models.nade_vae import NadeMusicVAE
+  from musicvae_jax.families.nade.model import NadeMusicVAE
   from musicvae_jax.trained_model import TrainedModel
   folder = shared_dir / GOLDEN
   hparams = json.loads((folder / 'config.json').read_text())['hparams_overrides']
@@ -146,7 +147,7 @@ def test_golden_conversion_matches_magenta(shared_dir, tmp_path):
 # -- the model ---------------------------------------------------------------
 def _tiny_model(dims=9):
   import jax
-  from musicvae_jax.models.nade_vae import NadeMusicVAE
+  from musicvae_jax.families.nade.model import NadeMusicVAE
   model = NadeMusicVAE(num_dims=dims, seq_len=8, z_size=4, enc_rnn_sizes=(8,),
                        dec_rnn_sizes=(8, 8), nade_num_hidden=5)
   rng = np.random.default_rng(0)
@@ -162,8 +163,8 @@ def test_decoder_paths_agree():
   NADE frame at every step; generation feeds back exactly the bits it returns."""
   import jax
   import jax.numpy as jnp
-  from musicvae_jax.models import nade
-  from musicvae_jax.models.nade_vae import NadeMusicVAE
+  from musicvae_jax.families.nade import nade
+  from musicvae_jax.families.nade.model import NadeMusicVAE
   model, params, bits = _tiny_model()
   z = jax.random.normal(jax.random.key(2), (3, 4))
   apply = lambda *a, **k: model.apply({'params': params}, *a,
@@ -197,7 +198,7 @@ def test_family_metrics_by_hand():
   precision 2/3, recall 2/2, accuracy 1/2, f1 = 0.8.
   """
   import jax.numpy as jnp
-  from musicvae_jax.nade_family import NadeFamily, hit_counts, rates
+  from musicvae_jax.families.nade.objective import NadeFamily, hit_counts, rates
   probs = jnp.array([[[0.9, 0.1, 0.5], [0.2, 0.7, 0.4], [0.9, 0.9, 0.9]]])
   targets = jnp.array([[[1, 0, 0], [0, 1, 0], [0, 0, 0]]])
   mask = jnp.array([[1.0, 1.0, 0.0]])

@@ -619,7 +619,7 @@ def test_engine_humanizes_and_drumifies_an_uploaded_beat(tmp_path, studio, serve
   import jax
   from musicvae_jax import config_base, families, input_pipeline, steps
   from musicvae_jax.data import converters
-  from musicvae_jax.groove_model import GrooveTrainedModel
+  from musicvae_jax.families.groove.trained import GrooveTrainedModel
   from musicvae_jax.studio.engine import Studio, StudioError
   config = config_base.load_config_file(str(REPO / 'configs/groovae_2bar_humanize.py:tiny'))
   spec = input_pipeline.token_spec(converters.make_converter(config))

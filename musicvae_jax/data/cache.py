@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from musicvae_jax.data import converters, midi_io
+from musicvae_jax.data import midi_io
 
 MANIFEST = 'manifest.json'
 
@@ -62,10 +62,10 @@ def cache_folder(input_dir: Path, cache_root: Path, converter) -> Path:
   return cache_root / f'{input_dir.name}-{_key(str(input_dir))}-{_key(fingerprint)}'
 
 
-def _convert_one(job: tuple[str, str, dict, bool]) -> tuple[str, str, str, np.ndarray | None]:
-  """Worker: (relpath, status 'ok'|'skipped', reason, windows)."""
-  path, rel, fingerprint, fast = job
-  converter = converters.converter_from_fingerprint(fingerprint)
+def _convert_one(job: tuple[str, str, Any, bool]) -> tuple[str, str, str, np.ndarray | None]:
+  """Worker: (relpath, status 'ok'|'skipped', reason, windows). The job
+  carries the converter itself (pickled to spawned workers)."""
+  path, rel, converter, fast = job
   # Some converters need what only note_seq's reader keeps (sustain pedal).
   fast = fast and not getattr(converter, 'note_seq_reader_only', False)
   keep_duplicates = getattr(converter, 'keep_duplicates', False)
@@ -129,7 +129,7 @@ def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
     entry = manifest['files'].get(rel)
     if entry and entry.get('size') == stat['size'] and entry.get('mtime_ns') == stat['mtime_ns']:
       continue
-    jobs.append((str(path), rel, fingerprint, fast))
+    jobs.append((str(path), rel, converter, fast))
     manifest['files'][rel] = {**stat, 'status': 'pending'}
 
   for rel, status, reason, windows in _run(jobs, num_workers, progress):
@@ -228,12 +228,12 @@ def _reason_counts(skipped: dict[str, str]) -> dict[str, int]:
   return counts
 
 
-def load_or_build_windows(input_dir: str | Path, cache_root: str | Path, config,
-                          num_workers: int = 0, fast: bool | None = None,
+def load_or_build_windows(input_dir: str | Path, cache_root: str | Path, converter,
+                          num_workers: int = 0, fast: bool = False,
                           progress: bool = True) -> WindowSet:
-  """The windows of a folder for `config`, converting what the cache lacks."""
-  converter = converters.make_converter(config)
-  fast = bool(config.get('fast_midi', False)) if fast is None else fast
+  """The windows of a folder for `converter` (the family's, see
+  `family.Family.make_converter`), converting what the cache lacks; `fast`
+  reads MIDI with the fast parser (config.fast_midi)."""
   folder = build_cache(input_dir, cache_root, converter, num_workers, fast, progress)
   windows = read_cache(folder, str(input_dir),
                        getattr(converter, 'keep_duplicates', False))

@@ -199,15 +199,6 @@ class ChordMelodyConverter:
         'gap_bars': self.gap_bars, 'min_unique_pitches': self.min_unique_pitches,
     }
 
-  @classmethod
-  def from_fingerprint(cls, fingerprint: dict) -> 'ChordMelodyConverter':
-    return cls(slice_bars=fingerprint['slice_bars'],
-               steps_per_quarter=fingerprint['steps_per_quarter'],
-               valid_programs=fingerprint['valid_programs'],
-               max_windows=fingerprint['max_windows'], max_bars=fingerprint['max_bars'],
-               gap_bars=fingerprint['gap_bars'],
-               min_unique_pitches=fingerprint['min_unique_pitches'])
-
   def _keep(self, note) -> bool:
     if self.valid_programs is not None and note.program not in self.valid_programs:
       return False

@@ -198,64 +198,6 @@ def extract_melody_events(quantized: music_pb2.NoteSequence, steps_per_bar: int,
   return melodies
 
 
-def make_converter(config) -> MelodyConverter:
-  """The converter a config asks for."""
-  if config.encoding == 'melody':
-    programs = {'mel_2bar': MEL_2BAR_PROGRAMS, 'all': None}
-    if config.melody_programs not in programs:
-      raise ValueError(f"config.melody_programs={config.melody_programs!r}: "
-                       "use 'mel_2bar' or 'all'")
-    if config.get('controls', ''):
-      return _make_control_converter(config, programs[config.melody_programs])
-    return MelodyConverter(
-        slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
-        valid_programs=programs[config.melody_programs],
-        max_windows=config.max_windows_per_sequence)
-  if config.encoding in ('drums', 'trio'):
-    return _make_multi_converter(config)
-  if config.encoding == 'multiperf':
-    from musicvae_jax.data import multiperf
-    return multiperf.MultiPerformanceConverter(
-        max_num_instruments=config.max_num_instruments,
-        max_events_per_instrument=config.max_events_per_instrument,
-        max_windows=config.max_windows_per_sequence,
-        chords=_multiperf_chords(config))
-  if config.encoding == 'groove':
-    from musicvae_jax.data import groove
-    return groove.converter_from_config(config)
-  if config.encoding == 'drum_roll':   # NADE drums (data/drum_roll.py)
-    from musicvae_jax.data import drum_roll
-    return drum_roll.make_converter(config)
-  raise ValueError(f'config.encoding={config.encoding!r} has no converter yet')
-
-
-def converter_from_fingerprint(fingerprint: dict) -> MelodyConverter:
-  """Rebuilds a converter from its `fingerprint()` (worker processes)."""
-  if fingerprint['encoding'] == 'melody' and fingerprint.get('controls'):
-    from musicvae_jax.data import chords
-    return chords.ChordMelodyConverter.from_fingerprint(fingerprint)
-  if fingerprint['encoding'] == 'melody':
-    return MelodyConverter(
-        slice_bars=fingerprint['slice_bars'],
-        steps_per_quarter=fingerprint['steps_per_quarter'],
-        valid_programs=fingerprint['valid_programs'],
-        max_windows=fingerprint['max_windows'], max_bars=fingerprint['max_bars'],
-        gap_bars=fingerprint['gap_bars'],
-        min_unique_pitches=fingerprint['min_unique_pitches'])
-  if fingerprint['encoding'] in ('drums', 'trio'):
-    return _multi_converter_from_fingerprint(fingerprint)
-  if fingerprint['encoding'] == 'multiperf':
-    from musicvae_jax.data import multiperf
-    return multiperf.MultiPerformanceConverter.from_fingerprint(fingerprint)
-  if fingerprint['encoding'] == 'groove':
-    from musicvae_jax.data import groove
-    return groove.converter_from_fingerprint(fingerprint)
-  if fingerprint['encoding'] == 'drum_roll':
-    from musicvae_jax.data import drum_roll
-    return drum_roll.converter_from_fingerprint(fingerprint)
-  raise ValueError(f'no converter for encoding {fingerprint["encoding"]!r}')
-
-
 # -- drums and trio (issue #7) ------------------------------------------------
 _QUANTIZE_ERRORS = (note_seq.BadTimeSignatureError, note_seq.NonIntegerStepsPerBarError,
                     note_seq.NegativeTimeError, sequences_lib.MultipleTimeSignatureError,
@@ -594,44 +536,3 @@ class TrioConverter(_WindowedConverter):
     out = windows.copy()
     out[..., :2] = np.where(valid[:, None, None], pitched, windows[..., :2])
     return out, valid
-
-
-def _make_multi_converter(config):
-  """make_converter for config.encoding 'drums' / 'trio'."""
-  if config.encoding == 'drums':
-    return DrumsConverter(slice_bars=config.slice_bars,
-                          steps_per_quarter=config.steps_per_quarter,
-                          roll_input=bool(config.get('drum_roll_input', True)),
-                          max_windows=config.max_windows_per_sequence)
-  return TrioConverter(slice_bars=config.slice_bars,
-                       steps_per_quarter=config.steps_per_quarter,
-                       max_windows=config.max_windows_per_sequence)
-
-
-def _multi_converter_from_fingerprint(fingerprint: dict):
-  kw = dict(slice_bars=fingerprint['slice_bars'],
-            steps_per_quarter=fingerprint['steps_per_quarter'],
-            max_windows=fingerprint['max_windows'], max_bars=fingerprint['max_bars'],
-            gap_bars=fingerprint['gap_bars'])
-  if fingerprint['encoding'] == 'drums':
-    return DrumsConverter(**kw)
-  return TrioConverter(**kw)
-
-
-def _make_control_converter(config, valid_programs):
-  """make_converter for a melody config with `controls` (issue #12)."""
-  if config.controls != 'triad_chords':
-    raise ValueError(f"config.controls={config.controls!r}: use '' (none) or "
-                     "'triad_chords'")
-  from musicvae_jax.data import chords
-  return chords.ChordMelodyConverter(
-      slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
-      valid_programs=valid_programs, max_windows=config.max_windows_per_sequence)
-
-
-def _multiperf_chords(config) -> bool:
-  """Whether a multiperf config asks for chord controls (issue #12)."""
-  controls = config.get('controls', '')
-  if controls not in ('', 'triad_chords'):
-    raise ValueError(f"config.controls={controls!r}: use '' (none) or 'triad_chords'")
-  return controls == 'triad_chords'

@@ -178,12 +178,6 @@ class MultiPerformanceConverter:
         'chords': self.chords,
     }
 
-  @classmethod
-  def from_fingerprint(cls, fingerprint: dict) -> 'MultiPerformanceConverter':
-    keys = ('max_num_instruments', 'max_events_per_instrument', 'min_num_instruments',
-            'min_total_events', 'hop_size_bars', 'max_windows', 'chords')
-    return cls(**{k: fingerprint[k] for k in keys})
-
   # -- extraction ------------------------------------------------------------
   def _empty(self) -> np.ndarray:
     return np.zeros((0, self.seq_len, 1 + self.chords), np.int16)

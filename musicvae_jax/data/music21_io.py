@@ -44,10 +44,7 @@ from typing import Iterable, Sequence
 import note_seq
 from note_seq.protobuf import music_pb2
 
-try:  # One exception class for every reader; midi_io owns the public name.
-  from musicvae_jax.data.midi_io import BadInputError
-except ImportError:  # pragma: no cover - midi_io not written yet.
-  from musicvae_jax.data.errors import BadInputError
+from musicvae_jax.data.errors import BadInputError  # one class for every reader
 
 ABC_SUFFIXES = ('.abc',)
 MUSICXML_SUFFIXES = ('.xml', '.musicxml', '.mxl')

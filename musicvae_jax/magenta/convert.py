@@ -248,32 +248,14 @@ def compare_trees(ours: dict[str, Any], theirs: dict[str, Any], path: str = '') 
           f'shape {tuple(np.shape(theirs[key]))}')
 
 
-# Magenta config name -> our config file and variant.
-MAGENTA_CONFIGS: dict[str, str] = {
-    'cat-mel_2bar_small': 'mel_2bar.py:small',
-    'cat-mel_2bar_big': 'mel_2bar.py:big',
-    'flat-mel_16bar': 'flat_16bar.py:full',
-    'hierdec-mel_16bar': 'hier.py:full',
-    'cat-drums_2bar_small': 'drums_2bar.py:small',
-    'cat-drums_2bar_big': 'drums_2bar.py:big',
-    'flat-trio_16bar': 'trio_16bar.py:flat',
-    'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
-    'hier-mel_16bar': 'hier_mel_16bar.py:full',
-    'hier-trio_16bar': 'hier_trio_16bar.py:full',
-    'cat-mel_2bar_med_chords': 'mel_2bar_chords.py:med',
-    'hier-multiperf_vel_1bar_med': 'multiperf.py:med',
-    'hier-multiperf_vel_1bar_big': 'multiperf.py:big',
-    'hier-multiperf_vel_1bar_med_chords': 'multiperf.py:med_chords',
-    'hier-multiperf_vel_1bar_big_chords': 'multiperf.py:big_chords',
-    # GrooVAE (flat encoder + GrooveLstmDecoder: same variable names as cat-mel).
-    **{name: f'{name}.py:magenta' for name in (
-        'groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
-        'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
-        'groovae_2bar_hits_control')},
-    'groovae_2bar_hits_control_tfds': 'groovae_2bar_hits_control.py:magenta',
-    'nade-drums_2bar_reduced': 'nade_drums_2bar.py:reduced',
-    'nade-drums_2bar_full': 'nade_drums_2bar.py:full',
-}
+def magenta_configs() -> dict[str, str]:
+  """Magenta config name -> our config spec (`FILE.py:VARIANT`), from every
+  family's `magenta_configs` (family.py)."""
+  from musicvae_jax import family as family_lib
+  out: dict[str, str] = {}
+  for name in family_lib.FAMILIES:
+    out.update(family_lib.get(name).magenta_configs)
+  return out
 
 
 def config_for(magenta_name: str, config_spec: str | None = None):
@@ -283,10 +265,11 @@ def config_for(magenta_name: str, config_spec: str | None = None):
     if not magenta_name:
       raise ValueError('--magenta_config is needed for a TF checkpoint (a '
                        'magenta.js folder names its model in config.json)')
-    if magenta_name not in MAGENTA_CONFIGS:
+    known = magenta_configs()
+    if magenta_name not in known:
       raise ValueError(f'--magenta_config={magenta_name!r} is not supported; '
-                       f'known: {", ".join(sorted(MAGENTA_CONFIGS))}')
-    config_spec = MAGENTA_CONFIGS[magenta_name]
+                       f'known: {", ".join(sorted(known))}')
+    config_spec = known[magenta_name]
   config = config_base.load_config_file(config_spec)
   config.magenta_name = magenta_name
   return config
@@ -298,7 +281,8 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
   import jax
   import jax.numpy as jnp
 
-  from musicvae_jax import checkpoints, config_base, families, input_pipeline, steps
+  from musicvae_jax import checkpoints, config_base, steps
+  from musicvae_jax import family as family_lib
   from musicvae_jax.magenta import tf_bundle
 
   from musicvae_jax.magenta import tfjs
@@ -348,7 +332,8 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     if theirs in extra:
       config[ours] = type(config[ours])(extra[theirs])
   config_base.validate(config)
-  converter_spec = input_pipeline.token_spec(_converter(config))
+  parts = family_lib.build(config)   # config.output_family
+  converter_spec = parts.spec
   if 'output_depths' in sizes and tuple(sizes['output_depths']) != tuple(converter_spec.part_depths):
     raise CheckpointMismatchError(
         f'the checkpoint\'s core decoders output {sizes["output_depths"]} classes, the '
@@ -360,9 +345,8 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
     raise CheckpointMismatchError(
         f'the checkpoint outputs {sizes["output_depth"]} classes, the '
         f'{config.encoding} encoding has {expected_depth}')
-  model = families.make_model(config, converter_spec)  # config.output_family
-  example = input_pipeline.example_batch(config, converter_spec, 1)
-  state = steps.create_train_state(config, model, example)
+  example = parts.objective.example_batch(config, 1)
+  state = steps.create_train_state(config, parts.model, parts.objective, example)
   compare_trees(jax.tree.map(np.asarray, state.params), params)
   params = jax.tree.map(lambda ref, new: jnp.asarray(new, ref.dtype),
                         state.params, params)
@@ -380,7 +364,3 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
   checkpoints.write_config(workdir, config)
   return workdir
 
-
-def _converter(config):
-  from musicvae_jax.data import converters
-  return converters.make_converter(config)

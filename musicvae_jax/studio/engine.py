@@ -99,12 +99,13 @@ class Studio:
     self.z_size = int(config.z_size)
     self.slice_bars = int(config.slice_bars)
     self.window_seconds = model.seq_len * 60.0 / self.qpm / model.converter.steps_per_quarter
-    self.melodic = config.encoding in ('melody', 'trio')
+    # What the page offers is what the family declares (family.py).
+    self.capabilities = model.family.capabilities(config)
+    self.melodic = bool(self.capabilities['attribute'])
     # Chord-conditioned models: every decode reads a chord per step.
-    self.takes_chords = (bool(getattr(model, 'num_controls', 0))
-                         and config.get('controls', '') == 'triad_chords')
+    self.takes_chords = bool(self.capabilities['chords'])
     # GrooVAE: float drum windows; uploads can be humanized / drumified.
-    self.groove = callable(getattr(model, 'humanize', None))
+    self.groove = bool(self.capabilities['humanize'])
 
   # -- bookkeeping -------------------------------------------------------------
   def _new_id(self, prefix: str) -> str:
@@ -132,7 +133,7 @@ class Studio:
         'encoding': config.encoding,
         'slice_bars': self.slice_bars,
         'z_size': self.z_size,
-        'step': int(getattr(self.model, 'step', 0) or 0),
+        'step': int(self.model.step or 0),
         'window_seconds': self.window_seconds,
         'qpm': self.qpm,
         'attributes': sorted(attributes.ATTRIBUTES) if self.melodic else [],
@@ -307,16 +308,17 @@ class Studio:
     """GrooVAE: the whole uploaded beat through `model.humanize` (velocities
     and micro-timing) or `model.drumify` (any rhythm -> a full kit)."""
     temperature = self._check_temperature(temperature)
-    if not self.groove:
-      raise StudioError('humanize / drumify need a GrooVAE run (configs/groovae_*.py)')
     if how not in ('humanize', 'drumify'):
       raise StudioError(f'unknown performance {how!r}: humanize or drumify')
+    if not self.capabilities[how]:
+      raise StudioError(f'{how}: {self.capabilities[how].reason}')
     with self.lock:
       upload = self.uploads.get(upload_id)
       if upload is None:
         raise StudioError(f'no upload {upload_id!r}: upload the file again')
       try:
-        ns = getattr(self.model, how)(upload.ns, temperature, int(seed))
+        perform = {'humanize': self.model.humanize, 'drumify': self.model.drumify}[how]
+        ns = perform(upload.ns, temperature, int(seed))
       except ValueError as error:
         raise StudioError(f'{upload.name}: {error}') from None
       return self._add(f'{upload.name}, {how[:-1]}ed (T={temperature:g}, seed {int(seed)})',
@@ -393,11 +395,12 @@ class Studio:
         if not path.is_dir():
           raise StudioError(f'{folder} is not a folder on the studio\'s machine')
         data = cache.load_or_build_windows(
-            path, input_pipeline.default_cache_dir(config) / 'windows', config,
-            num_workers=1, progress=False)
+            path, input_pipeline.default_cache_dir(config) / 'windows',
+            self.model.converter, num_workers=1,
+            fast=bool(config.get('fast_midi', False)), progress=False)
         source = str(path)
       else:
-        data = input_pipeline.load(config).eval
+        data = input_pipeline.load(config, self.model.converter).eval
         source = "the run's eval set"
     except StudioError:
       raise

@@ -4,7 +4,7 @@
     performance = model.humanize(beat_ns, temperature=0.3)
     kit = model.drumify(tapped_or_melodic_ns)
 
-Windows are Magenta's 27-vectors (data/groove.py). Encoding and decoding use
+Windows are Magenta's 27-vectors (families/groove/data.py). Encoding and decoding use
 the converter in Magenta's inference mode (the reduced drum map, which knows
 every General MIDI drum pitch). A longer input is cut into consecutive
 `slice_bars` windows (empty bars kept, so the output lines up with the input)
@@ -24,9 +24,8 @@ import ml_collections
 import numpy as np
 from note_seq.protobuf import music_pb2
 
-from musicvae_jax import families
-from musicvae_jax.data import converters, groove
 from musicvae_jax.data.errors import BadInputError
+from musicvae_jax.families.groove import data as groove
 from musicvae_jax.trained_model import ExtractionError, TrainedModel, slerp
 
 TAP_PITCH = 46   # any mapped pitch: tapify collapses every hit onto one channel
@@ -92,7 +91,7 @@ class GrooveTrainedModel(TrainedModel):
 
   def _make_converter(self, config):
     """Magenta's inference mode: the reduced drum map (every GM drum pitch)."""
-    return converters.make_converter(config).for_inference()
+    return groove.converter_from_config(config).for_inference()
 
   @property
   def window_seconds_at(self):
@@ -239,5 +238,3 @@ class GrooveTrainedModel(TrainedModel):
     tapped.filename = _name(ns)
     return self.perform(tapped, temperature, seed)
 
-
-families.TRAINED_MODELS['groove'] = GrooveTrainedModel

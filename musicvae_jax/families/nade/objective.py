@@ -1,5 +1,5 @@
-"""The NADE drum decoder's output family (see `families.py`): how
-`models/nade_vae.NadeMusicVAE` is called, scored and measured.
+"""The NADE drum decoder's objective (see `objectives.py`): how
+`model.NadeMusicVAE` is called, scored and measured.
 
 Batches are the usual `tokens` (here the drum roll: int `[B, T, D]` of 0/1),
 `lengths`, `weights`. The model returns, per step, `log_prob` (log p of the
@@ -14,9 +14,6 @@ target frame under the NADE, Magenta's 1e-6 inside the log) and `cond_probs`
   * eval: teacher forced and at sampling probability 1 (each step reads the
     previous step's thresholded NADE frame: Magenta's eval mode with a
     scheduled-sampling config).
-
-`NadeTrainedModel` (what `TrainedModel.from_workdir` returns for these runs)
-also takes Magenta's array inputs: rolls `[B, T, D]` or roll inputs `[B, T, D + 1]`.
 """
 
 from __future__ import annotations
@@ -28,8 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from musicvae_jax import config_base, families
-from musicvae_jax.trained_model import TrainedModel
+from musicvae_jax import config_base, objectives
 
 Batch = dict[str, jax.Array]
 
@@ -67,7 +63,7 @@ def rates(sums: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclasses.dataclass(frozen=True)
-class NadeFamily(families.OutputFamily):
+class NadeObjective(objectives.Objective):
   """Multi-label drum frames scored by a NADE (module docstring)."""
 
   num_dims: int
@@ -96,7 +92,7 @@ class NadeFamily(families.OutputFamily):
                        rngs=rngs, method='decode')
 
   def mask(self, batch):
-    return families.step_mask(batch['lengths'], batch['tokens'].shape[1])
+    return objectives.step_mask(batch['lengths'], batch['tokens'].shape[1])
 
   def reconstruction_loss(self, out, batch, mask):
     return -jnp.sum(out['log_prob'] * mask, axis=-1)
@@ -114,7 +110,7 @@ class NadeFamily(families.OutputFamily):
 
   def summarise_eval(self, sums, part_names):
     del part_names
-    out = families.common_eval_averages(sums)
+    out = objectives.common_eval_averages(sums)
     for mode in ('teacher_forced', 'sampled'):
       counts = {k: float(sums[f'{mode}_{k}']) for k in
                 ('true_pos', 'false_pos', 'false_neg', 'frames_correct', 'frames')}
@@ -122,34 +118,3 @@ class NadeFamily(families.OutputFamily):
         out[f'{key}_{mode}'] = float(value)
     return out
 
-  def sample(self, key, raw, temperature=1.0):
-    raise NotImplementedError('the NADE samples inside NadeDecoder (it needs '
-                              'its own weights)')
-
-
-def build_model(config, spec):
-  from musicvae_jax.models.nade_vae import NadeMusicVAE
-  return NadeMusicVAE.from_config(config, spec)
-
-
-families.register_model('nade', build_model)
-
-
-class NadeTrainedModel(TrainedModel):
-  """`TrainedModel` for NADE drums (`TrainedModel.from_workdir` returns it for
-  `output_family='nade'`): array inputs may be drum rolls `[B, T, D]` (ints or
-  floats, Magenta's decoder targets) or Magenta's encoder inputs
-  `[B, T, D + 1]` (the bits and the "no hits" bit)."""
-
-  def _tokens_from(self, inputs: np.ndarray) -> np.ndarray:
-    inputs = np.asarray(inputs)
-    dims = self.spec.num_parts
-    if inputs.ndim == 3 and inputs.shape[-1] == dims + 1:
-      inputs = inputs[..., :dims]
-    if inputs.ndim != 3 or inputs.shape[-1] != dims:
-      raise ValueError(f'inputs of shape {inputs.shape}: expected drum rolls '
-                       f'[B, T, {dims}] or roll inputs [B, T, {dims + 1}]')
-    return (inputs > 0).astype(np.int32)
-
-
-families.TRAINED_MODELS['nade'] = NadeTrainedModel

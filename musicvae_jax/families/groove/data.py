@@ -354,14 +354,3 @@ def converter_from_config(config, inference: bool = False) -> GrooveConverter:
           float(config.groove_max_note_dropout_probability)
           if config.groove_max_note_dropout_probability else None),
       inference=inference, seed=int(config.seed))
-
-
-def converter_from_fingerprint(fingerprint: dict) -> GrooveConverter:
-  """A converter that extracts the same windows (cache workers; no input
-  transformations, which apply at batch time)."""
-  return GrooveConverter(
-      split_bars=fingerprint['split_bars'],
-      steps_per_quarter=fingerprint['steps_per_quarter'],
-      quarters_per_bar=fingerprint['quarters_per_bar'],
-      pitch_classes=fingerprint['pitch_classes'],
-      inference_pitch_classes=fingerprint['inference_pitch_classes'])

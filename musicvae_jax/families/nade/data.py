@@ -149,12 +149,3 @@ def make_converter(config) -> DrumRollConverter:
       pitch_class_set=config.get('drum_pitch_classes', 'reduced'),
       slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
       max_windows=config.max_windows_per_sequence)
-
-
-def converter_from_fingerprint(fingerprint: dict) -> DrumRollConverter:
-  return DrumRollConverter(
-      pitch_class_set=fingerprint['pitch_classes'],
-      slice_bars=fingerprint['slice_bars'],
-      steps_per_quarter=fingerprint['steps_per_quarter'],
-      max_windows=fingerprint['max_windows'], max_bars=fingerprint['max_bars'],
-      gap_bars=fingerprint['gap_bars'])

@@ -5,7 +5,7 @@ encoder [512] + GrooveLstmDecoder [256, 256], z 256, batch 512, free_bits 48,
 max_beta 0.2, beta_rate 0 (beta = max_beta from step 1), dropout_keep_prob 0.3,
 teacher forcing (sampling 'constant' 0), Adam lr 1e-3 decaying 0.9999 to 1e-5,
 no transposition. Input transformations per config (`groove_*` fields,
-data/groove.py).
+families/groove/data.py).
 
 Variants (`--config=configs/groovae_2bar_humanize.py:NAME`):
   magenta  Magenta's sizes (the default).
@@ -33,7 +33,7 @@ def groovae_config(magenta_name: str, variant: str, path: str, *, bars: int = 2,
   c.max_transpose = 0               # Magenta: note_sequence_augmenter=None
   # Magenta's GrooveConverter returns every window (hop = window); 0 = no cap.
   c.max_windows_per_sequence = 0
-  # ---- GrooVAE input transformations (data/groove.py) ----
+  # ---- GrooVAE input transformations (families/groove/data.py) ----
   # Encoder input: hits only (velocities and offsets zeroed).
   c.groove_humanize = humanize
   # Encoder input: each step's loudest drum on one channel (open hi-hat).

@@ -1,7 +1,7 @@
 """MusicVAE with Magenta's NADE drum decoder (`MultiLabelRnnNadeDecoder`).
 
 Windows are drum rolls: int `[B, T, D]` of 0/1, one bit per drum class
-(`data/drum_roll.py`). The model:
+(`families/nade/data.py`). The model:
 
   * encoder: Magenta's bidirectional LSTM encoder reading the roll input,
     `[bits (D), no hits (1)]` per step -> (mu, sigma);
@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from musicvae_jax import config_base
-from musicvae_jax.models import nade
+from musicvae_jax.families.nade import nade
 from musicvae_jax.models.decoders import MAGENTA_STATE_INIT
 from musicvae_jax.models.encoders import FeatureEncoder
 from musicvae_jax.models.inputs import TokenSpec
@@ -210,11 +210,6 @@ class NadeMusicVAE(nn.Module):
                                self.dec_rnn_sizes, self.z_size, self.forget_bias,
                                self.dtype, self.unroll, self.remat,
                                custom_vjp=self.custom_vjp, loops=self.loops)
-
-  @property
-  def family(self):
-    from musicvae_jax.nade_family import NadeFamily
-    return NadeFamily(self.num_dims)
 
   # -- public API ----------------------------------------------------------
   def encode(self, tokens: jax.Array,

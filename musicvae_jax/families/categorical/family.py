@@ -1,0 +1,82 @@
+"""The categorical family: MusicVAE over token windows (softmax outputs).
+
+Melody, drums, trio (flat and hierarchical decoders, flat and hierarchical
+encoders), chord-conditioned melody and multitrack (multiperf) runs. The
+converters are the data package's (`converters.py` here is the table), the
+model is the shared `models.vae.MusicVAE`, the inference class is the base
+`TrainedModel`.
+"""
+
+from __future__ import annotations
+
+from musicvae_jax import family as family_lib
+from musicvae_jax.families.categorical import converters
+from musicvae_jax.families.categorical.objective import CategoricalObjective
+from musicvae_jax.models.vae import MusicVAE
+from musicvae_jax.trained_model import TrainedModel
+
+SUPPORTED = family_lib.SUPPORTED
+unsupported = family_lib.unsupported
+
+# Encodings whose part 0 is a melody (attributes.py reads its pitches).
+_MELODIC = ('melody', 'trio')
+
+
+class CategoricalFamily:
+  name = 'categorical'
+  description = 'MusicVAE over tokens: melody, drums, trio, chords, multitrack'
+  magenta_configs = {
+      'cat-mel_2bar_small': 'mel_2bar.py:small',
+      'cat-mel_2bar_big': 'mel_2bar.py:big',
+      'flat-mel_16bar': 'flat_16bar.py:full',
+      'hierdec-mel_16bar': 'hier.py:full',
+      'cat-drums_2bar_small': 'drums_2bar.py:small',
+      'cat-drums_2bar_big': 'drums_2bar.py:big',
+      'flat-trio_16bar': 'trio_16bar.py:flat',
+      'hierdec-trio_16bar': 'trio_16bar.py:hierdec',
+      'hier-mel_16bar': 'hier_mel_16bar.py:full',
+      'hier-trio_16bar': 'hier_trio_16bar.py:full',
+      'cat-mel_2bar_med_chords': 'mel_2bar_chords.py:med',
+      'hier-multiperf_vel_1bar_med': 'multiperf.py:med',
+      'hier-multiperf_vel_1bar_big': 'multiperf.py:big',
+      'hier-multiperf_vel_1bar_med_chords': 'multiperf.py:med_chords',
+      'hier-multiperf_vel_1bar_big_chords': 'multiperf.py:big_chords',
+  }
+
+  def make_converter(self, config):
+    return converters.make_converter(config)
+
+  def build_model(self, config, spec):
+    return MusicVAE.from_config(config, spec)
+
+  def objective(self, config, spec):
+    del config
+    return CategoricalObjective(tuple(spec.part_depths), len(spec.control_depths))
+
+  def trained_model_class(self):
+    return TrainedModel
+
+  def capabilities(self, config):
+    encoding = config.encoding
+    chords = bool(config.get('controls', ''))
+    return {
+        'train': SUPPORTED,
+        'evaluate': SUPPORTED,
+        'sample': SUPPORTED,
+        'interpolate': SUPPORTED,
+        'reconstruct': SUPPORTED,
+        'attribute': (SUPPORTED if encoding in _MELODIC else unsupported(
+            f'attribute vectors read melody pitches; {encoding} tokens have none')),
+        'humanize': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
+        'drumify': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
+        'chords': (SUPPORTED if chords else unsupported(
+            'not chord-conditioned (config.controls is empty; see '
+            'configs/mel_2bar_chords.py, configs/multiperf.py:med_chords)')),
+        'render': SUPPORTED,
+        'studio': SUPPORTED,
+        'export_magentajs': SUPPORTED,
+        'convert_magenta': SUPPORTED,
+    }
+
+
+FAMILY = CategoricalFamily()

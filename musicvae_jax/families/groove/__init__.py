@@ -1,0 +1,1 @@
+"""The groove family (family.py: FAMILY)."""

@@ -1,0 +1,1 @@
+"""The nade family (family.py: FAMILY)."""

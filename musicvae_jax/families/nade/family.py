@@ -1,0 +1,65 @@
+"""The NADE drums family: Magenta's nade-drums_2bar_* (drum rolls, a
+bidirectional encoder and an LSTM decoder whose output is a NADE over the
+drum classes of each step).
+
+  data.py       DrumRollConverter (NoteSequence <-> 0/1 drum rolls [T, D])
+  nade.py       the NADE layer (log-probabilities, sampling)
+  model.py      NadeMusicVAE (feature encoder + LSTM decoder + NADE)
+  objective.py  NadeObjective (-log p of each frame, Magenta's hit metrics)
+  trained.py    NadeTrainedModel (also takes Magenta's array inputs)
+"""
+
+from __future__ import annotations
+
+from musicvae_jax import family as family_lib
+from musicvae_jax.families.nade import data
+from musicvae_jax.families.nade.model import NadeMusicVAE
+from musicvae_jax.families.nade.objective import NadeObjective
+from musicvae_jax.families.nade.trained import NadeTrainedModel
+
+SUPPORTED = family_lib.SUPPORTED
+unsupported = family_lib.unsupported
+
+
+class NadeFamily:
+  name = 'nade'
+  description = 'NADE drums: multi-label drum frames scored by a NADE'
+  magenta_configs = {
+      'nade-drums_2bar_reduced': 'nade_drums_2bar.py:reduced',
+      'nade-drums_2bar_full': 'nade_drums_2bar.py:full',
+  }
+
+  def make_converter(self, config):
+    return data.make_converter(config)
+
+  def build_model(self, config, spec):
+    return NadeMusicVAE.from_config(config, spec)
+
+  def objective(self, config, spec):
+    del config
+    return NadeObjective(spec.num_parts)
+
+  def trained_model_class(self):
+    return NadeTrainedModel
+
+  def capabilities(self, config):
+    del config
+    return {
+        'train': SUPPORTED,
+        'evaluate': SUPPORTED,
+        'sample': SUPPORTED,
+        'interpolate': SUPPORTED,
+        'reconstruct': SUPPORTED,
+        'attribute': unsupported('attribute vectors read melody pitches; '
+                                 'drum rolls have none'),
+        'humanize': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
+        'drumify': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
+        'chords': unsupported('NADE drums have no chord controls'),
+        'render': SUPPORTED,
+        'studio': SUPPORTED,
+        'export_magentajs': SUPPORTED,
+        'convert_magenta': SUPPORTED,
+    }
+
+
+FAMILY = NadeFamily()
