@@ -39,13 +39,14 @@ def write_midi(ns, path: str | Path) -> None:
 
   Drum notes (`is_drum`) go to MIDI channel 10 (pretty_midi reads them back
   with `is_drum=True`); every other note keeps its `program`; chord symbols
-  (CHORD_SYMBOL annotations) are written as text events. `ns` is not
+  (CHORD_SYMBOL annotations) are written as text events. Times before 0
+  are written at 0 and every note lasts at least one MIDI tick. `ns` is not
   modified.
   """
-  if not ns.ticks_per_quarter or _unnamed_instruments(ns):
-    ns = _copy(ns)
-    ns.ticks_per_quarter = ns.ticks_per_quarter or MIDI_TICKS_PER_QUARTER
-    _name_instruments(ns)
+  ns = _copy(ns)
+  ns.ticks_per_quarter = ns.ticks_per_quarter or MIDI_TICKS_PER_QUARTER
+  _name_instruments(ns)
+  _clip_midi_times(ns)
   chords = [(a.time, a.text) for a in ns.text_annotations
             if a.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL]
   if not chords:
@@ -78,6 +79,25 @@ def _name_instruments(ns) -> None:
     name = role if part.is_drum else (
         f'{role}: {pretty_midi.program_to_instrument_name(part.program)}')
     ns.instrument_infos.add(instrument=part.instrument, name=name)
+
+
+def _clip_midi_times(ns) -> None:
+  """Moves every time before 0 to 0 and lengthens notes shorter than one tick
+  to one tick (in place).
+
+  GrooVAE's micro-timing starts an early first hit a few ms before 0. A note
+  whose on and off fall on the same tick is written off-then-on, so players
+  (FluidSynth, DAWs) hold it to the end of the file.
+  """
+  slowest = min([t.qpm for t in ns.tempos if t.qpm > 0] + [120.0])
+  tick = 60.0 / (slowest * ns.ticks_per_quarter)   # longest tick, seconds
+  for note in ns.notes:
+    note.start_time = max(note.start_time, 0.0)
+    note.end_time = max(note.end_time, note.start_time + tick)
+  for events in (ns.tempos, ns.time_signatures, ns.key_signatures,
+                 ns.text_annotations, ns.control_changes, ns.pitch_bends):
+    for event in events:
+      event.time = max(event.time, 0.0)
 
 
 def _copy(ns):
@@ -158,8 +178,17 @@ def _part_styles(parts: Sequence[Part]) -> dict[Part, tuple[str, tuple]]:
 
 
 def _end_time(ns) -> float:
-  """`ns.total_time`, or the last note end if that is later (seconds)."""
-  return max([ns.total_time] + [n.end_time for n in ns.notes])
+  """`ns.total_time`, or the last note end if that is later (seconds, >= 0)."""
+  return max([ns.total_time, 0.0] + [n.end_time for n in ns.notes])
+
+
+def _span(note, limit: float) -> tuple[float, float]:
+  """(start, end) of `note` in seconds, clipped into [0, limit], end >= start.
+
+  GrooVAE's micro-timing starts an early first hit a few ms before 0.
+  """
+  start = min(max(note.start_time, 0.0), limit)
+  return start, min(max(note.end_time, start), limit)
 
 
 def _beat_and_bar(ns) -> tuple[float, int]:
@@ -240,6 +269,9 @@ class _Layout:
     return self.left + self.plot_width + self.right
 
   def x(self, seconds: float) -> int:
+    """Pixel column of a time, clipped to the plot (nothing is drawn over the
+    labels, e.g. an early first hit before 0)."""
+    seconds = min(max(seconds, 0.0), self.duration)
     return self.left + int(round(seconds * self.pixels_per_second))
 
 
@@ -724,19 +756,23 @@ def synthesize(ns, sample_rate: int = 22050) -> np.ndarray:
     T = max(ns.total_time, last note end): the sequence plus a
     RELEASE_SECONDS tail in which the last notes die away. Peak-normalised to
     0.89 (about -1 dBFS), so always within [-1, 1]; all zeros if there are no
-    notes. Deterministic (drum noise uses a fixed seed).
+    notes. Deterministic (drum noise uses a fixed seed). Note times are
+    clipped into [0, T]: a note starting before 0 (GrooVAE's early first hit)
+    starts at 0; a zero-length note is a short blip.
   """
   out = np.zeros(audio_length(ns, sample_rate), np.float32)
   rng = np.random.default_rng(0)
+  end_time = _end_time(ns)
   for note in ns.notes:
-    start = int(round(note.start_time * sample_rate))
-    if start >= len(out) or note.velocity <= 0:
+    if note.velocity <= 0:
       continue
+    begin, end = _span(note, end_time)
+    start = int(round(begin * sample_rate))
     if note.is_drum:
       sound = _drum_voice(note.pitch, note.velocity, sample_rate, rng)
     else:
-      sound = _pitched_voice(note.pitch, note.end_time - note.start_time,
-                             note.velocity, note.program, sample_rate)
+      sound = _pitched_voice(note.pitch, end - begin, note.velocity, note.program,
+                             sample_rate)
     stop = min(len(out), start + len(sound))
     out[start:stop] += sound[:stop - start]
   fade = min(len(out), int(_FINAL_FADE_SECONDS * sample_rate))
