@@ -11,7 +11,8 @@ import note_seq
 import numpy as np
 import pytest
 
-from musicvae_jax import render, soundfont
+from musicvae_jax import render
+from musicvae_jax.render import soundfont
 
 FAKE = '''#!{python}
 # Stand-in for `fluidsynth -ni ... -r RATE -F OUT ... SF2 MIDI`: a 440 Hz stereo tone, 1 s;

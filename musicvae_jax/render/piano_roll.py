@@ -788,7 +788,7 @@ def preview_audio(ns, sample_rate: int = 22050) -> np.ndarray:
   """Audio for previews: FluidSynth with a GM SoundFont when the system has
   both (see `soundfont.find`), else `synthesize`. Same shape and peak as
   `synthesize`: float32 `[audio_length(ns, sample_rate)]`, peak 0.89."""
-  from musicvae_jax import soundfont
+  from musicvae_jax.render import soundfont
   engine = soundfont.find()
   if engine is None:
     return synthesize(ns, sample_rate)
