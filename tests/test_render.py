@@ -199,6 +199,107 @@ def test_drums_only_and_empty_audio(tmp_path):
   Image.open(tmp_path / 'empty.png').verify()
 
 
+# -- times outside the sequence --------------------------------------------------
+
+def _out_of_range():
+  """GrooVAE-style timing: a kick and a note 4 ms before 0 (an early first
+  step), a note ending past total_time, a zero-length note and a note wholly
+  before 0."""
+  ns = music_pb2.NoteSequence()
+  ns.tempos.add(qpm=QPM)
+  ns.notes.add(pitch=36, start_time=-0.004, end_time=-0.004 + STEP, velocity=100,
+               instrument=9, is_drum=True)
+  ns.notes.add(pitch=60, start_time=-0.004, end_time=0.5, velocity=90)
+  ns.notes.add(pitch=64, start_time=1.5, end_time=2.5, velocity=90)
+  ns.notes.add(pitch=67, start_time=1.0, end_time=1.0, velocity=90)
+  ns.notes.add(pitch=72, start_time=-0.3, end_time=-0.1, velocity=90)
+  ns.total_time = 2.0
+  return ns
+
+
+def _clipped_to_zero(ns):
+  """`ns` with every time below 0 raised to 0."""
+  out = music_pb2.NoteSequence()
+  out.CopyFrom(ns)
+  for note in out.notes:
+    note.start_time, note.end_time = max(note.start_time, 0.0), max(note.end_time, 0.0)
+  return out
+
+
+def test_synthesize_clips_times_outside_the_sequence():
+  ns = _out_of_range()
+  audio = render.synthesize(ns, 16000)
+  assert audio.shape == (render.audio_length(ns, 16000),)
+  assert audio.shape == (round(2.5 * 16000) + round(render.RELEASE_SECONDS * 16000),)
+  assert np.isfinite(audio).all() and 0.5 < np.abs(audio).max() <= 1.0
+  assert np.abs(audio[:160]).max() > 1e-2          # the early kick sounds at 0
+  np.testing.assert_array_equal(audio, render.synthesize(_clipped_to_zero(ns), 16000))
+
+
+def test_preview_audio_and_wav_clip_times_outside_the_sequence(tmp_path, monkeypatch):
+  monkeypatch.setenv('MUSICVAE_SYNTH', 'builtin')
+  ns = _out_of_range()
+  audio = render.preview_audio(ns, 16000)
+  assert audio.shape == (render.audio_length(ns, 16000),) and np.isfinite(audio).all()
+  render.write_wav(ns, tmp_path / 'x.wav', sample_rate=16000)
+  with wave.open(str(tmp_path / 'x.wav')) as f:
+    assert f.getnframes() == len(audio)
+
+
+def test_piano_roll_keeps_early_notes_inside_the_plot(tmp_path):
+  ns = _out_of_range()
+  pps = 1000.0                                     # 4 ms = 4 px
+  image = np.asarray(render.piano_roll_image(ns, pixels_per_second=pps))
+  layout = render._make_layout([ns], pps, None, 8)
+  gutter = image[:, :layout.left].reshape(-1, 3)
+  outlines = [render._darken(c) for c in (render.MELODY_COLOUR, render.DRUM_COLOUR)]
+  for colour in outlines + [render.TIMING_EARLY, render.TIMING_LATE]:
+    assert not np.all(gutter == colour, axis=-1).any(), colour
+  # The early kick is drawn from the start of the plot.
+  drums = np.all(image == render._darken(render.DRUM_COLOUR), axis=-1)
+  assert drums[:, layout.left + 1].any()
+  render.interpolation_strip([ns, ns], tmp_path / 'strip.png', pixels_per_second=pps)
+
+
+def _hanging_notes(path):
+  """(channel, pitch) of notes switched on but never off, per track."""
+  import mido
+  hanging = []
+  for track in mido.MidiFile(str(path)).tracks:
+    on = set()
+    for msg in track:
+      if msg.type == 'note_on' and msg.velocity > 0:
+        on.add((msg.channel, msg.note))
+      elif msg.type in ('note_on', 'note_off'):
+        on.discard((msg.channel, msg.note))
+    hanging += sorted(on)
+  return hanging
+
+
+@pytest.mark.parametrize('chords', [False, True])
+def test_write_midi_clips_times_outside_the_sequence(tmp_path, chords):
+  ns = _out_of_range()
+  if chords:                                       # the pretty_midi path
+    ns.text_annotations.add(time=-0.004, text='C', annotation_type=(
+        music_pb2.NoteSequence.TextAnnotation.CHORD_SYMBOL))
+  before = ns.SerializeToString()
+  path = tmp_path / 'x.mid'
+  render.write_midi(ns, path)
+  assert ns.SerializeToString() == before
+  # A zero-length note (or one clipped to zero length) must not become an
+  # off-before-on pair: FluidSynth and DAWs would hold it to the end.
+  assert _hanging_notes(path) == []
+  pm = pretty_midi.PrettyMIDI(str(path))
+  got = {n.pitch: (n.start, n.end) for i in pm.instruments for n in i.notes}
+  assert sorted(got) == sorted(n.pitch for n in ns.notes)   # none dropped
+  assert all(0.0 <= start < end for start, end in got.values())
+  assert got[36][0] == 0.0 and abs(got[36][1] - (STEP - 0.004)) < 1e-3
+  assert got[60][0] == 0.0 and abs(got[60][1] - 0.5) < 1e-3
+  assert abs(got[64][1] - 2.5) < 1e-3             # past total_time: kept
+  if chords:
+    assert [(t.text, t.time) for t in pm.text_events] == [('C', 0.0)]
+
+
 # -- page ------------------------------------------------------------------------
 
 def test_index_html_lists_items_and_escapes(tmp_path):

@@ -11,14 +11,25 @@ import note_seq
 import numpy as np
 import pytest
 
-from musicvae_jax import render, soundfont
+from musicvae_jax import render
+from musicvae_jax.render import soundfont
 
 FAKE = '''#!{python}
-# Stand-in for `fluidsynth -ni ... -r RATE -F OUT ... SF2 MIDI`: a 440 Hz stereo tone, 1 s.
+# Stand-in for `fluidsynth -ni ... -r RATE -F OUT ... SF2 MIDI`: a 440 Hz stereo tone, 1 s;
+# fails on a MIDI file with a note never switched off.
 import sys, wave, numpy as np
 args = sys.argv[1:]
 rate, out = int(args[args.index('-r') + 1]), args[args.index('-F') + 1]
 assert args[-2].endswith('.sf2') and args[-1].endswith('.mid'), args
+import mido
+for track in mido.MidiFile(args[-1]).tracks:  # a note left on would ring to the end
+  on = set()
+  for msg in track:
+    if msg.type == 'note_on' and msg.velocity:
+      on.add((msg.channel, msg.note))
+    elif msg.type in ('note_on', 'note_off'):
+      on.discard((msg.channel, msg.note))
+  assert not on, f'notes never switched off: {{sorted(on)}}'
 t = np.arange(rate) / rate
 pcm = (0.25 * np.sin(2 * np.pi * 440 * t) * 32767).astype('<i2')
 with wave.open(out, 'wb') as w:
@@ -64,6 +75,19 @@ def test_fluidsynth_is_used_when_present(fake_fluidsynth, tmp_path):
   render.write_wav(ns, tmp_path / 'a.wav')
   with wave.open(str(tmp_path / 'a.wav')) as w:
     assert w.getnframes() == render.audio_length(ns, 22050)
+
+
+def test_fluidsynth_gets_times_clipped(fake_fluidsynth):
+  """GrooVAE's early first hit (start_time < 0) and a zero-length note reach
+  FluidSynth as well-formed MIDI (every note switched off), same length."""
+  ns = _melody()
+  ns.notes.add(pitch=36, velocity=100, start_time=-0.004, end_time=0.12,
+               is_drum=True, instrument=9)
+  ns.notes.add(pitch=62, velocity=80, start_time=1.0, end_time=1.0)
+  ns.notes.add(pitch=65, velocity=80, start_time=-0.3, end_time=-0.1)
+  audio = render.preview_audio(ns, 16000)
+  assert audio.shape == (render.audio_length(ns, 16000),)
+  assert np.max(np.abs(audio)) == pytest.approx(0.89, abs=1e-3)
 
 
 def test_builtin_synthesiser_without_soundfont_or_when_asked(fake_fluidsynth, monkeypatch, tmp_path):

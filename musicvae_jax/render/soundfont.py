@@ -5,7 +5,7 @@ macOS: `brew install fluid-synth` plus any GM `.sf2` named by
 `MUSICVAE_SOUNDFONT`. Rendering runs the `fluidsynth` program (or the
 `pyfluidsynth` module when it is importable and no program is found).
 
-`find()` says what would be used; `render.preview_audio` calls `synthesize`
+`find()` says what would be used; `audio.preview_audio` calls `synthesize`
 here when `find()` finds both, else the built-in synthesiser.
 `MUSICVAE_SYNTH=builtin` always uses the built-in one.
 """
@@ -21,6 +21,8 @@ import wave
 from pathlib import Path
 
 import numpy as np
+
+from musicvae_jax.render.midi import write_midi
 
 # Where Debian's fluid-soundfont-gm, Fedora's fluid-soundfont-gm, Arch's
 # soundfont-fluid and Homebrew put a GM SoundFont.
@@ -92,18 +94,17 @@ def _read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 def synthesize(ns, sample_rate: int, engine: FluidSynth, length: int) -> np.ndarray:
   """Renders `ns` with FluidSynth: float32 mono `[length]` (cut or padded)."""
-  from musicvae_jax import render
   if engine.module:
     import pretty_midi
     with tempfile.TemporaryDirectory() as tmp:
-      render.write_midi(ns, Path(tmp) / 'in.mid')
+      write_midi(ns, Path(tmp) / 'in.mid')
       midi = pretty_midi.PrettyMIDI(str(Path(tmp) / 'in.mid'))
     audio = midi.fluidsynth(fs=sample_rate, sf2_path=str(engine.soundfont))
     audio = np.asarray(audio, np.float32)
   else:
     with tempfile.TemporaryDirectory() as tmp:
       midi, wav = Path(tmp) / 'in.mid', Path(tmp) / 'out.wav'
-      render.write_midi(ns, midi)
+      write_midi(ns, midi)
       subprocess.run([engine.program, '-ni', '-q', '-g', '0.8', '-r', str(sample_rate),
                       '-F', str(wav), '-T', 'wav', '-O', 's16',
                       str(engine.soundfont), str(midi)],
