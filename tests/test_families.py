@@ -1,6 +1,6 @@
-"""The output-family plug-in point: a non-categorical family trains and
-evaluates through the unchanged steps, and the categorical family is what the
-steps used before."""
+"""The objective plug-in point: a non-categorical objective trains and
+evaluates through the unchanged steps, the categorical objective is what the
+steps used before, and `family.get` is the one table from config to family."""
 
 import dataclasses
 
@@ -10,13 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicvae_jax import config_base, families, steps
+from musicvae_jax import config_base, family, objectives, steps
+from musicvae_jax.families.categorical.objective import CategoricalObjective
 from musicvae_jax.models import MusicVAE, TokenSpec
 
 
 @dataclasses.dataclass(frozen=True)
-class SquaredErrorFamily(families.OutputFamily):
-  """A toy family: float targets `[B, T, D]` scored by squared error."""
+class SquaredErrorObjective(objectives.Objective):
+  """A toy objective: float targets `[B, T, D]` scored by squared error."""
 
   console_keys = ('mse',)
 
@@ -37,7 +38,7 @@ class SquaredErrorFamily(families.OutputFamily):
     return {'outputs': model.apply({'params': params}, z, method='decode')}
 
   def mask(self, batch):
-    return families.step_mask(batch['lengths'], batch['targets'].shape[1])
+    return objectives.step_mask(batch['lengths'], batch['targets'].shape[1])
 
   def reconstruction_loss(self, out, batch, mask):
     err = jnp.sum(jnp.square(out['outputs'] - batch['targets']), -1)
@@ -51,17 +52,13 @@ class SquaredErrorFamily(families.OutputFamily):
     return {'sq_err': jnp.sum(self.reconstruction_loss(tf_out, batch, mask))}
 
   def summarise_eval(self, sums, part_names):
-    out = families.common_eval_averages(sums)
+    out = objectives.common_eval_averages(sums)
     out['sq_err'] = float(sums['sq_err']) / float(sums['examples'])
     return out
 
 
 class ToyVAE(nn.Module):
   z_size: int = 2
-
-  @property
-  def family(self):
-    return SquaredErrorFamily()
 
   def setup(self):
     self.mu = nn.Dense(self.z_size)
@@ -86,18 +83,19 @@ def _config():
   return config
 
 
-def test_a_continuous_family_trains_through_the_same_steps():
+def test_a_continuous_objective_trains_through_the_same_steps():
   config = _config()
   model = ToyVAE()
-  family = families.family_of(model)
-  batch = family.example_batch(config, 2)
+  objective = SquaredErrorObjective()
+  batch = objective.example_batch(config, 2)
   rng = np.random.default_rng(0)
   batch['inputs'] = rng.normal(size=(2, 4, 3)).astype(np.float32)
   batch['targets'] = batch['inputs'] * 0.5
-  state = steps.create_train_state(config, model, batch)
-  hp = steps.StepConfig.from_config(config, TokenSpec((3,)))
+  state = steps.create_train_state(config, model, objective, batch)
+  hp = steps.StepConfig.from_config(config)
   tx = steps.make_optimizer(config)
-  train = jax.jit(lambda s, b: steps.train_step(s, b, model=model, tx=tx, hp=hp))
+  train = jax.jit(lambda s, b: steps.train_step(s, b, model=model, objective=objective,
+                                                tx=tx, hp=hp))
   losses = []
   for _ in range(30):
     state, metrics = train(state, batch)
@@ -105,31 +103,37 @@ def test_a_continuous_family_trains_through_the_same_steps():
   assert set(metrics) >= {'loss', 'r_loss', 'kl_bits', 'accuracy', 'mse'}
   assert losses[-1] < losses[0]
   sums = steps.eval_step(state.params, batch, jax.random.key(1),
-                         state.step, model=model, hp=hp)
-  out = family.summarise_eval(jax.device_get(sums), ('x',))
+                         state.step, model=model, objective=objective, hp=hp)
+  out = objective.summarise_eval(jax.device_get(sums), ('x',))
   assert out['sq_err'] == pytest.approx(out['r_loss_teacher_forced'], rel=1e-5)
+  # jit_steps (what the trainer runs) takes the same objective.
+  train_jit, eval_jit, _ = steps.jit_steps(config, model, objective)
+  state2, metrics2 = train_jit(state, batch)
+  assert int(state2.step) == 31 and 'mse' in metrics2
+  assert float(eval_jit(state2.params, batch, jax.random.key(1), state2.step)['sq_err']) >= 0
 
 
-def test_categorical_family_is_the_old_loss_and_accuracy():
+def test_categorical_objective_is_the_old_loss_and_accuracy():
   config = config_base.base_config()
   config_base.make_tiny(config)
   spec = TokenSpec((5,))
-  model = MusicVAE.from_config(config, spec)
-  assert families.family_of(model) == families.CategoricalFamily((5,))
-  assert isinstance(families.make_model(config, spec), MusicVAE)
+  fam = family.get(config)
+  assert fam is family.get('categorical')
+  assert fam.objective(config, spec) == CategoricalObjective((5,))
+  assert isinstance(fam.build_model(config, spec), MusicVAE)
   rng = np.random.default_rng(0)
   tokens = jnp.asarray(rng.integers(0, 5, (2, 32, 1)), jnp.int32)
   logits = jnp.asarray(rng.normal(size=(2, 32, 5)), jnp.float32)
   batch = {'tokens': tokens, 'lengths': jnp.array([32, 20]),
            'weights': jnp.ones(2)}
-  family = families.family_of(model)
-  mask = family.mask(batch)
+  objective = fam.objective(config, spec)
+  mask = objective.mask(batch)
   assert float(mask.sum()) == 52
   want = -jnp.sum(jnp.take_along_axis(jax.nn.log_softmax(logits), tokens, -1)[..., 0]
                   * mask, -1)
-  np.testing.assert_allclose(family.reconstruction_loss({'logits': logits}, batch, mask),
+  np.testing.assert_allclose(objective.reconstruction_loss({'logits': logits}, batch, mask),
                              want, rtol=1e-6)
-  acc = family.train_metrics({'logits': logits}, batch, mask)['accuracy']
+  acc = objective.train_metrics({'logits': logits}, batch, mask)['accuracy']
   hits = (jnp.argmax(logits, -1) == tokens[..., 0]) * mask
   assert float(acc) == pytest.approx(float(hits.sum() / 52))
 
@@ -137,5 +141,7 @@ def test_categorical_family_is_the_old_loss_and_accuracy():
 def test_unknown_output_family_names_the_key():
   config = _config()
   config.output_family = 'nope'
+  with pytest.raises(ValueError, match="config.output_family='nope'"):
+    family.get(config)
   with pytest.raises(ValueError, match='config.output_family'):
-    families.make_model(config, TokenSpec((3,)))
+    family.build(config)
