@@ -1,9 +1,9 @@
-"""summarise_eval turns summed eval counts into averages worked out by hand."""
+"""The categorical objective's summarise_eval turns summed eval counts into averages worked out by hand."""
 
 import numpy as np
 import pytest
 
-from musicvae_jax import steps
+from musicvae_jax.families.categorical.objective import summarise_eval
 
 
 def _sums():
@@ -22,7 +22,7 @@ def _sums():
 
 
 def test_summarise_eval_by_hand():
-  out = steps.summarise_eval(_sums(), ('melody', 'bass'))
+  out = summarise_eval(_sums(), ('melody', 'bass'))
   assert out['loss'] == 5.0 and out['kl_bits'] == 3.0 and out['r_loss_sampled'] == 4.5
   assert out['accuracy_teacher_forced'] == pytest.approx(8 / 16)
   assert out['accuracy_teacher_forced/melody'] == pytest.approx(6 / 8)
@@ -40,6 +40,6 @@ def test_single_part_has_no_per_part_keys():
     for key in ('correct', 'count', 'event_correct', 'event_count'):
       sums[f'{mode}_{key}'] = sums[f'{mode}_{key}'][:1]
   del sums['class_correct/1'], sums['class_count/1']
-  out = steps.summarise_eval(sums, ('melody',))
+  out = summarise_eval(sums, ('melody',))
   assert out['mean_per_class_accuracy'] == pytest.approx(0.625)
   assert not any('/' in k and not k.startswith('bar_') for k in out)

@@ -64,7 +64,7 @@ def test_run_writes_media_text_histograms_and_hparams(tiny_run):
 
 def test_per_bar_accuracy_summary_for_hierarchical_models():
   import numpy as np
-  from musicvae_jax import steps
+  from musicvae_jax.families.categorical.objective import CategoricalObjective
   sums = {k: np.float32(4) for k in ('examples', 'loss', 'r_loss', 'r_loss_teacher_forced',
                                      'r_loss_sampled', 'kl_loss', 'kl_bits')}
   for mode in ('teacher_forced', 'sampled'):
@@ -72,7 +72,7 @@ def test_per_bar_accuracy_summary_for_hierarchical_models():
       sums[f'{mode}_{key}'] = np.array([1.0])
   sums['bar_correct'] = np.array([3.0, 1.0])
   sums['bar_count'] = np.array([4.0, 4.0])
-  out = steps.summarise_eval(sums, ('melody',))
+  out = CategoricalObjective((130,)).summarise_eval(sums, ('melody',))
   assert out['bar_accuracy/00'] == pytest.approx(0.75)
   assert out['bar_accuracy/01'] == pytest.approx(0.25)
 
@@ -83,17 +83,17 @@ def test_step_with_gradients_is_the_plain_step_plus_its_gradients():
   `jax.eval_shape`)."""
   import jax
   import numpy as np
-  from musicvae_jax import config_base, input_pipeline, steps
-  from musicvae_jax.data import converters
+  from musicvae_jax import config_base, family, steps
   from musicvae_jax.models import MusicVAE
   config = config_base.load_config_file('configs/mel_2bar.py:tiny')
   config.batch_size = 2
-  spec = input_pipeline.token_spec(converters.make_converter(config))
-  model = MusicVAE.from_config(config, spec)
-  batch = input_pipeline.example_batch(config, spec)
-  state = jax.eval_shape(lambda: steps.create_train_state(config, model, batch))
-  plain, _, _ = steps.jit_steps(config, model, spec)
-  with_grads = steps.jit_train_step_with_grads(config, model, spec)
+  parts = family.build(config)
+  model, objective = parts.model, parts.objective
+  assert isinstance(model, MusicVAE)
+  batch = objective.example_batch(config, config.batch_size)
+  state = jax.eval_shape(lambda: steps.create_train_state(config, model, objective, batch))
+  plain, _, _ = steps.jit_steps(config, model, objective)
+  with_grads, _, _ = steps.jit_steps(config, model, objective, with_grads=True)
   one, m1 = jax.eval_shape(plain, state, batch)
   two, m2, grads = jax.eval_shape(with_grads, state, batch)
   assert jax.tree.structure(one) == jax.tree.structure(two)
