@@ -60,18 +60,19 @@ def plan_kill(plan: str) -> None:
     checkpoints.Checkpointer.save = save
   elif kind == 'step':
     target = int(args[0])
-    # The trainer runs the train step that also returns gradients.
-    real_jit = steps.jit_train_step_with_grads
+    # The trainer runs the train step that also returns gradients
+    # (`steps.jit_steps(..., with_grads=True)`).
+    real_jit = steps.jit_steps
 
-    def jit_train_step_with_grads(*a, **kw):
-      train = real_jit(*a, **kw)
+    def jit_steps(*a, **kw):
+      train, *rest = real_jit(*a, **kw)
 
       def train_or_die(state, batch):
         if int(state.step) + 1 == target:
           _die()
         return train(state, batch)
-      return train_or_die
-    steps.jit_train_step_with_grads = jit_train_step_with_grads
+      return (train_or_die, *rest)
+    steps.jit_steps = jit_steps
   else:
     raise SystemExit(f'unknown plan {plan!r}')
 

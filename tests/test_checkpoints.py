@@ -58,19 +58,20 @@ def _tiny_config(tmp_path):
 
 def test_nan_loss_stops_before_saving(tmp_path, monkeypatch):
   config = _tiny_config(tmp_path)
-  real = steps.jit_train_step_with_grads  # the trainer's train step
+  real = steps.jit_steps  # builds the trainer's train step (with_grads=True)
 
   def poisoned(*args, **kwargs):
-    train = real(*args, **kwargs)
+    train, *rest = real(*args, **kwargs)
+    assert kwargs.get('with_grads')
 
     def train_nan_after_step_2(state, batch):
       new, metrics, grads = train(state, batch)
       if int(new.step) > 2:
         metrics = dict(metrics, loss=jnp.asarray(np.nan))
       return new, metrics, grads
-    return train_nan_after_step_2
+    return (train_nan_after_step_2, *rest)
 
-  monkeypatch.setattr(steps, 'jit_train_step_with_grads', poisoned)
+  monkeypatch.setattr(steps, 'jit_steps', poisoned)
   with pytest.raises(trainer.NonFiniteLossError, match='diverged before step 3'):
     trainer.train_and_evaluate(config, tmp_path / 'run')
   kept = checkpoints.Checkpointer(tmp_path / 'run', read_only=True)
