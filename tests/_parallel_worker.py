@@ -68,25 +68,27 @@ def eval_batch(seq_len: int):
 
 def _setup(mesh_n: int, sharding: str, abstract: bool = False):
   import jax
-  from musicvae_jax import config_base, input_pipeline, parallel, steps
+  from musicvae_jax import config_base, family, parallel, steps
   from musicvae_jax.models import MusicVAE, TokenSpec
   config = tiny_config()
   config.param_sharding = sharding
   config.mesh_shape = (mesh_n,)
   config_base.validate(config)
   spec = TokenSpec((90,))
-  model = MusicVAE.from_config(config, spec)
+  fam = family.get(config)
+  model, objective = fam.build_model(config, spec), fam.objective(config, spec)
+  assert isinstance(model, MusicVAE)
   mesh = parallel.make_mesh(config.mesh_shape)
   parallel.check_batch_size(config.batch_size, mesh)
-  example = input_pipeline.example_batch(config, spec)
-  init = lambda: steps.create_train_state(config, model, example)
+  example = objective.example_batch(config, config.batch_size)
+  init = lambda: steps.create_train_state(config, model, objective, example)
   if abstract:  # shapes, dtypes and shardings only: enough to restore into
     state = parallel.abstract_state(init, mesh, config.param_sharding)
     shardings = jax.tree.map(lambda s: s.sharding, state)
   else:
     state, shardings = parallel.create_sharded_state(init, mesh,
                                                      config.param_sharding)
-  fns = steps.jit_steps(config, model, spec, shardings,
+  fns = steps.jit_steps(config, model, objective, shardings,
                         parallel.batch_sharding(mesh))
   return config, mesh, state, fns
 
