@@ -11,7 +11,7 @@ import pretty_midi
 import pytest
 
 from conftest import write_midi
-from musicvae_jax import config_base, generate, input_pipeline, steps
+from musicvae_jax import config_base, family, generate, input_pipeline, steps
 from musicvae_jax.data import cache, chords, converters, pipeline
 from musicvae_jax.models import MusicVAE
 
@@ -115,15 +115,23 @@ def test_transposition_moves_melody_and_chords_together(tmp_path):
   np.testing.assert_array_equal(moved[2], windows[2])                # invalid: unchanged
 
 
-def test_fingerprint_is_new_and_round_trips():
+def test_fingerprint_is_new_and_round_trips(tmp_path):
+  import pickle
+  from musicvae_jax.data import midi_io
   config = config_base.load_config_file('configs/mel_2bar_chords.py:tiny')
-  converter = converters.make_converter(config)
+  converter = family.get(config).make_converter(config)
   assert isinstance(converter, chords.ChordMelodyConverter)
   assert converter.valid_programs is None and converter.control_depths == (49,)
   plain = converters.MelodyConverter(valid_programs=None)
   assert converter.fingerprint() != plain.fingerprint()
-  again = converters.converter_from_fingerprint(converter.fingerprint())
+  # Cache workers receive the converter pickled: the same converter arrives.
+  again = pickle.loads(pickle.dumps(converter))
+  assert isinstance(again, chords.ChordMelodyConverter)
   assert again.fingerprint() == converter.fingerprint()
+  ns = midi_io.load_note_sequence(write_midi(tmp_path / 'p.mid', progression_notes()))
+  windows = converter.all_windows(ns)
+  assert len(windows)
+  np.testing.assert_array_equal(again.all_windows(ns), windows)
   assert cache.cache_folder(Path('/x'), Path('/c'), converter) != cache.cache_folder(
       Path('/x'), Path('/c'), plain)
   spec = input_pipeline.token_spec(converter)
@@ -144,8 +152,8 @@ def test_windows_match_magenta_goldens(shared_dir):
   golden = np.load(shared_dir / 'fixtures' / 'magenta_data' / 'cat-mel_2bar_med_chords.npz')
   expected = np.stack([golden['outputs'].argmax(-1), golden['controls'].argmax(-1)],
                       -1).astype(np.int16)
-  converter = converters.make_converter(
-      config_base.load_config_file('configs/mel_2bar_chords.py'))
+  config = config_base.load_config_file('configs/mel_2bar_chords.py')
+  converter = family.get(config).make_converter(config)
   for split, name in GOLDEN_FILES:
     ns = midi_io.load_note_sequence(shared_dir / 'data' / 'lmd' / split / name)
     ours = {w.tobytes() for w in converter.all_windows(ns)}
@@ -180,10 +188,11 @@ def test_batches_carry_controls_and_transpose_them(tmp_path):
 @pytest.fixture(scope='module')
 def tiny():
   config = config_base.load_config_file('configs/mel_2bar_chords.py:tiny')
-  spec = input_pipeline.token_spec(converters.make_converter(config))
-  model = MusicVAE.from_config(config, spec)
-  batch = input_pipeline.example_batch(config, spec, 2)
-  params = jax.jit(lambda b: steps.init_params(model, jax.random.key(0), b))(batch)
+  parts = family.build(config)
+  model, objective = parts.model, parts.objective
+  assert isinstance(model, MusicVAE)
+  batch = objective.example_batch(config, 2)
+  params = jax.jit(lambda b: steps.init_params(model, objective, jax.random.key(0), b))(batch)
   return config, model, params, batch
 
 
