@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from note_seq.protobuf import music_pb2
 
-from musicvae_jax import config_base
-from musicvae_jax.data import cache, converters, midi_io
+from musicvae_jax import config_base, family
+from musicvae_jax.data import cache, midi_io
 from musicvae_jax.families.groove import data as groove
 from musicvae_jax.data.errors import BadInputError
 
@@ -176,12 +176,13 @@ def test_no_drums_is_a_clear_skip(tmp_path, make_midi):
   make_midi('midi/beat.mid', notes=[(KICK, i * 0.5, i * 0.5 + 0.1) for i in range(16)],
             is_drum=True)
   config = config_base.load_config_file('configs/groovae_2bar_humanize.py:tiny')
-  windows = cache.load_or_build_windows(folder, tmp_path / 'cache', config,
+  converter = family.get(config).make_converter(config)
+  assert isinstance(converter, groove.GrooveConverter)
+  windows = cache.load_or_build_windows(folder, tmp_path / 'cache', converter,
                                         num_workers=1, progress=False)
   assert windows.windows.dtype == np.float32 and windows.windows.shape[1:] == (32, 27)
   assert windows.summary['files_skipped'] == 1
   assert 'no drum notes' in windows.summary['skipped']['melody.mid']
-  assert isinstance(converters.make_converter(config), groove.GrooveConverter)
 
 
 def test_note_dropout_batches_resume_exactly():
@@ -218,19 +219,25 @@ def test_note_dropout_batches_resume_exactly():
     ('groovae_2bar_hits_control', {'hits_as_controls': True}),
 ])
 def test_configs_are_magentas(name, settings):
-  from musicvae_jax import families, input_pipeline
+  from musicvae_jax import input_pipeline
+  from musicvae_jax.families.groove.model import GrooVAE
+  from musicvae_jax.families.groove.objective import GrooveObjective
   for variant in ('magenta', 'cpu', 'tiny'):
     config = config_base.load_config_file(f'configs/{name}.py:{variant}')
     config_base.validate(config)
-    conv = converters.make_converter(config)
+    parts = family.build(config)
+    conv = parts.converter
+    assert isinstance(conv, groove.GrooveConverter)
     for key, value in settings.items():
       assert getattr(conv, key) == value, (name, key)
     assert conv.seq_len == (64 if name == 'groovae_4bar' else 32)
-    spec = input_pipeline.token_spec(conv)
-    batch = input_pipeline.example_batch(config, spec, 2)
+    assert parts.spec == input_pipeline.token_spec(conv)
+    assert isinstance(parts.objective, GrooveObjective)
+    batch = parts.objective.example_batch(config, 2)
     assert batch['targets'].shape == (2, conv.seq_len, 27)
     assert ('controls' in batch) == bool(settings.get('hits_as_controls'))
-    model = families.make_model(config, spec)
+    model = parts.model
+    assert isinstance(model, GrooVAE)
     assert model.control_depth == conv.control_depth
   magenta = config_base.load_config_file(f'configs/{name}.py')
   assert (magenta.z_size, magenta.enc_rnn_sizes, magenta.dec_rnn_sizes) == (256, (512,), (256, 256))
