@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicvae_jax import config_base, families, steps
+from musicvae_jax import config_base, family, steps
 from musicvae_jax.magenta import convert, tf_bundle
 from musicvae_jax.models import TokenSpec
 from musicvae_jax.families.groove import model as gm
+from musicvae_jax.families.groove import objective as go
 
 FIXTURE = (Path(__file__).resolve().parents[2] / 'shared' / 'fixtures' / 'magenta'
            / 'groovae_2bar_humanize')
@@ -24,7 +25,7 @@ def test_losses_by_hand():
   raw[0, 18] = math.atanh(0.5)       # offset 0.5
   target = np.zeros((1, 27), np.float32)
   target[0, 0], target[0, 9], target[0, 18] = 1.0, 0.75, -0.5
-  got = {k: float(v[0]) for k, v in gm.step_losses(jnp.asarray(raw),
+  got = {k: float(v[0]) for k, v in go.step_losses(jnp.asarray(raw),
                                                     jnp.asarray(target)).items()}
   eps = 1e-7
   # Kick: -log(0.75 + eps); the 8 others: p = 0.5, y = 0: -log(0.5 + eps) each.
@@ -36,12 +37,12 @@ def test_losses_by_hand():
   # log_loss works on the probability: a saturated wrong hit costs -log(1e-7)
   # (a logits-based cross-entropy would give 100).
   sat = np.full((1, 27), -100.0, np.float32)
-  hits = float(gm.step_losses(jnp.asarray(sat), jnp.asarray(target))['hits_loss'][0])
+  hits = float(go.step_losses(jnp.asarray(sat), jnp.asarray(target))['hits_loss'][0])
   assert hits == pytest.approx(-math.log(eps) - 8 * math.log(1.0 + eps), rel=1e-4)
 
 
-def test_family_loss_masks_and_metrics_by_hand():
-  fam = gm.GrooveFamily(seq_len=2)
+def test_objective_loss_masks_and_metrics_by_hand():
+  fam = go.GrooveObjective(seq_len=2)
   raw = np.full((1, 2, 27), -5.0, np.float32)
   raw[0, 0, 0] = 5.0                 # predicts a kick on step 0 only
   raw[0, :, 9:] = 0.0                # velocity 0.5, offset 0
@@ -51,16 +52,16 @@ def test_family_loss_masks_and_metrics_by_hand():
   targets[0, 0, 18] = 0.5
   batch = {'targets': jnp.asarray(targets), 'lengths': jnp.array([1]),
            'weights': jnp.ones(1)}
-  counts = gm.hit_counts(jnp.asarray(raw), batch['targets'], fam.mask(batch))
+  counts = go.hit_counts(jnp.asarray(raw), batch['targets'], fam.mask(batch))
   assert {k: float(counts[k]) for k in ('tp', 'fp', 'fn', 'tn')} == {
       'tp': 1.0, 'fp': 0.0, 'fn': 1.0, 'tn': 7.0}
-  r = gm.rates({k: np.asarray(v) for k, v in counts.items()})
+  r = go.rates({k: np.asarray(v) for k, v in counts.items()})
   assert r['hit_f1'] == pytest.approx(2 / 3) and r['hit_accuracy'] == pytest.approx(8 / 9)
   # |0.5 - 1.0| * 127 and |0.5 - 0.25| * 127 over the two true hits.
   assert r['velocity_error'] == pytest.approx((63.5 + 31.75) / 2, rel=1e-5)
   assert r['offset_error'] == pytest.approx(0.25 / 2, rel=1e-5)
   # Step 1 is past the length: the loss only counts step 0.
-  step0 = gm.step_losses(jnp.asarray(raw[:, :1]), jnp.asarray(targets[:, :1]))
+  step0 = go.step_losses(jnp.asarray(raw[:, :1]), jnp.asarray(targets[:, :1]))
   total = sum(float(v[0, 0]) for v in step0.values())
   loss = fam.reconstruction_loss({'outputs': jnp.asarray(raw)}, batch, fam.mask(batch))
   assert float(loss[0]) == pytest.approx(total, rel=1e-6)
@@ -85,7 +86,8 @@ def _tiny():
 
 def test_dropout_follows_the_prng_and_only_in_training():
   config = _tiny()
-  model = families.make_model(config, TokenSpec((27,)))
+  model = family.get(config).build_model(config, TokenSpec((27,)))
+  assert isinstance(model, gm.GrooVAE)
   rng = np.random.default_rng(0)
   targets = (rng.random((2, 8, 27)) < 0.2).astype(np.float32)
   args = (targets, targets, np.full(2, 8, np.int32))
@@ -103,7 +105,7 @@ def test_dropout_follows_the_prng_and_only_in_training():
   assert not np.allclose(a, run(True, jax.random.key(4)))
   np.testing.assert_array_equal(run(False, jax.random.key(3)), run(False, jax.random.key(4)))
   config.dropout_keep_prob = 1.0
-  plain = families.make_model(config, TokenSpec((27,)))
+  plain = family.get(config).build_model(config, TokenSpec((27,)))
   out = plain.apply(params, *args, None, None, True, rngs={'z': jax.random.key(2)})
   np.testing.assert_allclose(out['outputs'], run(False, jax.random.key(3)), atol=1e-6)
 
@@ -117,13 +119,15 @@ def _load_fixture():
   params = convert.magenta_to_params(variables)
   config = convert.config_for('groovae_2bar_humanize')
   convert.apply_sizes(config, convert.sizes_from_params(params))
-  model = families.make_model(config, TokenSpec((27,)))
-  return model, params, dict(np.load(FIXTURE / 'golden.npz')), prefix
+  fam = family.get(config)
+  model = fam.build_model(config, TokenSpec((27,)))
+  objective = fam.objective(config, TokenSpec((27,)))
+  return model, objective, params, dict(np.load(FIXTURE / 'golden.npz')), prefix
 
 
 def test_magenta_golden_conversion():
-  model, params, golden, _ = _load_fixture()
-  fam = model.family
+  model, fam, params, golden, _ = _load_fixture()
+  assert isinstance(fam, go.GrooveObjective)
   mu, sigma = model.apply({'params': params}, golden['encoder_inputs'],
                           golden['lengths'], method='encode')
   np.testing.assert_allclose(mu, golden['mu'], atol=1e-4)
@@ -149,14 +153,15 @@ def test_magenta_golden_conversion():
 def test_tiny_train_and_eval_steps_run():
   config = _tiny()
   spec = TokenSpec((27,))
-  model = families.make_model(config, spec)
-  fam = families.family_of(model)
+  parts = family.get(config)
+  model, fam = parts.build_model(config, spec), parts.objective(config, spec)
+  assert isinstance(model, gm.GrooVAE) and isinstance(fam, go.GrooveObjective)
   batch = fam.example_batch(config, 4)
   batch['targets'][:, ::4, 0] = 1
   batch['targets'][:, ::4, 9] = 0.8
   batch['inputs'][:, ::4, 0] = 1
-  state = steps.create_train_state(config, model, batch)
-  train, evaluate, _ = steps.jit_steps(config, model, spec)
+  state = steps.create_train_state(config, model, fam, batch)
+  train, evaluate, _ = steps.jit_steps(config, model, fam)
   state, metrics = train(state, batch)
   for key in ('accuracy', 'hit_f1', 'velocity_error', 'offset_error', 'hits_loss'):
     assert np.isfinite(float(metrics[key]))
