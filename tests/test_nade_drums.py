@@ -69,17 +69,23 @@ def test_roll_round_trip_through_midi(tmp_path):
   np.testing.assert_array_equal(again[0], window)
 
 
-def test_make_converter_and_fingerprint():
-  from musicvae_jax import config_base
-  from musicvae_jax.data import converters
+def test_make_converter_and_fingerprint(tmp_path):
+  import pickle
+  from musicvae_jax import config_base, family
   config = config_base.load_config_file('nade_drums_2bar.py:tiny')
-  conv = converters.make_converter(config)
+  conv = family.get(config).make_converter(config)
   assert isinstance(conv, drum_roll.DrumRollConverter)
-  again = converters.converter_from_fingerprint(conv.fingerprint())
+  # Cache workers receive the converter pickled: the same converter arrives.
+  again = pickle.loads(pickle.dumps(conv))
+  assert isinstance(again, drum_roll.DrumRollConverter)
   assert again.fingerprint() == conv.fingerprint()
+  ns = midi_io.load_note_sequence(_beat(tmp_path / 'beat.mid', bars=4))
+  windows = conv.all_windows(ns)
+  assert len(windows)
+  np.testing.assert_array_equal(again.all_windows(ns), windows)
   full = config_base.load_config_file('nade_drums_2bar.py:full')
-  assert converters.make_converter(full).part_depths == (2,) * 61
-  assert converters.make_converter(full).fingerprint() != conv.fingerprint()
+  assert family.get(full).make_converter(full).part_depths == (2,) * 61
+  assert family.get(full).make_converter(full).fingerprint() != conv.fingerprint()
 
 
 def test_golden_windows_come_from_the_converter(shared_dir):
@@ -198,7 +204,7 @@ def test_family_metrics_by_hand():
   precision 2/3, recall 2/2, accuracy 1/2, f1 = 0.8.
   """
   import jax.numpy as jnp
-  from musicvae_jax.families.nade.objective import NadeFamily, hit_counts, rates
+  from musicvae_jax.families.nade.objective import NadeObjective, hit_counts, rates
   probs = jnp.array([[[0.9, 0.1, 0.5], [0.2, 0.7, 0.4], [0.9, 0.9, 0.9]]])
   targets = jnp.array([[[1, 0, 0], [0, 1, 0], [0, 0, 0]]])
   mask = jnp.array([[1.0, 1.0, 0.0]])
@@ -208,27 +214,30 @@ def test_family_metrics_by_hand():
   got = {k: float(v) for k, v in rates(sums).items()}
   np.testing.assert_allclose([got['precision'], got['recall'], got['accuracy'], got['f1']],
                              [2 / 3, 1.0, 0.5, 0.8], rtol=1e-6)
-  family = NadeFamily(3)
+  objective = NadeObjective(3)
   batch = {'tokens': targets, 'lengths': jnp.array([2])}
   out = {'log_prob': jnp.array([[-1.5, -2.0, -7.0]]), 'cond_probs': probs}
-  np.testing.assert_allclose(family.reconstruction_loss(out, batch, family.mask(batch)), [3.5])
+  np.testing.assert_allclose(objective.reconstruction_loss(out, batch, objective.mask(batch)),
+                             [3.5])
 
 
 def test_full_checkpoint_converts_and_loads(tmp_path):
   """Our full-class model written as a Magenta checkpoint converts back to the
   same parameters and a TrainedModel that decodes 61-bit frames."""
   import jax
-  from musicvae_jax import config_base, families, input_pipeline, steps
-  from musicvae_jax.data import converters
+  from musicvae_jax import config_base, family, steps
+  from musicvae_jax.families.nade.model import NadeMusicVAE
+  from musicvae_jax.families.nade.objective import NadeObjective
   from musicvae_jax.magenta import convert, tf_bundle
   from musicvae_jax.trained_model import TrainedModel
   from test_drums_trio import _to_magenta
   spec_name = 'nade_drums_2bar.py:full_tiny'
   config = config_base.load_config_file(spec_name)
-  spec = input_pipeline.token_spec(converters.make_converter(config))
-  model = families.make_model(config, spec)
-  state = steps.create_train_state(config, model,
-                                   input_pipeline.example_batch(config, spec, 1))
+  parts = family.build(config)
+  model, objective = parts.model, parts.objective
+  assert isinstance(model, NadeMusicVAE) and isinstance(objective, NadeObjective)
+  state = steps.create_train_state(config, model, objective,
+                                   objective.example_batch(config, 1))
   params = jax.tree.map(np.asarray, state.params)
   tensors = _to_magenta(params)
   tensors['decoder/nade/w_enc'] = params['decoder']['nade']['w_enc']
