@@ -106,8 +106,7 @@ def _motif_notes(motif, bars=4):
 def tiny(tmp_path_factory):
   """(workdir, MIDI folder, TrainedModel) of an initialised tiny mel_2bar."""
   import jax
-  from musicvae_jax import checkpoints, config_base, input_pipeline, steps
-  from musicvae_jax.data import converters
+  from musicvae_jax import checkpoints, config_base, family, steps
   from musicvae_jax.models import MusicVAE
   from musicvae_jax.trained_model import TrainedModel
   root = tmp_path_factory.mktemp('studio')
@@ -119,10 +118,11 @@ def tiny(tmp_path_factory):
   config.train_dir, config.eval_dir = str(data), str(data)
   config.cache_dir = str(root / 'cache')
   config.num_workers, config.fast_midi = 1, False
-  spec = input_pipeline.token_spec(converters.make_converter(config))
-  model = MusicVAE.from_config(config, spec)
-  state = jax.jit(lambda batch: steps.create_train_state(config, model, batch))(
-      input_pipeline.example_batch(config, spec, 1))  # jit: twice as fast as eager
+  parts = family.build(config)
+  model, objective = parts.model, parts.objective
+  assert isinstance(model, MusicVAE)
+  state = jax.jit(lambda batch: steps.create_train_state(config, model, objective, batch))(
+      objective.example_batch(config, 1))  # jit: twice as fast as eager
   workdir = root / 'run'
   ckpt = checkpoints.Checkpointer(workdir, async_save=False)
   ckpt.save(0, state, config)
@@ -487,15 +487,15 @@ def chord_studio(tmp_path_factory):
   """(Studio, TrainedModel, progression MIDI) of an initialised tiny
   mel_2bar_chords (no checkpoint: the studio only needs the TrainedModel)."""
   import jax
-  from musicvae_jax import config_base, input_pipeline, steps
-  from musicvae_jax.data import converters
+  from musicvae_jax import config_base, family, steps
   from musicvae_jax.models import MusicVAE
   from musicvae_jax.studio.engine import Studio
   from musicvae_jax.trained_model import TrainedModel
   config = config_base.load_config_file(str(REPO / 'configs/mel_2bar_chords.py:tiny'))
-  spec = input_pipeline.token_spec(converters.make_converter(config))
-  batch = input_pipeline.example_batch(config, spec, 2)
-  params = jax.jit(lambda b: steps.init_params(MusicVAE.from_config(config, spec),
+  parts = family.build(config)
+  assert isinstance(parts.model, MusicVAE)
+  batch = parts.objective.example_batch(config, 2)
+  params = jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
                                                jax.random.key(0), b))(batch)
   model = TrainedModel(config, params, max_batch=4)
   # C, G, Am, F arpeggios, one chord per bar (as tests/test_chords.py).
@@ -617,14 +617,14 @@ def test_engine_humanizes_and_drumifies_an_uploaded_beat(tmp_path, studio, serve
   """An initialised tiny groovae_2bar_humanize: uploads encode through its
   transformed inputs; the whole beat can be humanized or drumified."""
   import jax
-  from musicvae_jax import config_base, families, input_pipeline, steps
-  from musicvae_jax.data import converters
+  from musicvae_jax import config_base, family, steps
   from musicvae_jax.families.groove.trained import GrooveTrainedModel
   from musicvae_jax.studio.engine import Studio, StudioError
   config = config_base.load_config_file(str(REPO / 'configs/groovae_2bar_humanize.py:tiny'))
-  spec = input_pipeline.token_spec(converters.make_converter(config))
-  batch = input_pipeline.example_batch(config, spec, 2)
-  params = jax.jit(lambda b: steps.init_params(families.make_model(config, spec),
+  parts = family.build(config)
+  assert family.get(config).trained_model_class() is GrooveTrainedModel
+  batch = parts.objective.example_batch(config, 2)
+  params = jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
                                                jax.random.key(0), b))(batch)
   groove = Studio(GrooveTrainedModel(config, params, max_batch=4), 'runs/groove')
   assert groove.info()['groove'] and not studio.info()['groove']
@@ -650,4 +650,4 @@ def test_engine_humanizes_and_drumifies_an_uploaded_beat(tmp_path, studio, serve
   base, _ = served
   status, body = _post(f'{base}/api/perform', json.dumps(
       {'upload': 'u1', 'how': 'humanize'}).encode())
-  assert status == 400 and 'need a GrooVAE run' in body['error']
+  assert status == 400 and 'humanize: needs a GrooVAE run' in body['error']
