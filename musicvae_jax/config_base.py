@@ -79,8 +79,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.max_events_per_instrument = 64
 
   # ---- model ----
-  # Output family (families.py): 'categorical' (token softmax, MusicVAE);
-  # others ('groove', 'nade') bring their own model, loss, metrics and sampling.
+  # Model family (musicvae_jax/families/<name>/, family.py): 'categorical' (token softmax, MusicVAE);
+  # others ('groove', 'nade') bring their own converter, model, objective and inference class.
   c.output_family = 'categorical'
   # Latent size.
   c.z_size = 256
