@@ -380,7 +380,7 @@ def test_catalogue_covers_magentas_lists():
     sources.setdefault(entry.source, []).append(entry.name)
   assert {k: len(v) for k, v in sources.items()} == {dm.README: 11, dm.COLAB: 2, dm.JS: 25}
   assert set(JS) == set(sources[dm.JS])
-  assert all(e.magenta_config in convert.MAGENTA_CONFIGS for e in dm.CATALOG.values()
+  assert all(e.magenta_config in convert.magenta_configs() for e in dm.CATALOG.values()
              if e.magenta_config)
   assert all(e.like for e in dm.CATALOG.values() if not e.magenta_config)
   assert not {u.name for u in dm.NOT_READABLE} & set(dm.CATALOG)
