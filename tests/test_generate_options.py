@@ -72,7 +72,7 @@ def test_attribute_defaults_to_the_runs_own_data(model, tmp_path):
   generate.generate(model, 'attribute', out, num_outputs=2,
                     attribute='mean_pitch', amount=1.0)
   from musicvae_jax import input_pipeline
-  data = input_pipeline.load(model.config)  # the run's windows, from its cache
+  data = input_pipeline.load(model.config, model.converter)  # the run's windows, from its cache
   count = len(data.train_windows) + len(data.eval_windows)
   page = (out / 'index.html').read_text()
   assert 'mean_pitch =' in page and f'vector from {count} windows' in page

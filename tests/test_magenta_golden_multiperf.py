@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicvae_jax import input_pipeline, losses
-from musicvae_jax.data import converters, multiperf
+from musicvae_jax import family, input_pipeline, losses
+from musicvae_jax.data import multiperf
 from musicvae_jax.magenta import convert, tf_bundle
 from musicvae_jax.models import MusicVAE
 
@@ -40,7 +40,7 @@ def load(name):
   params = convert.magenta_to_params(variables)
   config = convert.config_for(name)
   convert.apply_sizes(config, convert.sizes_from_params(params))
-  spec = input_pipeline.token_spec(converters.make_converter(config))
+  spec = input_pipeline.token_spec(family.get(config).make_converter(config))
   model = MusicVAE.from_config(config, spec)
   golden = dict(np.load(FIXTURES / name / 'golden.npz'))
   tokens = _tokens(golden['encoder_inputs'])

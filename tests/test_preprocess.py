@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from musicvae_jax import input_pipeline, preprocess
+from musicvae_jax import family, input_pipeline, preprocess
 from musicvae_jax.config_base import base_config
 from musicvae_jax.data import cache, converters
 
@@ -63,7 +63,7 @@ def test_training_reads_the_preprocessed_cache(folder, tmp_path, monkeypatch):
   calls = []
   monkeypatch.setattr(cache, '_convert_one', lambda job: calls.append(job))
   c = config(train_dir=str(data), cache_dir=str(out), eval_dir='')
-  loaded = input_pipeline.load(c)
+  loaded = input_pipeline.load(c, family.get(c).make_converter(c))
   assert not calls and len(loaded.train) + len(loaded.eval) > 0
 
 
