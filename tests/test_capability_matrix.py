@@ -195,7 +195,7 @@ def cell_studio(ctx):
   if family.support(model.config, 'humanize'):
     song = sorted((ctx['corpus'] / 'eval').glob('*.mid'))[0]
     upload = studio.upload(song.name, song.read_bytes())
-    item = studio.perform(upload['id'], 'humanize', 0.5, 0)
+    item = studio.perform(upload['upload'], 'humanize', 0.5, 0)
     assert studio.media(item.id, 'wav')[0][:4] == b'RIFF'
 
 
