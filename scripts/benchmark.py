@@ -38,8 +38,8 @@ What is measured (all in one process, on `jax.devices()[0]`):
 * data: `scripts/benchmark_data.py:data_throughput(folder)` if that module
   and the folder exist (files/s of the MIDI -> windows pipeline).
 
-Every model family trains here (`families.make_model`, a random batch with
-the family's keys); the analytic FLOP count exists for MusicVAE's flat
+Every model family trains here (`family.get(config)`'s model and objective,
+a random batch with the objective's keys); the analytic FLOP count exists for MusicVAE's flat
 encoder with flat or hierarchical decoders and is n/a for the rest.
 
 The suite (issue 17), one JSON and one markdown table for every config:
@@ -83,7 +83,7 @@ import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from musicvae_jax import config_base, families, steps  # noqa: E402
+from musicvae_jax import config_base, family, steps  # noqa: E402
 from musicvae_jax.models import MusicVAE, TokenSpec  # noqa: E402
 
 DEFAULT_DATA_DIR = '/work/shared/data/lmd/train'
@@ -96,8 +96,7 @@ def token_spec(config: ml_collections.ConfigDict) -> TokenSpec:
   """The config's token spec, from its converter when one exists."""
   try:
     from musicvae_jax import input_pipeline
-    from musicvae_jax.data import converters
-    return input_pipeline.token_spec(converters.make_converter(config))
+    return input_pipeline.token_spec(family.get(config).make_converter(config))
   except Exception:  # noqa: BLE001 - converters for drums/trio may be missing
     depths = {'melody': (90,), 'drums': (512,), 'trio': (90, 90, 512)}
     return TokenSpec(depths[config.encoding])
@@ -105,16 +104,16 @@ def token_spec(config: ml_collections.ConfigDict) -> TokenSpec:
 
 def synthetic_batch(config, spec: TokenSpec, batch_size: int, seed: int = 0):
   """A random batch shaped like the pipeline's (full-length windows), with the
-  keys of the config's output family (`families.py`): random `tokens` and
+  keys of the config's objective (`objectives.py`): random `tokens` and
   int `controls` within their depths, uniform floats (GrooVAE's `inputs`,
   `targets`, `controls`), full `lengths`, unit `weights`."""
-  from musicvae_jax import input_pipeline
   rs = np.random.RandomState(seed)
   steps_ = config_base.sequence_length(config)
   tokens = np.stack([rs.randint(0, d, (batch_size, steps_))
                      for d in spec.part_depths], axis=-1).astype(np.int32)
   try:
-    example = input_pipeline.example_batch(config, spec, batch_size)
+    example = family.get(config).objective(config, spec).example_batch(
+        config, batch_size)
   except Exception:  # noqa: BLE001 - no converter: MusicVAE's token keys
     example = {}
   out = {'tokens': tokens,
@@ -293,10 +292,11 @@ def train_benchmark(config, batch_size: int, steps_per_window: int = 5,
   with config.unlocked():
     config.batch_size = batch_size
   spec = token_spec(config)
-  model = families.make_model(config, spec)
+  fam = family.get(config)
+  model, objective = fam.build_model(config, spec), fam.objective(config, spec)
   batch = synthetic_batch(config, spec, batch_size)
-  state = steps.create_train_state(config, model, batch)
-  train, _, _ = steps.jit_steps(config, model, spec)
+  state = steps.create_train_state(config, model, objective, batch)
+  train, _, _ = steps.jit_steps(config, model, objective)
 
   start = time.perf_counter()
   lowered = train.lower(state, batch)
@@ -360,8 +360,9 @@ def sample_benchmark(config, batch_size: int = 64, windows: int = 3,
   """Free-running samples/s of `MusicVAE.sample` (random parameters)."""
   spec = token_spec(config)
   model = MusicVAE.from_config(config, spec)
+  objective = family.get('categorical').objective(config, spec)  # MusicVAE's
   batch = synthetic_batch(config, spec, 2)
-  params = steps.init_params(model, jax.random.key(0), batch)
+  params = steps.init_params(model, objective, jax.random.key(0), batch)
   z = jax.random.normal(jax.random.key(1), (batch_size, config.z_size))
 
   @jax.jit
@@ -509,12 +510,11 @@ def jit_cache_sizes(trained) -> dict[str, int]:
 def fresh_trained_model(config):
   """The product's `TrainedModel` for `config`, with parameters initialised
   from `config.seed` (no checkpoint)."""
-  from musicvae_jax import input_pipeline, trained_model
-  cls = families.trained_model_class(config, trained_model.TrainedModel)
+  cls = family.get(config).trained_model_class()
   trained = cls(config, None)
-  example = input_pipeline.example_batch(config, trained.spec, 1)
+  example = trained.objective.example_batch(config, 1)
   trained.params = steps.init_params(
-      trained.model, jax.random.key(config.seed),
+      trained.model, trained.objective, jax.random.key(config.seed),
       {k: jnp.asarray(v) for k, v in example.items()})
   return trained
 
@@ -531,8 +531,7 @@ def latency_benchmark(config, batches=(1, 2, 4, 8, 16), repeats: int = 10,
   before and after: both must stay unchanged (`recompiled` False).
   """
   from musicvae_jax import trained_model
-  if families.trained_model_class(config, trained_model.TrainedModel) \
-      is not trained_model.TrainedModel:
+  if family.get(config).trained_model_class() is not trained_model.TrainedModel:
     return {'skipped': 'latency is measured for token MusicVAE models '
                        '(TrainedModel) only'}
   trained = fresh_trained_model(config)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 
 import benchmark  # noqa: E402
-from musicvae_jax import config_base, families, steps  # noqa: E402
+from musicvae_jax import config_base, family, steps  # noqa: E402
 
 
 def parse_overrides(text: str) -> dict:
@@ -60,13 +60,15 @@ def build(config_name: str, batch: int, overrides: dict, memory_only: bool):
     for key, value in overrides.items():
       setattr(config, key, value)
   spec = benchmark.token_spec(config)
-  model = families.make_model(config, spec)
+  fam = family.get(config)
+  model, objective = fam.build_model(config, spec), fam.objective(config, spec)
   data = benchmark.synthetic_batch(config, spec, batch)
   if memory_only:
-    state = jax.eval_shape(lambda: steps.create_train_state(config, model, data))
+    state = jax.eval_shape(
+        lambda: steps.create_train_state(config, model, objective, data))
   else:
-    state = steps.create_train_state(config, model, data)
-  train, _, _ = steps.jit_steps(config, model, spec)
+    state = steps.create_train_state(config, model, objective, data)
+  train, _, _ = steps.jit_steps(config, model, objective)
   compiled = train.lower(state, data).compile()
   memory = benchmark.memory_analysis(compiled)['total_bytes']
   holder = {'state': state}

@@ -33,17 +33,14 @@ if str(REPO) not in sys.path:
 
 def _model(spec: str):
   import jax
-  from musicvae_jax import config_base, input_pipeline, steps
-  from musicvae_jax.data import converters
-  from musicvae_jax.models import MusicVAE
-  from musicvae_jax.trained_model import TrainedModel
+  from musicvae_jax import config_base, family, steps
   config = config_base.load_config_file(str(REPO / spec) if ':' in spec or spec.endswith('.py')
                                         else spec)
-  token_spec = input_pipeline.token_spec(converters.make_converter(config))
-  model = MusicVAE.from_config(config, token_spec)
-  batch = input_pipeline.example_batch(config, token_spec, 1)
-  params = jax.jit(lambda b: steps.init_params(model, jax.random.key(0), b))(batch)
-  return TrainedModel(config, params)
+  parts = family.build(config)
+  batch = parts.objective.example_batch(config, 1)
+  params = jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
+                                               jax.random.key(0), b))(batch)
+  return parts.family.trained_model_class()(config, params)
 
 
 def _post(url: str, body: dict) -> dict:
