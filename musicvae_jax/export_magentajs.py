@@ -7,6 +7,13 @@ Serve the folder over HTTP and load it in a browser or Node with
 `new mm.MusicVAE('http://HOST/PATH/js')` (@magenta/music). `--quantize`
 stores weights in 1 (uint8) or 2 (uint16) bytes each, as magenta.js' own
 `_q1`/`_q2` checkpoints do; float32 by default.
+
+Every family magenta.js has exports: melody (chord-conditioned too), drums,
+trio (flat or hierarchical), multitrack, GrooVAE and NADE drums. A config
+option magenta.js cannot represent (a hierdec model's flat encoder, token
+embeddings, GrooVAE note dropout, ...) stops the export with one line naming
+the config key, before anything is written (magenta/tfjs.py and the
+families' magentajs.py modules list them).
 """
 
 from __future__ import annotations
@@ -31,11 +38,11 @@ def main(argv):
   del argv
   if not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.ERROR)
-  from musicvae_jax.magenta import tfjs
+  from musicvae_jax.magenta import export
   try:
-    out = tfjs.export_workdir(FLAGS.workdir, FLAGS.output_dir,
-                              None if FLAGS.quantize == 'none' else FLAGS.quantize,
-                              best=FLAGS.best)
+    out = export.export_workdir(FLAGS.workdir, FLAGS.output_dir,
+                                None if FLAGS.quantize == 'none' else FLAGS.quantize,
+                                best=FLAGS.best)
   except (ValueError, OSError) as error:
     sys.exit(f'error: {error}')
   size = sum(p.stat().st_size for p in out.iterdir())

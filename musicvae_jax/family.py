@@ -75,6 +75,11 @@ def unsupported(reason: str) -> Support:
   return Support(False, reason)
 
 
+def support_if(problem: str) -> Support:
+  """Supported when `problem` is empty, else unsupported for that reason."""
+  return unsupported(problem) if problem else SUPPORTED
+
+
 class Family(Protocol):
   """What every family declares and builds (`families/<name>/family.py`)."""
 

@@ -3,7 +3,8 @@
 A magenta.js MusicVAE checkpoint is a folder (or URL) holding
 
   config.json            {"type": "MusicVAE", "dataConverter": {"type":
-                         "MelodyConverter", "args": {"numSteps": 32, ...}}}
+                         "MelodyConverter", "args": {"numSteps": 32, ...}},
+                         optional "chordEncoder", "extraControls"}
   weights_manifest.json  TF.js weights manifest: [{"paths": [shard files],
                          "weights": [{"name", "shape", "dtype": "float32",
                          optional "quantization": {"dtype": "uint8" |
@@ -15,7 +16,18 @@ The variable names are Magenta's TF names (magenta-js
 music/src/music_vae/model.ts reads `encoder/mu/kernel`,
 `decoder/multi_rnn_cell/cell_0/lstm_cell/kernel`, ...), so reading one gives
 the same `{name: array}` as `tf_bundle.read_checkpoint` and goes through
-`convert.magenta_to_params`. Writing is the inverse (`params_to_magenta`).
+`params.magenta_to_params`. Writing is the inverse (`params.params_to_magenta`).
+
+config.json <-> our config: each family describes its own models
+(`to_spec(config)` / `from_spec(spec)` in `families/<name>/magentajs.py`,
+the family's `magentajs`, found through the family table). What magenta.js'
+model.ts imposes on every family is `js_limits.py`. A family declares
+`export_magentajs` unsupported for a config magenta.js cannot represent, and
+`spec_from_config` then raises one line naming the config key, before
+anything is written.
+
+This module reads and writes folders only; exporting a trained run (which
+loads it) is `magenta/export.py`.
 """
 
 from __future__ import annotations
@@ -27,14 +39,17 @@ from typing import Any
 
 import numpy as np
 
+from musicvae_jax import family as family_lib
+from musicvae_jax.magenta.params import params_to_magenta
+
 MANIFEST = 'weights_manifest.json'
 CONFIG = 'config.json'
 SHARD_BYTES = 4 * 1024 * 1024  # magenta-js' checkpoint_converter default
 _QUANT = {'uint8': np.uint8, 'uint16': np.uint16}
 
-
 class TfjsFormatError(ValueError):
-  """A manifest or shard that does not read (names the file)."""
+  """A manifest or shard that does not read (names the file), or a
+  config.json we cannot map."""
 
 
 def is_tfjs_checkpoint(path: str | Path) -> bool:
@@ -116,142 +131,40 @@ def read_checkpoint(folder: str | Path) -> tuple[dict[str, np.ndarray], dict]:
   return read_weights(folder), spec
 
 
-# DrumsConverter feeds the encoder the drum roll (9 class bits + "no hit"),
-# DrumsOneHotConverter one-hots of the 512 class combinations.
-_CONVERTERS = {'MelodyConverter': 'melody', 'DrumsConverter': 'drums',
-               'DrumsOneHotConverter': 'drums', 'TrioConverter': 'trio'}
+# -- config.json ---------------------------------------------------------------
+
+def spec_from_config(config) -> dict:
+  """magenta.js `config.json` for one of our configs (the family's
+  `magentajs.to_spec`); `UnsupportedCapabilityError` (a ValueError) naming the
+  config key when the family declares that magenta.js cannot hold it."""
+  return family_lib.require(config, 'export_magentajs').magentajs.to_spec(config)
 
 
 def config_from_spec(spec: dict, name: str = 'magenta.js'):
   """Our config (before the checkpoint's layer sizes) for a magenta.js
-  `config.json`; raises naming the converter it cannot map."""
-  from musicvae_jax import config_base
-  converter = (spec.get('dataConverter') or {})
-  kind = converter.get('type', '')
-  if kind not in _CONVERTERS:
-    raise TfjsFormatError(
-        f'config.json dataConverter type {kind!r} is not supported; known: '
-        f'{", ".join(sorted(_CONVERTERS))}')
-  if spec.get('chordEncoder') or spec.get('extraControls') or spec.get('conditionOnKey'):
-    raise TfjsFormatError('config.json asks for control inputs (chords, key or '
-                          'extra controls), which the magenta.js reader does not map')
-  args = converter.get('args') or {}
-  encoding = _CONVERTERS[kind]
-  segments = int(args.get('numSegments') or 0)
-  base = {'melody': 'mel_2bar.py:small', 'drums': 'drums_2bar.py:small',
-          'trio': 'trio_16bar.py:hierdec' if segments else 'trio_16bar.py:flat'}[encoding]
-  config = config_base.load_config_file(base)
-  steps_per_bar = 4 * config.steps_per_quarter
-  num_steps = int(args.get('numSteps') or config_base.sequence_length(config))
-  if num_steps % steps_per_bar:
-    raise TfjsFormatError(f'config.json numSteps={num_steps} is not a whole '
-                          f'number of {steps_per_bar}-step bars')
-  config.slice_bars = num_steps // steps_per_bar
-  config.use_hier = segments > 0
-  if segments:
-    config.n_subsequences = segments
-  if encoding == 'melody':
-    if (args.get('minPitch', 21), args.get('maxPitch', 108)) != (21, 108):
-      raise TfjsFormatError('config.json melody pitch range '
-                            f'{args.get("minPitch")}..{args.get("maxPitch")}: only 21..108 is supported')
-    config.melody_programs = 'mel_2bar' if config.slice_bars <= 2 else 'all'
-  if encoding == 'drums':
-    config.drum_roll_input = kind == 'DrumsConverter'
-  config.magenta_name = name
-  return config
+  `config.json`; raises TfjsFormatError naming what it cannot map."""
+  kind = (spec.get('dataConverter') or {}).get('type', '')
+  for key in ('useBooleanDecoder', 'conditionOnKey'):
+    if spec.get(key):
+      raise TfjsFormatError(f'config.json {key}={spec[key]!r}: no model here reads it')
+  known = []
+  for family in family_lib.FAMILIES:
+    module = family_lib.get(family).magentajs
+    known.extend(module.CONVERTERS)
+    if kind not in module.CONVERTERS:
+      continue
+    try:
+      config = module.from_spec(spec)
+    except ValueError as error:
+      raise TfjsFormatError(f'config.json: {error}') from None
+    if config is not None:
+      config.magenta_name = name
+      return config
+  raise TfjsFormatError(f'config.json dataConverter type {kind!r} is not supported; '
+                        f'known: {", ".join(sorted(known))}')
 
 
 # -- writing -------------------------------------------------------------------
-
-def _tf_lstm(layer: dict) -> tuple[np.ndarray, np.ndarray]:
-  kernel = np.concatenate([np.asarray(layer['input_kernel']),
-                           np.asarray(layer['recurrent_kernel'])], axis=0)
-  return kernel, np.asarray(layer['bias'])
-
-
-def _put_stack(out: dict, stack: dict, fmt: str) -> None:
-  for k in range(len(stack)):
-    kernel, bias = _tf_lstm(stack[f'layer_{k}'])
-    out[fmt.format(k) + 'kernel'] = kernel
-    out[fmt.format(k) + 'bias'] = bias
-
-
-def _put_dense(out: dict, dense: dict, prefix: str) -> None:
-  out[f'{prefix}/kernel'] = np.asarray(dense['kernel'])
-  out[f'{prefix}/bias'] = np.asarray(dense['bias'])
-
-
-def _put_core(out: dict, core: dict, scope: str) -> None:
-  _put_stack(out, core['lstm'], f'{scope}/multi_rnn_cell/cell_{{}}/lstm_cell/')
-  _put_dense(out, core['z_to_initial_state'], f'{scope}/z_to_initial_state')
-  _put_dense(out, core['output_projection'], f'{scope}/output_projection')
-
-
-def params_to_magenta(params: dict) -> dict[str, np.ndarray]:
-  """Magenta's TF variable names for our parameter tree (the inverse of
-  `convert.magenta_to_params`)."""
-  from musicvae_jax.magenta import convert
-  out: dict[str, np.ndarray] = {}
-  enc = params['encoder']
-  layers = sorted(k for k in enc if k.startswith('layer_'))
-  if not layers or 'mu' not in enc:
-    raise convert.CheckpointMismatchError(
-        'the model has no bidirectional LSTM encoder (encoder/layer_k/{fw,bw}); '
-        'magenta.js reads only that encoder')
-  for k in range(len(layers)):
-    for direction in ('fw', 'bw'):
-      kernel, bias = _tf_lstm(enc[f'layer_{k}'][direction])
-      prefix = (f'encoder/cell_{k}/bidirectional_rnn/{direction}/multi_rnn_cell/'
-                'cell_0/lstm_cell/')
-      out[prefix + 'kernel'], out[prefix + 'bias'] = kernel, bias
-  _put_dense(out, enc['mu'], 'encoder/mu')
-  _put_dense(out, enc['sigma'], 'encoder/sigma')
-  if 'conductor' in params:
-    _put_stack(out, params['conductor']['lstm'],
-               'decoder/hierarchical_level_0/cell_{}/lstm_cell/')
-    _put_dense(out, params['conductor']['z_to_initial_state'],
-               'decoder/hierarchical_level_0/initial_state')
-    cores = params['core_decoder']
-    if 'core_decoder_0' in cores:
-      for k in range(len(cores)):
-        _put_core(out, cores[f'core_decoder_{k}'], f'core_decoder/core_decoder_{k}/decoder')
-    else:
-      _put_core(out, cores, 'core_decoder/decoder')
-  else:
-    _put_core(out, params['decoder'], 'decoder')
-  # Everything we read must have been written (no silent drops).
-  roundtrip = convert.magenta_to_params(out)
-  convert.compare_trees(roundtrip, params)
-  return out
-
-
-def spec_from_config(config) -> dict:
-  """magenta.js `config.json` for one of our configs."""
-  from musicvae_jax import config_base
-  if config.get('encoding', 'melody') not in ('melody', 'drums', 'trio'):
-    raise ValueError(f'encoding {config.encoding!r} has no magenta.js data converter')
-  if config.get('use_controls', False) or config.get('chord_controls', False):
-    raise ValueError('control inputs (chords) are not exported to magenta.js')
-  if config.get('encoder_embed_size', 0) or config.get('decoder_embed_size', 0):
-    raise ValueError('token embeddings (encoder/decoder_embed_size > 0) do not '
-                     'exist in magenta.js, which feeds one-hots')
-  if float(config.get('forget_bias', 1.0)) != 1.0:
-    raise ValueError('magenta.js runs its LSTMs with forget_bias 1.0; '
-                     f'this model uses {config.forget_bias}')
-  args: dict[str, Any] = {'numSteps': config_base.sequence_length(config)}
-  if config.use_hier:
-    args['numSegments'] = int(config.n_subsequences)
-  melody = {'minPitch': 21, 'maxPitch': 108}
-  if config.encoding == 'melody':
-    kind = 'MelodyConverter'
-    args.update(melody)
-  elif config.encoding == 'drums':
-    kind = 'DrumsConverter' if config.get('drum_roll_input', True) else 'DrumsOneHotConverter'
-  else:
-    kind = 'TrioConverter'
-    args.update({'melArgs': dict(melody), 'bassArgs': dict(melody), 'drumsArgs': {}})
-  return {'type': 'MusicVAE', 'dataConverter': {'type': kind, 'args': args}}
-
 
 def _quantize(values: np.ndarray, dtype: str) -> tuple[np.ndarray, dict]:
   """tfjs' affine quantization: q = round((v - min) / scale), q in [0, 2^n - 1]."""
@@ -291,14 +204,14 @@ def write_weights(variables: dict[str, np.ndarray], folder: str | Path,
   return manifest
 
 
-def export_workdir(workdir: str | Path, output_dir: str | Path,
-                   quantization: str | None = None, best: bool = False) -> Path:
-  """Writes a trained run as a magenta.js checkpoint folder; returns it."""
-  from musicvae_jax.trained_model import TrainedModel
-  import jax
-  model = TrainedModel.from_workdir(workdir, best=best)
-  spec = spec_from_config(model.config)
-  variables = params_to_magenta(jax.tree.map(np.asarray, model.params))
+def write_checkpoint(config, params: dict, output_dir: str | Path,
+                     quantization: str | None = None) -> Path:
+  """Writes a magenta.js checkpoint folder (config.json + weights) of a model
+  given as our config and its numpy parameter tree; returns the folder.
+  Raises ValueError (naming the config key) before writing anything when
+  magenta.js cannot represent the model."""
+  spec = spec_from_config(config)
+  variables = params_to_magenta(params)
   output_dir = Path(output_dir).expanduser()
   write_weights(variables, output_dir, quantization)
   (output_dir / CONFIG).write_text(json.dumps(spec, indent=1))

@@ -10,7 +10,7 @@ model is the shared `models.vae.MusicVAE`, the inference class is the base
 from __future__ import annotations
 
 from musicvae_jax import family as family_lib
-from musicvae_jax.families.categorical import converters
+from musicvae_jax.families.categorical import converters, magentajs
 from musicvae_jax.families.categorical.objective import CategoricalObjective
 from musicvae_jax.models.vae import MusicVAE
 from musicvae_jax.trained_model import TrainedModel
@@ -25,6 +25,7 @@ _MELODIC = ('melody', 'trio')
 class CategoricalFamily:
   name = 'categorical'
   description = 'MusicVAE over tokens: melody, drums, trio, chords, multitrack'
+  magentajs = magentajs     # config.json <-> config (to_spec, from_spec, CONVERTERS)
   magenta_configs = {
       'cat-mel_2bar_small': 'mel_2bar.py:small',
       'cat-mel_2bar_big': 'mel_2bar.py:big',
@@ -74,7 +75,7 @@ class CategoricalFamily:
             'configs/mel_2bar_chords.py, configs/multiperf.py:med_chords)')),
         'render': SUPPORTED,
         'studio': SUPPORTED,
-        'export_magentajs': SUPPORTED,
+        'export_magentajs': family_lib.support_if(magentajs.problem(config)),
         'convert_magenta': SUPPORTED,
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from musicvae_jax import config_base
 from musicvae_jax import family as family_lib
-from musicvae_jax.families.groove import data
+from musicvae_jax.families.groove import data, magentajs
 from musicvae_jax.families.groove.model import GrooVAE
 from musicvae_jax.families.groove.objective import GrooveObjective
 from musicvae_jax.families.groove.trained import GrooveTrainedModel
@@ -27,6 +27,7 @@ _GROOVAE = ('groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_vel
 class GrooveFamily:
   name = 'groove'
   description = 'GrooVAE: expressive drums (hits, velocities, micro-timing)'
+  magentajs = magentajs     # config.json <-> config (to_spec, from_spec, CONVERTERS)
   magenta_configs = {
       **{name: f'{name}.py:magenta' for name in _GROOVAE},
       'groovae_2bar_hits_control_tfds': 'groovae_2bar_hits_control.py:magenta',
@@ -47,7 +48,6 @@ class GrooveFamily:
     return GrooveTrainedModel
 
   def capabilities(self, config):
-    del config
     return {
         'train': SUPPORTED,
         'evaluate': SUPPORTED,
@@ -61,7 +61,7 @@ class GrooveFamily:
         'chords': unsupported('GrooVAE has no chord controls'),
         'render': SUPPORTED,
         'studio': SUPPORTED,
-        'export_magentajs': SUPPORTED,
+        'export_magentajs': family_lib.support_if(magentajs.problem(config)),
         'convert_magenta': SUPPORTED,
     }
 

@@ -12,7 +12,7 @@ drum classes of each step).
 from __future__ import annotations
 
 from musicvae_jax import family as family_lib
-from musicvae_jax.families.nade import data
+from musicvae_jax.families.nade import data, magentajs
 from musicvae_jax.families.nade.model import NadeMusicVAE
 from musicvae_jax.families.nade.objective import NadeObjective
 from musicvae_jax.families.nade.trained import NadeTrainedModel
@@ -24,6 +24,7 @@ unsupported = family_lib.unsupported
 class NadeFamily:
   name = 'nade'
   description = 'NADE drums: multi-label drum frames scored by a NADE'
+  magentajs = magentajs     # config.json <-> config (to_spec, from_spec, CONVERTERS)
   magenta_configs = {
       'nade-drums_2bar_reduced': 'nade_drums_2bar.py:reduced',
       'nade-drums_2bar_full': 'nade_drums_2bar.py:full',
@@ -43,7 +44,6 @@ class NadeFamily:
     return NadeTrainedModel
 
   def capabilities(self, config):
-    del config
     return {
         'train': SUPPORTED,
         'evaluate': SUPPORTED,
@@ -57,7 +57,7 @@ class NadeFamily:
         'chords': unsupported('NADE drums have no chord controls'),
         'render': SUPPORTED,
         'studio': SUPPORTED,
-        'export_magentajs': SUPPORTED,
+        'export_magentajs': family_lib.support_if(magentajs.problem(config)),
         'convert_magenta': SUPPORTED,
     }
 
