@@ -25,7 +25,7 @@ import pytest
 from conftest import write_midi
 from musicvae_jax import config_base, evaluate, family, generate, render, trainer
 from musicvae_jax.errors import UnsupportedCapabilityError
-from musicvae_jax.magenta import convert, tf_bundle, tfjs
+from musicvae_jax.magenta import convert, export, params, tf_bundle
 from musicvae_jax.studio.engine import Studio
 from musicvae_jax.trained_model import TrainedModel
 
@@ -205,10 +205,10 @@ def cell_export_magentajs(ctx):
   model, out = ctx['model'], ctx['tmp'] / 'magentajs'
   if not family.support(model.config, 'export_magentajs'):
     with pytest.raises(UnsupportedCapabilityError) as error:
-      tfjs.export_workdir(ctx['workdir'], out)
+      export.export_workdir(ctx['workdir'], out)
     _check_unsupported_line(str(error.value), model, 'export_magentajs')
     return
-  tfjs.export_workdir(ctx['workdir'], out)
+  export.export_workdir(ctx['workdir'], out)
   back = convert.convert_checkpoint('', str(out), str(ctx['tmp'] / 'from_js'))
   loaded = TrainedModel.from_workdir(back)
   assert family.name_of(loaded.config) == family.name_of(model.config)
@@ -228,7 +228,7 @@ def cell_convert_magenta(ctx):
     return
   prefix = tmp / 'tf' / 'model.ckpt-4'
   prefix.parent.mkdir()
-  tf_bundle.write_checkpoint(prefix, tfjs.params_to_magenta(
+  tf_bundle.write_checkpoint(prefix, params.params_to_magenta(
       jax.tree.map(np.asarray, model.params)))
   back = convert.convert_checkpoint(model.config.magenta_name, str(prefix),
                                     str(tmp / 'from_tf'),

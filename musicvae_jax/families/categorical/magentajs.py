@@ -36,7 +36,7 @@ import ml_collections
 
 from musicvae_jax import config_base
 from musicvae_jax.magenta import js_limits
-from musicvae_jax.data import encodings
+from musicvae_jax.data import encodings, multiperf
 
 CONVERTERS = ('MelodyConverter', 'DrumsConverter', 'DrumsOneHotConverter',
               'TrioConverter', 'MultitrackConverter')
@@ -62,7 +62,6 @@ def _drum_classes() -> list[list[int]]:
 
 
 def _multitrack_args() -> dict:
-  from musicvae_jax.data import multiperf
   return {'stepsPerQuarter': multiperf.STEPS_PER_QUARTER,
           'totalSteps': multiperf.MAX_SHIFT_STEPS,
           'numVelocityBins': multiperf.NUM_VELOCITY_BINS}

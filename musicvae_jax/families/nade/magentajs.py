@@ -22,6 +22,7 @@ from __future__ import annotations
 import ml_collections
 
 from musicvae_jax import config_base
+from musicvae_jax.families.nade import data
 from musicvae_jax.magenta import js_limits
 
 CONVERTERS = ('DrumRollConverter',)
@@ -29,8 +30,7 @@ CLASS_SETS = ('reduced', 'full')
 
 
 def _classes(name: str) -> list[list[int]]:
-  from musicvae_jax.data import drum_roll
-  return [list(c) for c in drum_roll.pitch_classes(name)]
+  return [list(c) for c in data.pitch_classes(name)]
 
 
 def to_spec(config: ml_collections.ConfigDict) -> dict:
