@@ -306,3 +306,21 @@ def test_tables_in_docs_and_readme_match_the_declarations():
   assert table.docs_page() == docs, 'run python scripts/capability_table.py'
   assert table.between_markers(readme) == table.readme_table(), \
       'run python scripts/capability_table.py'
+
+
+def test_an_undeclared_capability_is_one_error_line_on_the_command_line(tiny_run, tmp_path):
+  """`generate --mode=humanize` on a melody run: one `error:` line naming the
+  family and the capability, exit code 1, before the model loads."""
+  import subprocess
+  import sys
+  _, data, workdir = tiny_run
+  found = subprocess.run(
+      [sys.executable, '-m', 'musicvae_jax.generate', f'--workdir={workdir}',
+       '--mode=humanize', f'--input_midi={data / "m0_0.mid"}',
+       f'--output_dir={tmp_path / "out"}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert found.returncode == 1
+  lines = [l for l in found.stderr.strip().splitlines() if 'Warning' not in l]
+  assert lines == ['error: the categorical family (cat-mel_2bar_small) does not support '
+                   'humanize: needs a GrooVAE run (configs/groovae_*.py)'], found.stderr
+  assert 'platform' not in found.stdout   # refused before the model was loaded
