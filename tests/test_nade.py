@@ -1,4 +1,4 @@
-"""NADE math worked by hand (musicvae_jax.models.nade)."""
+"""NADE math worked by hand (musicvae_jax.families.nade.nade)."""
 
 import itertools
 import math
