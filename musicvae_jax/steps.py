@@ -115,11 +115,17 @@ def init_params(model, objective: Objective, rng: jax.Array, batch: Batch):
 def create_train_state(config: ml_collections.ConfigDict, model,
                        objective: Objective, batch: Batch) -> TrainState:
   """A fresh state: parameters from `config.seed`, step 0."""
-  root = jax.random.key(config.seed)
-  param_key, state_key = jax.random.split(root)
-  params = init_params(model, objective, param_key, batch)
+  param_key, _ = jax.random.split(jax.random.key(config.seed))
+  return state_from_params(config, init_params(model, objective, param_key, batch))
+
+
+def state_from_params(config: ml_collections.ConfigDict, params,
+                      step: int = 0) -> TrainState:
+  """The train state around given parameters (fresh optimizer and plateau
+  state; the run's PRNG key from `config.seed`, as `create_train_state`)."""
+  _, state_key = jax.random.split(jax.random.key(config.seed))
   return TrainState(
-      step=jnp.zeros((), jnp.int32),
+      step=jnp.asarray(step, jnp.int32),
       params=params,
       opt_state=make_optimizer(config).init(params),
       plateau_state=make_plateau(config).init(jnp.zeros(())),

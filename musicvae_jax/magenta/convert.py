@@ -8,6 +8,7 @@ config it names and writes the workdir.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -156,13 +157,12 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
         f'the checkpoint outputs {sizes["output_depth"]} classes, the '
         f'{config.encoding} encoding has {expected_depth}')
   example = parts.objective.example_batch(config, 1)
-  state = steps.create_train_state(config, parts.model, parts.objective, example)
-  compare_trees(jax.tree.map(np.asarray, state.params), params)
-  params = jax.tree.map(lambda ref, new: jnp.asarray(new, ref.dtype),
-                        state.params, params)
-  state = state.replace(params=params,
-                        opt_state=steps.make_optimizer(config).init(params),
-                        step=jnp.asarray(global_step, jnp.int32))
+  # Shapes and dtypes only (no parameter init: seconds saved per conversion).
+  abstract = jax.eval_shape(functools.partial(
+      steps.init_params, parts.model, parts.objective), jax.random.key(0), example)
+  compare_trees(abstract, params)
+  params = jax.tree.map(lambda ref, new: jnp.asarray(new, ref.dtype), abstract, params)
+  state = steps.state_from_params(config, params, global_step)
   workdir = Path(workdir).expanduser().absolute()
   workdir.mkdir(parents=True, exist_ok=True)
   ckpt = checkpoints.Checkpointer(workdir, config.keep_latest, config.keep_best,
