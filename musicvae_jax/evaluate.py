@@ -308,12 +308,14 @@ def check_windows(windows: np.ndarray, config, spec, tokens: bool = True) -> Non
   depths = tuple(spec.part_depths)
   if not tokens:
     return
-  if len(depths) != windows.shape[2]:
+  controls = len(spec.control_depths)   # chord columns after the K token parts
+  if len(depths) + controls != windows.shape[2]:
     raise EvaluationError(
         f'model/data mismatch: windows have {windows.shape[2]} parts, the '
-        f'model\'s {config.encoding} encoding has {len(depths)}')
-  if len(depths) == windows.shape[2] and windows.size:
-    top = windows.reshape(-1, windows.shape[2]).max(axis=0)
+        f'model\'s {config.encoding} encoding has {len(depths)}'
+        + (f' (+ {controls} control columns)' if controls else ''))
+  if windows.size:
+    top = windows[..., :len(depths)].reshape(-1, len(depths)).max(axis=0)
     for k, (value, depth) in enumerate(zip(top, depths)):
       if value >= depth:
         raise EvaluationError(
