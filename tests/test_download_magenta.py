@@ -202,51 +202,6 @@ JS = {
     'groovae_4bar-js': ('groovae_4bar', 4, _groove(64), {}),
 }
 
-# What magenta/tfjs.py's config_from_spec lacks for a config.json (xfail reasons).
-_HIER = ('numSegments: magenta.js reads a two-level hierarchical encoder '
-         '(encoder/hierarchical_level_{0,1}/cell_0/...) whenever numSegments is set (model.ts), '
-         'but tfjs.config_from_spec maps it to a flat-encoder hierdec config (mel_2bar.py:small / '
-         'trio_16bar.py:hierdec + use_hier), so convert_checkpoint refuses the hierarchical '
-         'encoder; it needs hier_mel_16bar.py / hier_trio_16bar.py with encoder_levels = '
-         '(numSteps // numSegments, numSegments), n_subsequences = numSegments')
-TFJS_MISSING = {
-    'MultitrackConverter': (
-        'tfjs.config_from_spec has no MultitrackConverter: it needs multiperf.py:med '
-        '(encoding multiperf) with n_subsequences = numSegments, encoder_levels = '
-        '(numSteps // numSegments, numSegments), steps_per_quarter = stepsPerQuarter, '
-        'max_events_per_instrument = numSteps // numSegments, numVelocityBins (8) and '
-        'minPitch..maxPitch (0..127) checked, and chordEncoder TriadChordEncoder -> '
-        "controls = 'triad_chords'"),
-    'GrooveConverter': (
-        'tfjs.config_from_spec has no GrooveConverter: it needs the groovae config '
-        '(encoding groove, output_family groove) with slice_bars = numSteps // 16, '
-        'humanize -> groove_humanize, tapify -> groove_tapify and groove_fixed_velocities '
-        '(magenta.js zeroes tapped velocities), stepsPerQuarter 4 checked, splitInstruments '
-        'and pitchClasses refused'),
-    'DrumRollConverter': (
-        'tfjs.config_from_spec has no DrumRollConverter: it needs nade_drums_2bar.py '
-        '(encoding drum_roll, output_family nade) with drum_pitch_classes reduced for the '
-        'default 9 pitchClasses (full for 61), slice_bars = numSteps // 16'),
-    'chords': (
-        "tfjs.config_from_spec refuses chordEncoder: TriadChordEncoder (49) needs controls = "
-        "'triad_chords' on mel_2bar_chords.py:med (MelodyConverter); other chord encoders refused"),
-    'hier': _HIER,
-}
-
-
-def _tfjs_gap(name):
-  """Why tfjs.config_from_spec cannot describe entry `name` today, or None."""
-  _, _, converter, extra = JS[name]
-  kind = converter['type']
-  if kind in TFJS_MISSING:
-    return TFJS_MISSING[kind]
-  if extra.get('chordEncoder'):
-    return TFJS_MISSING['chords']
-  if converter['args'].get('numSegments'):
-    return TFJS_MISSING['hier']
-  return None
-
-
 def _quantization(entry):
   if entry.name.endswith('_q2'):
     return 'uint16'
@@ -331,17 +286,7 @@ def check_converted(config, reference: str, bars: int, variables) -> None:
   assert config.z_size == sizes['z_size']
 
 
-def _entry_params():
-  params = []
-  for name, entry in dm.CATALOG.items():
-    marks = []
-    if entry.kind == 'js' and not entry.magenta_config and _tfjs_gap(name):
-      marks.append(pytest.mark.xfail(strict=True, raises=ValueError, reason=_tfjs_gap(name)))
-    params.append(pytest.param(name, marks=marks, id=name))
-  return params
-
-
-@pytest.mark.parametrize('name', _entry_params())
+@pytest.mark.parametrize('name', list(dm.CATALOG))
 def test_every_entry_downloads_and_converts(name, server, tmp_path):
   entry = dm.CATALOG[name]
   variables = serve(entry, server, tmp_path)
@@ -357,17 +302,11 @@ def test_every_entry_downloads_and_converts(name, server, tmp_path):
   check_converted(config, reference, bars, variables)
 
 
-def _config_json_params():
-  return [pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True, raises=ValueError,
-                                                        reason=_tfjs_gap(name))]
-                       if _tfjs_gap(name) else [])
-          for name, entry in dm.CATALOG.items() if entry.kind == 'js' and entry.magenta_config]
-
-
-@pytest.mark.parametrize('name', _config_json_params())
+@pytest.mark.parametrize('name', [name for name, entry in dm.CATALOG.items()
+                                  if entry.kind == 'js' and entry.magenta_config])
 def test_config_json_alone_gives_the_same_model(name, tmp_path):
   """The magenta.js entries converted as a Magenta config convert the same from
-  their config.json alone (magenta/tfjs.py), where tfjs.py maps it."""
+  their config.json alone (magenta/tfjs.py and the families' magentajs.py)."""
   variables = serve(dm.CATALOG[name], None, tmp_path)
   workdir = convert.convert_checkpoint('', str(tmp_path / 'served'), str(tmp_path / 'run'))
   reference, bars = JS[name][:2]
