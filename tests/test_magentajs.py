@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from musicvae_jax import checkpoints, config_base, family
+from musicvae_jax.errors import UnsupportedCapabilityError
 from musicvae_jax.magenta import convert, export, params as magenta_params, tf_bundle, tfjs
 from musicvae_jax.trained_model import TrainedModel
 
@@ -111,7 +112,8 @@ def test_magentas_own_weights_as_a_magentajs_checkpoint(name, tmp_path):
   config = convert.config_for(name)
   convert.apply_sizes(config, magenta_params.sizes_from_params(params))
   if MAGENTA_FIXTURES[name]:
-    with pytest.raises(ValueError, match=rf'^config\.{MAGENTA_FIXTURES[name]}='):
+    with pytest.raises(UnsupportedCapabilityError,
+                         match=rf'does not support export_magentajs: config\.{MAGENTA_FIXTURES[name]}='):
       tfjs.spec_from_config(config)
     return
   spec = json.loads(json.dumps(tfjs.spec_from_config(config)))
@@ -276,7 +278,6 @@ def test_family_export_converts_back_to_the_same_model(name, js_root, tmp_path):
     ('mel_2bar.py:tiny', {'steps_per_quarter': 8}, 'steps_per_quarter'),
     ('mel_2bar.py:tiny', {'split_decoder': True}, 'split_decoder'),
     ('hier_mel_16bar.py:tiny', {'conductor_embed_size': 4}, 'conductor_embed_size'),
-    ('mel_2bar.py:tiny', {'output_family': 'other'}, 'output_family'),
     ('groovae_2bar_add_closed_hh.py:tiny', {}, 'groove_add_instruments'),
     ('groovae_2bar_tap_fixed_velocity_note_dropout.py:tiny', {},
      'groove_max_note_dropout_probability'),
@@ -289,10 +290,19 @@ def test_what_magentajs_cannot_represent_fails_naming_the_key(spec, overrides, k
   config = config_base.load_config_file(spec)
   for k, v in overrides.items():
     config[k] = v
-  with pytest.raises(ValueError, match=rf'^config\.{key}=') as error:
+  with pytest.raises(UnsupportedCapabilityError,
+                     match=rf'family \(.*\) does not support export_magentajs: config\.{key}=') as error:
     tfjs.write_checkpoint(config, {}, tmp_path / 'out')
   assert '\n' not in str(error.value)
   assert not (tmp_path / 'out').exists()       # nothing written
+
+
+def test_an_unknown_family_is_named_before_anything_is_written(tmp_path):
+  config = config_base.load_config_file('mel_2bar.py:tiny')
+  config.output_family = 'other'
+  with pytest.raises(ValueError, match=r"^config\.output_family='other': unknown"):
+    tfjs.write_checkpoint(config, {}, tmp_path / 'out')
+  assert not (tmp_path / 'out').exists()
 
 
 @pytest.mark.parametrize('spec', [
