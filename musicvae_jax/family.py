@@ -85,6 +85,7 @@ class Family(Protocol):
 
   name: str                       # config.output_family
   description: str                # one line for tables and errors
+  encodings: tuple[str, ...]      # the config.encoding values its converters read
   # Magenta config name -> our config spec (`FILE.py:VARIANT`), for
   # `convert_magenta` and the download catalogue.
   magenta_configs: Mapping[str, str]
@@ -120,13 +121,19 @@ def name_of(config) -> str:
 
 
 def get(config_or_name) -> Family:
-  """The family of a config (or of a family name)."""
+  """The family of a config (or of a family name); ValueError naming the
+  config key for an unknown family, or an encoding the family does not read."""
   name = (config_or_name if isinstance(config_or_name, str)
           else name_of(config_or_name))
   if name not in FAMILIES:
     raise ValueError(f'config.output_family={name!r}: unknown (choose '
                      + ', '.join(repr(k) for k in FAMILIES) + ')')
-  return importlib.import_module(FAMILIES[name]).FAMILY
+  fam = importlib.import_module(FAMILIES[name]).FAMILY
+  if not isinstance(config_or_name, str) and config_or_name.encoding not in fam.encodings:
+    raise ValueError(f'config.encoding={config_or_name.encoding!r}: the {name} family '
+                     f'(config.output_family={name!r}) reads '
+                     + ', '.join(repr(e) for e in fam.encodings))
+  return fam
 
 
 @dataclasses.dataclass(frozen=True)

@@ -157,10 +157,10 @@ class Studio:
 
   # -- decoding ----------------------------------------------------------------
   def _encode(self, windows: np.ndarray):
-    """(z, mu, sigma) `[N, Z]` of converter windows `[N, T, ...]`."""
-    if self.groove:  # float windows, transformed as the config's encoder reads them
-      return self.model.encode_windows(np.asarray(windows, np.float32))
-    return self.model.encode_tensors(np.asarray(windows).astype(np.int32))
+    """(z, mu, sigma) `[N, Z]` of converter windows `[N, T, ...]` (each
+    family's TrainedModel reads its own windows: GrooVAE transforms them as
+    the config's encoder reads them)."""
+    return self.model.encode_windows(np.asarray(windows))
 
   def _chords(self, chords) -> str | list | None:
     """The chords a decode reads: None (no chords given, or a model without

@@ -25,6 +25,7 @@ _MELODIC = ('melody', 'trio')
 class CategoricalFamily:
   name = 'categorical'
   description = 'MusicVAE over tokens: melody, drums, trio, chords, multitrack'
+  encodings = converters.ENCODINGS
   magentajs = magentajs     # config.json <-> config (to_spec, from_spec, CONVERTERS)
   magenta_configs = {
       'cat-mel_2bar_small': 'mel_2bar.py:small',

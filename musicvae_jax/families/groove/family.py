@@ -27,6 +27,7 @@ _GROOVAE = ('groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_vel
 class GrooveFamily:
   name = 'groove'
   description = 'GrooVAE: expressive drums (hits, velocities, micro-timing)'
+  encodings = ('groove',)
   magentajs = magentajs     # config.json <-> config (to_spec, from_spec, CONVERTERS)
   magenta_configs = {
       **{name: f'{name}.py:magenta' for name in _GROOVAE},

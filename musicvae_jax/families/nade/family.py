@@ -24,6 +24,7 @@ unsupported = family_lib.unsupported
 class NadeFamily:
   name = 'nade'
   description = 'NADE drums: multi-label drum frames scored by a NADE'
+  encodings = ('drum_roll',)
   magentajs = magentajs     # config.json <-> config (to_spec, from_spec, CONVERTERS)
   magenta_configs = {
       'nade-drums_2bar_reduced': 'nade_drums_2bar.py:reduced',
