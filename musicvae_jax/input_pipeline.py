@@ -26,10 +26,10 @@ def default_cache_dir(config: ml_collections.ConfigDict) -> Path:
 
 def token_spec(converter) -> TokenSpec:
   """The model's view of a converter's tokens."""
-  tables = getattr(converter, 'input_tables', None)
+  tables = converter.input_tables
   return TokenSpec(tuple(converter.part_depths),
                    None if tables is None else tuple(tables),
-                   tuple(getattr(converter, 'control_depths', ())))
+                   tuple(converter.control_depths))
 
 
 @dataclasses.dataclass
@@ -57,7 +57,7 @@ class Data:
 
   @property
   def converter_encoding(self) -> str:
-    return getattr(self.converter, 'encoding', 'melody')
+    return self.converter.encoding
 
   def train_batches(self, config: ml_collections.ConfigDict,
                     process_index: int = 0,

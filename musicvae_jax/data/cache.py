@@ -67,10 +67,10 @@ def _convert_one(job: tuple[str, str, Any, bool]) -> tuple[str, str, str, np.nda
   carries the converter itself (pickled to spawned workers)."""
   path, rel, converter, fast = job
   # Some converters need what only note_seq's reader keeps (sustain pedal).
-  fast = fast and not getattr(converter, 'note_seq_reader_only', False)
-  keep_duplicates = getattr(converter, 'keep_duplicates', False)
+  fast = fast and not converter.note_seq_reader_only
+  keep_duplicates = converter.keep_duplicates
   try:
-    if fast and hasattr(converter, 'fast_windows'):
+    if fast and converter.reads_note_arrays:
       found = [converter.fast_windows(a) for a in midi_io.load_note_arrays(path)]
     else:
       sequences = midi_io.load_note_sequences(path, fast=fast)
@@ -138,7 +138,7 @@ def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
                  windows=0 if windows is None else int(len(windows)))
     target = folder / 'files' / f'{_key(rel)}.npy'
     if windows is not None:
-      np.save(target, windows.astype(getattr(converter, 'window_dtype', np.int16)),
+      np.save(target, windows.astype(converter.window_dtype),
               allow_pickle=False)
     elif target.exists():
       target.unlink()
@@ -236,7 +236,7 @@ def load_or_build_windows(input_dir: str | Path, cache_root: str | Path, convert
   reads MIDI with the fast parser (config.fast_midi)."""
   folder = build_cache(input_dir, cache_root, converter, num_workers, fast, progress)
   windows = read_cache(folder, str(input_dir),
-                       getattr(converter, 'keep_duplicates', False))
+                       converter.keep_duplicates)
   windows.summary['cache_folder'] = str(folder)
   (folder / 'summary.json').write_text(json.dumps(windows.summary, indent=1))
   return windows

@@ -45,7 +45,7 @@ import numpy as np
 from note_seq import chord_inference, chord_symbols_lib, chords_lib, sequences_lib
 from note_seq.protobuf import music_pb2
 
-from musicvae_jax.data import converters, encodings
+from musicvae_jax.data import converter_base, converters, encodings
 
 VERSION = 'melody-chords-v1'
 TRIAD_CLASSES = 49
@@ -153,7 +153,7 @@ def split_controls(windows: np.ndarray, num_controls: int):
 
 def num_controls(converter) -> int:
   """Control columns a converter's windows carry (0 for most)."""
-  return len(getattr(converter, 'control_depths', ()))
+  return len(converter.control_depths)
 
 
 class _Steps:
@@ -163,7 +163,7 @@ class _Steps:
     self.steps = range(start, start + length)
 
 
-class ChordMelodyConverter:
+class ChordMelodyConverter(converter_base.Converter):
   """Magenta-exact chord-conditioned melody windows (see the module docstring)."""
 
   encoding = 'melody'

@@ -31,6 +31,7 @@ from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
 
 from musicvae_jax.data import encodings
+from musicvae_jax.data.converter_base import Converter
 
 VERSION = 'melody-v1'
 MEL_2BAR_PROGRAMS = tuple(range(32))
@@ -47,10 +48,11 @@ def limit_windows(windows: np.ndarray, max_windows: int,
   return windows[np.sort(rng.choice(len(windows), max_windows, replace=False))]
 
 
-class MelodyConverter:
+class MelodyConverter(Converter):
   """Magenta-exact melody windows (see the module docstring)."""
 
   encoding = 'melody'
+  reads_note_arrays = True
   part_depths = (encodings.MELODY_CLASSES,)
   input_tables = None
 
@@ -265,7 +267,7 @@ def extract_drum_tracks(quantized: music_pb2.NoteSequence, steps_per_bar: int,
   return tracks
 
 
-class _WindowedConverter:
+class _WindowedConverter(Converter):
   """What the drums and trio converters share with MelodyConverter's interface."""
 
   encoding = ''

@@ -50,6 +50,8 @@ import numpy as np
 from note_seq import chords_lib, performance_lib, sequences_lib
 from note_seq.protobuf import music_pb2
 
+from musicvae_jax.data.converter_base import Converter
+
 VERSION = 'multiperf-v1'
 CHORD_CLASSES = 49
 NO_CHORD_CLASS = 0
@@ -130,7 +132,7 @@ def _clip_tied_notes(segment, steps: int):
   return out
 
 
-class MultiPerformanceConverter:
+class MultiPerformanceConverter(Converter):
   """Magenta-exact multitrack windows (see the module docstring)."""
 
   encoding = 'multiperf'

@@ -41,15 +41,15 @@ def epoch_order(file_ids: np.ndarray, max_windows: int, seed: int,
 def _batch(tokens: np.ndarray, weights: np.ndarray | None = None,
            converter=None, row_seeds=None,
            num_controls: int | None = None) -> dict[str, np.ndarray]:
-  """A batch of windows. A converter with `make_batch` (GrooVAE) builds its
+  """A batch of windows. A converter that `makes_batches` (GrooVAE) builds its
   own keys from its windows (and per-row seeds for its random input
   transformations). Token windows `[B, T, K + C]` become `tokens`, and their
   last `num_controls` columns (default: the converter's `control_depths`,
   e.g. chord classes) become `controls`."""
-  if converter is not None and hasattr(converter, 'make_batch'):
+  if converter is not None and converter.makes_batches:
     return converter.make_batch(tokens, weights, row_seeds)
   if num_controls is None:
-    num_controls = len(getattr(converter, 'control_depths', ()))
+    num_controls = 0 if converter is None else len(converter.control_depths)
   tokens = tokens.astype(np.int32)
   batch = {
       'tokens': tokens[..., :tokens.shape[-1] - num_controls],

@@ -52,6 +52,7 @@ import numpy as np
 from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
 
+from musicvae_jax.data.converter_base import Converter
 from musicvae_jax.data.errors import BadInputError
 
 VERSION = 'groove-v1'
@@ -121,7 +122,7 @@ def features(quantized: music_pb2.NoteSequence, known: dict[int, int],
   return np.concatenate([hits, vels, offs], axis=1)
 
 
-class GrooveConverter:
+class GrooveConverter(Converter):
   """Magenta's GrooveConverter (continuous outputs, no split instruments).
 
   Windows (cache / targets): float32 `[n, T, 3 * num_drums]`.
@@ -130,6 +131,7 @@ class GrooveConverter:
   encoding = 'groove'
   input_tables = None
   window_dtype = np.float32
+  makes_batches = True
 
   def __init__(self, split_bars: int = 2, steps_per_quarter: int = 4,
                quarters_per_bar: int = 4, humanize: bool = False,

@@ -1,0 +1,34 @@
+"""What every converter declares (NoteSequence -> windows, and back).
+
+A converter subclasses `Converter` and sets what differs from these defaults,
+so the cache, the batch pipeline and the model read declarations rather than
+probe for attributes. A family's converter is made by its `make_converter`
+(family.py); it must pickle (cache workers receive it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Converter:
+  """Declarations shared by every converter (class attributes; a converter
+  may set some per instance, e.g. its control depths)."""
+
+  encoding: str = ''
+  # Classes of each token part; windows are `[n, T, K (+ C)]`.
+  part_depths: tuple[int, ...] = ()
+  # Per part: None for one-hot, or a key of models.inputs.INPUT_TABLES.
+  input_tables: tuple[str | None, ...] | None = None
+  # Classes of each control column after the parts (chords); () = none.
+  control_depths: tuple[int, ...] = ()
+  # dtype of the cached windows (token ids; GrooVAE: float features).
+  window_dtype = np.int16
+  # Keep repeated windows (Magenta's multitrack converter does).
+  keep_duplicates = False
+  # Needs what only note_seq's MIDI reader keeps (sustain pedal): no fast path.
+  note_seq_reader_only = False
+  # Offers `fast_windows(NoteArrays)` (the fast MIDI path, data/fast_melody.py).
+  reads_note_arrays = False
+  # Builds its own batch keys: `make_batch(windows, weights, row_seeds)`.
+  makes_batches = False
