@@ -75,6 +75,16 @@ def unsupported(reason: str) -> Support:
   return Support(False, reason)
 
 
+def declare(**cells: Support) -> dict[str, Support]:
+  """One `Support` per capability, in `CAPABILITIES` order: those named in
+  `cells` as given (a family names every "no", with its reason), the rest
+  supported."""
+  unknown = sorted(set(cells) - set(CAPABILITIES))
+  if unknown:
+    raise ValueError(f'unknown capabilities {unknown}; known: {", ".join(CAPABILITIES)}')
+  return {cap: cells.get(cap, SUPPORTED) for cap in CAPABILITIES}
+
+
 def support_if(problem: str) -> Support:
   """Supported when `problem` is empty, else unsupported for that reason."""
   return unsupported(problem) if problem else SUPPORTED

@@ -18,6 +18,7 @@ from musicvae_jax.trained_model import TrainedModel
 SUPPORTED = family_lib.SUPPORTED
 unsupported = family_lib.unsupported
 
+GROOVAE_ONLY = unsupported('needs a GrooVAE run (configs/groovae_*.py)')
 # Encodings whose part 0 is a melody (attributes.py reads its pitches).
 _MELODIC = ('melody', 'trio')
 
@@ -60,25 +61,16 @@ class CategoricalFamily:
 
   def capabilities(self, config):
     encoding = config.encoding
-    chords = bool(config.get('controls', ''))
-    return {
-        'train': SUPPORTED,
-        'evaluate': SUPPORTED,
-        'sample': SUPPORTED,
-        'interpolate': SUPPORTED,
-        'reconstruct': SUPPORTED,
-        'attribute': (SUPPORTED if encoding in _MELODIC else unsupported(
+    return family_lib.declare(
+        attribute=(SUPPORTED if encoding in _MELODIC else unsupported(
             f'attribute vectors read melody pitches; {encoding} tokens have none')),
-        'humanize': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
-        'drumify': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
-        'chords': (SUPPORTED if chords else unsupported(
+        humanize=GROOVAE_ONLY,
+        drumify=GROOVAE_ONLY,
+        chords=(SUPPORTED if config.get('controls', '') else unsupported(
             'not chord-conditioned (config.controls is empty; see '
             'configs/mel_2bar_chords.py, configs/multiperf.py:med_chords)')),
-        'render': SUPPORTED,
-        'studio': SUPPORTED,
-        'export_magentajs': family_lib.support_if(magentajs.problem(config)),
-        'convert_magenta': SUPPORTED,
-    }
+        export_magentajs=family_lib.support_if(magentajs.problem(config)),
+    )
 
 
 FAMILY = CategoricalFamily()

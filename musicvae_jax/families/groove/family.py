@@ -17,7 +17,6 @@ from musicvae_jax.families.groove.model import GrooVAE
 from musicvae_jax.families.groove.objective import GrooveObjective
 from musicvae_jax.families.groove.trained import GrooveTrainedModel
 
-SUPPORTED = family_lib.SUPPORTED
 unsupported = family_lib.unsupported
 _GROOVAE = ('groovae_4bar', 'groovae_2bar_humanize', 'groovae_2bar_tap_fixed_velocity',
             'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
@@ -49,22 +48,12 @@ class GrooveFamily:
     return GrooveTrainedModel
 
   def capabilities(self, config):
-    return {
-        'train': SUPPORTED,
-        'evaluate': SUPPORTED,
-        'sample': SUPPORTED,
-        'interpolate': SUPPORTED,
-        'reconstruct': SUPPORTED,
-        'attribute': unsupported('attribute vectors read melody pitches; '
-                                 'GrooVAE windows are drum hits'),
-        'humanize': SUPPORTED,
-        'drumify': SUPPORTED,
-        'chords': unsupported('GrooVAE has no chord controls'),
-        'render': SUPPORTED,
-        'studio': SUPPORTED,
-        'export_magentajs': family_lib.support_if(magentajs.problem(config)),
-        'convert_magenta': SUPPORTED,
-    }
+    return family_lib.declare(
+        attribute=unsupported('attribute vectors read melody pitches; '
+                              'GrooVAE windows are drum hits'),
+        chords=unsupported('GrooVAE has no chord controls'),
+        export_magentajs=family_lib.support_if(magentajs.problem(config)),
+    )
 
 
 FAMILY = GrooveFamily()

@@ -17,7 +17,6 @@ from musicvae_jax.families.nade.model import NadeMusicVAE
 from musicvae_jax.families.nade.objective import NadeObjective
 from musicvae_jax.families.nade.trained import NadeTrainedModel
 
-SUPPORTED = family_lib.SUPPORTED
 unsupported = family_lib.unsupported
 
 
@@ -45,22 +44,15 @@ class NadeFamily:
     return NadeTrainedModel
 
   def capabilities(self, config):
-    return {
-        'train': SUPPORTED,
-        'evaluate': SUPPORTED,
-        'sample': SUPPORTED,
-        'interpolate': SUPPORTED,
-        'reconstruct': SUPPORTED,
-        'attribute': unsupported('attribute vectors read melody pitches; '
-                                 'drum rolls have none'),
-        'humanize': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
-        'drumify': unsupported('needs a GrooVAE run (configs/groovae_*.py)'),
-        'chords': unsupported('NADE drums have no chord controls'),
-        'render': SUPPORTED,
-        'studio': SUPPORTED,
-        'export_magentajs': family_lib.support_if(magentajs.problem(config)),
-        'convert_magenta': SUPPORTED,
-    }
+    groovae_only = unsupported('needs a GrooVAE run (configs/groovae_*.py)')
+    return family_lib.declare(
+        attribute=unsupported('attribute vectors read melody pitches; '
+                              'drum rolls have none'),
+        humanize=groovae_only,
+        drumify=groovae_only,
+        chords=unsupported('NADE drums have no chord controls'),
+        export_magentajs=family_lib.support_if(magentajs.problem(config)),
+    )
 
 
 FAMILY = NadeFamily()
