@@ -145,3 +145,80 @@ def test_unknown_output_family_names_the_key():
     family.get(config)
   with pytest.raises(ValueError, match='config.output_family'):
     family.build(config)
+
+
+TOY_FAMILY = '''
+"""A family made outside the package: the categorical model with a trained-model
+class and declarations of its own."""
+from musicvae_jax import family as family_lib
+from musicvae_jax.data import converters
+from musicvae_jax.families.categorical.objective import CategoricalObjective
+from musicvae_jax.models.vae import MusicVAE
+from musicvae_jax.trained_model import TrainedModel
+
+
+class ToyTrainedModel(TrainedModel):
+  pass
+
+
+class ToyFamily:
+  name = 'toy'
+  description = 'a toy family (tests/test_families.py)'
+  encodings = ('melody',)
+  magenta_configs = {}
+  magentajs = None
+
+  def make_converter(self, config):
+    return converters.MelodyConverter(slice_bars=config.slice_bars,
+                                      max_windows=config.max_windows_per_sequence)
+
+  def build_model(self, config, spec):
+    return MusicVAE.from_config(config, spec)
+
+  def objective(self, config, spec):
+    return CategoricalObjective(tuple(spec.part_depths))
+
+  def trained_model_class(self):
+    return ToyTrainedModel
+
+  def capabilities(self, config):
+    no = family_lib.unsupported('the toy family exports nothing')
+    return family_lib.declare(humanize=no, drumify=no, chords=no,
+                              export_magentajs=no, convert_magenta=no)
+
+
+FAMILY = ToyFamily()
+'''
+
+
+def test_a_new_family_is_its_folder_one_table_line_and_a_config(tmp_path, monkeypatch, tiny_run):
+  """What design.md's walk-through promises: a family written outside the
+  package (its folder), one line in family.FAMILIES and a config with its
+  output_family train, resume into its own TrainedModel class, generate and
+  refuse what it does not declare; nothing else changes."""
+  import sys
+  from musicvae_jax import generate, trainer
+  from musicvae_jax.errors import UnsupportedCapabilityError
+  from musicvae_jax.trained_model import TrainedModel
+  package = tmp_path / 'toy_families' / 'toy'
+  package.mkdir(parents=True)
+  (package.parent / '__init__.py').write_text('')
+  (package / '__init__.py').write_text('')
+  (package / 'family.py').write_text(TOY_FAMILY)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  monkeypatch.setitem(family.FAMILIES, 'toy', 'toy_families.toy.family')   # the table line
+  _, data, _ = tiny_run
+  config = config_base.load_config_file('mel_2bar.py:tiny')               # the config
+  config.output_family = 'toy'
+  config.train_dir, config.eval_fraction = str(data), 0.25
+  config.cache_dir, config.num_workers = str(tmp_path / 'cache'), 1
+  config.num_steps = 2
+  workdir = tmp_path / 'run'
+  assert trainer.train_and_evaluate(config, workdir)['step'] == 2
+  model = TrainedModel.from_workdir(workdir)
+  assert type(model).__name__ == 'ToyTrainedModel' and model.family.name == 'toy'
+  generate.generate(model, 'sample', tmp_path / 'out', num_outputs=1)
+  assert sorted((tmp_path / 'out').glob('*.mid'))
+  with pytest.raises(UnsupportedCapabilityError, match=r'the toy family .* does not support humanize'):
+    generate.generate(model, 'humanize', tmp_path / 'out2', input_midi=str(data / 'm0_0.mid'))
+  sys.modules.pop('toy_families.toy.family', None)
