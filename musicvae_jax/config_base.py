@@ -51,7 +51,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_dir = ''
   # Share of training files held out for evaluation when `eval_dir` is empty.
   c.eval_fraction = 0.05
-  # Where window caches live. Empty: `~/.cache/musicvae_jax`.
+  # Where window caches live. Empty: `paths.cache_root()` (~/.cache/musicvae_jax on Linux).
   c.cache_dir = ''
   # Bars per training window (Magenta `slice_bars`; predecessor `slice_bar`).
   c.slice_bars = 2

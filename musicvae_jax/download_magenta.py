@@ -24,7 +24,7 @@ numSegments, chords); the others (4-bar melodies and drums, 4-bar trios,
 1/3/4-bar tap2drum, the 16-bar XL trio) are described by their config.json
 alone (magenta/tfjs.py `config_from_spec`).
 
-Downloads go to `--cache_dir` (default ~/.cache/musicvae_jax/magenta), are
+Downloads go to `--cache_dir` (default `paths.cache_root()/magenta`), are
 resumed where they stopped (HTTP Range), show a progress bar, and are checked
 against the server's size and, where it sends one (Google Cloud Storage's
 `x-goog-hash`), MD5, before conversion. `--base_url` (or
@@ -47,6 +47,8 @@ import urllib.request
 from pathlib import Path
 
 from absl import flags, logging
+
+from musicvae_jax import paths
 
 STORAGE = 'https://storage.googleapis.com'
 MAGENTA_BASE = STORAGE  # the default --base_url
@@ -374,7 +376,7 @@ def download_and_convert(name: str, workdir: str | Path, cache_dir: str | Path |
     raise ValueError(f'unknown checkpoint {name!r}; known: {", ".join(CATALOG)} '
                      '(--list shows them with sizes)')
   entry = CATALOG[name]
-  cache_dir = Path(cache_dir or Path.home() / '.cache' / 'musicvae_jax' / 'magenta').expanduser()
+  cache_dir = Path(cache_dir or paths.cache_root() / 'magenta').expanduser()
   base_url = base_url or os.environ.get('MUSICVAE_MAGENTA_BASE_URL') or MAGENTA_BASE
   url = entry.url(base_url)
   workdir = Path(workdir).expanduser()
@@ -425,7 +427,8 @@ def _define_flags() -> None:
   # Defined when run as a command only, so that importing this module (the
   # library functions above) never clashes with other commands' flags.
   flags.DEFINE_string('workdir', None, 'Where the converted run goes (must be new).')
-  flags.DEFINE_string('cache_dir', '', 'Download folder (default ~/.cache/musicvae_jax/magenta).')
+  flags.DEFINE_string('cache_dir', '', 'Download folder (default <cache root>/magenta: '
+                      '~/.cache/musicvae_jax/magenta on Linux, see paths.py).')
   flags.DEFINE_string('base_url', '', f'Server root holding Magenta\'s paths, bucket names '
                       f'included (default {MAGENTA_BASE}, or $MUSICVAE_MAGENTA_BASE_URL).')
   flags.DEFINE_bool('list', False, 'List the downloadable names with sizes and URLs, then the '

@@ -11,6 +11,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from musicvae_jax import paths
 from musicvae_jax.data import cache, pipeline
 from musicvae_jax.models import TokenSpec
 
@@ -21,7 +22,7 @@ PART_NAMES = {'melody': ('melody',), 'drums': ('drums',),
 def default_cache_dir(config: ml_collections.ConfigDict) -> Path:
   if config.cache_dir:
     return Path(config.cache_dir).expanduser()
-  return Path('~/.cache/musicvae_jax').expanduser()
+  return paths.cache_root()
 
 
 def token_spec(converter) -> TokenSpec:

@@ -99,16 +99,16 @@ def tiny_run(tmp_path_factory):
   notebook and magenta.js tests; about 10 s on 2 CPU cores. Under
   pytest-xdist the workers share one run (trained by the first, under a lock).
   """
-  import fcntl
   import os
+
+  import filelock
   if not os.environ.get('PYTEST_XDIST_WORKER'):
     root = tmp_path_factory.mktemp('tiny_run')
     return _train_tiny_run(root)
   # The session's base folder, common to all workers of this run.
   root = tmp_path_factory.getbasetemp().parent / 'tiny_run'
   root.mkdir(exist_ok=True)
-  with open(root / '.lock', 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+  with filelock.FileLock(str(root / '.lock')):
     if not (root / 'done').exists():
       _train_tiny_run(root)
       (root / 'done').touch()

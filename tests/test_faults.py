@@ -245,8 +245,9 @@ def test_second_writer_refuses_and_a_killed_holder_never_blocks(
     holder.send_signal(signal.SIGKILL)
     holder.wait()
   lock = workdir_lock.WorkdirLock(workdir).acquire()  # stale lock: free again
-  assert json.loads((workdir / '.lock').read_text())['pid'] == os.getpid()
+  assert json.loads((workdir / '.lock.json').read_text())['pid'] == os.getpid()
   lock.release()
+  assert not (workdir / '.lock.json').exists()  # the holder's details go with it
   count_faults(tmp_path_factory, 'two writers + killed holder', 2, 2)
 
 

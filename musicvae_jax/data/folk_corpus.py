@@ -16,7 +16,7 @@ passes as well as 4/4); tunes in other meters are skipped, never re-barred.
 Tunes whose notes are identical to an earlier tune (the same air printed in
 two collections) are kept once.
 
-Layout, under `<cache_dir or ~/.cache/musicvae_jax>/folk_corpus_v1/`:
+Layout, under `<cache_dir or paths.cache_root()>/folk_corpus_v1/`:
 
     train/<collection>-<file>-<tune index>.mid
     eval/<...>.mid          every 20th kept tune, in canonical order
@@ -43,6 +43,8 @@ import tempfile
 import time
 from typing import Callable, Sequence
 
+from musicvae_jax import paths
+
 CORPUS_NAME = 'folk_corpus_v1'
 COLLECTIONS = ('essenFolksong', 'oneills1850', 'ryansMammoth', 'airdsAirs',
                'miscFolk')
@@ -55,7 +57,7 @@ Task = tuple[str, str]  # (file stem, ABC text of one tune)
 
 
 def _default_cache_dir() -> pathlib.Path:
-  return pathlib.Path('~/.cache/musicvae_jax').expanduser()
+  return paths.cache_root()
 
 
 def corpus_root(cache_dir: str | os.PathLike | None = None,
@@ -274,7 +276,7 @@ def default_corpus_dir(cache_dir: str | os.PathLike | None = None,
   returns at once afterwards. Reading it recursively gives every tune.
 
   Args:
-    cache_dir: parent folder; default `~/.cache/musicvae_jax`.
+    cache_dir: parent folder; default `paths.cache_root()`.
     max_tunes: convert only the first N selected tunes (tests, smoke runs);
       such a corpus lives in its own folder `folk_corpus_v1_max<N>`.
     num_workers: conversion processes; 0 means one per available core.
