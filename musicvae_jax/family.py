@@ -99,6 +99,10 @@ class Family(Protocol):
   # Magenta config name -> our config spec (`FILE.py:VARIANT`), for
   # `convert_magenta` and the download catalogue.
   magenta_configs: Mapping[str, str]
+  # Its magenta.js module (`families/<name>/magentajs.py`): `to_spec(config)`,
+  # `from_spec(spec)`, `CONVERTERS` (the dataConverter types it reads) and
+  # `problem(config)` (why magenta.js cannot hold a config, or '').
+  magentajs: Any
 
   def make_converter(self, config) -> Any:
     """The converter for `config`: NoteSequence -> windows, and back."""
