@@ -1,6 +1,8 @@
 """What magenta-js' model.ts imposes on every MusicVAE it loads, whatever its
 family: a flat encoder of exactly one bidirectional layer (a hierarchical
-one: one layer per level) and LSTMs with forget bias 1.0.
+one: one layer per level) and LSTMs with forget bias 1.0; and the reading
+steps every family's config.json mapping shares (its dataConverter's args,
+bars from numSteps).
 
 Pure config checks (no JAX, no files): each family's `magentajs.py` adds its
 own converter's limits and declares the `export_magentajs` capability from
@@ -33,3 +35,22 @@ def problem(config, to_spec) -> str:
   except ValueError as error:
     return str(error)
   return ''
+
+
+def converter_args(spec: dict, types) -> dict | None:
+  """The dataConverter args of a config.json whose converter type is one of
+  `types` (a family's `CONVERTERS`); None for another family's converter."""
+  converter = spec.get('dataConverter') or {}
+  if converter.get('type', '') not in types:
+    return None
+  return converter.get('args') or {}
+
+
+def set_bars(config, num_steps: int) -> None:
+  """`config.slice_bars` for a window of `num_steps` steps; ValueError when
+  that is not a whole number of the config's bars."""
+  steps_per_bar = 4 * config.steps_per_quarter
+  if num_steps % steps_per_bar:
+    raise ValueError(f'numSteps={num_steps} is not a whole number of '
+                     f'{steps_per_bar}-step bars')
+  config.slice_bars = num_steps // steps_per_bar

@@ -141,11 +141,10 @@ def _check_drums(args: dict, what: str) -> None:
 def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
   """Our config for a categorical config.json (None for another family's);
   ValueError naming what does not map."""
-  converter = spec.get('dataConverter') or {}
-  kind = converter.get('type', '')
-  if kind not in CONVERTERS:
+  args = js_limits.converter_args(spec, CONVERTERS)
+  if args is None:
     return None
-  args = converter.get('args') or {}
+  kind = spec['dataConverter']['type']
   encoding = _ENCODINGS[kind]
   segments = int(args.get('numSegments') or 0)
   chords = spec.get('chordEncoder')
@@ -167,11 +166,7 @@ def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
     config.max_num_instruments = segments
     config.max_events_per_instrument = num_steps // segments
   else:
-    steps_per_bar = config_base.steps_per_bar(config)
-    if num_steps % steps_per_bar:
-      raise ValueError(f'numSteps={num_steps} is not a whole number of '
-                       f'{steps_per_bar}-step bars')
-    config.slice_bars = num_steps // steps_per_bar
+    js_limits.set_bars(config, num_steps)
   if segments:
     if num_steps % segments:
       raise ValueError(f'numSegments={segments} does not divide numSteps={num_steps}')

@@ -88,10 +88,9 @@ def to_spec(config: ml_collections.ConfigDict) -> dict:
 def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
   """Our config for a GrooveConverter config.json (None for another
   family's); ValueError naming what does not map."""
-  converter = spec.get('dataConverter') or {}
-  if converter.get('type') not in CONVERTERS:
+  args = js_limits.converter_args(spec, CONVERTERS)
+  if args is None:
     return None
-  args = converter.get('args') or {}
   if args.get('numSegments'):
     raise ValueError('GrooveConverter with numSegments: the GrooVAE decoder is flat')
   if args.get('splitInstruments'):
@@ -110,12 +109,7 @@ def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
                      '(the target hits) are supported')
   config = config_base.load_config_file('groovae_4bar.py:magenta')
   config.steps_per_quarter = int(args.get('stepsPerQuarter') or 4)
-  steps_per_bar = config_base.steps_per_bar(config)
-  num_steps = int(args.get('numSteps') or config_base.sequence_length(config))
-  if num_steps % steps_per_bar:
-    raise ValueError(f'numSteps={num_steps} is not a whole number of '
-                     f'{steps_per_bar}-step bars')
-  config.slice_bars = num_steps // steps_per_bar
+  js_limits.set_bars(config, int(args.get('numSteps') or config_base.sequence_length(config)))
   config.groove_humanize = bool(args.get('humanize', False))
   config.groove_tapify = bool(args.get('tapify', False))
   config.groove_fixed_velocities = config.groove_tapify and not config.groove_humanize

@@ -46,10 +46,9 @@ def to_spec(config: ml_collections.ConfigDict) -> dict:
 def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
   """Our config for a DrumRollConverter config.json (None for another
   family's); ValueError naming what does not map."""
-  converter = spec.get('dataConverter') or {}
-  if converter.get('type') not in CONVERTERS:
+  args = js_limits.converter_args(spec, CONVERTERS)
+  if args is None:
     return None
-  args = converter.get('args') or {}
   if args.get('numSegments'):
     raise ValueError('DrumRollConverter with numSegments: the NADE decoder is flat')
   if spec.get('chordEncoder') or spec.get('extraControls'):
@@ -63,12 +62,7 @@ def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
                      "note_seq's 9 classes or Magenta's 61 are supported")
   config = config_base.load_config_file(
       'nade_drums_2bar.py:full' if found == 'full' else 'nade_drums_2bar.py:reduced')
-  steps_per_bar = config_base.steps_per_bar(config)
-  num_steps = int(args.get('numSteps') or config_base.sequence_length(config))
-  if num_steps % steps_per_bar:
-    raise ValueError(f'numSteps={num_steps} is not a whole number of '
-                     f'{steps_per_bar}-step bars')
-  config.slice_bars = num_steps // steps_per_bar
+  js_limits.set_bars(config, int(args.get('numSteps') or config_base.sequence_length(config)))
   return config
 
 
