@@ -5,15 +5,18 @@ combinations per step, the encoder reads the 10-wide roll (`drum_roll_input`).
 
   python -m musicvae_jax.train --config=configs/drums_2bar.py --workdir=runs/drums \
       --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
-Variants (`--config=configs/drums_2bar.py:NAME`):
-  small  Magenta's cat-drums_2bar_small (the default).
-  big    Magenta's cat-drums_2bar_big.
-  cpu    a laptop-sized model (minutes of CPU for a first result).
-  tiny   the smallest thing that runs (tests, smoke checks).
+Variants: VARIANTS below (`--config=drums_2bar:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'small': "Magenta's cat-drums_2bar_small (the default)",
+    'big': "Magenta's cat-drums_2bar_big",
+    'cpu': 'a laptop-sized model (minutes of CPU for a first result)',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'small'):
@@ -47,5 +50,5 @@ def get_config(variant: str = 'small'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('small', 'big', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

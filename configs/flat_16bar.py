@@ -1,11 +1,17 @@
 """flat-mel_16bar: 16-bar melody MusicVAE with a flat (single LSTM) decoder.
 
   python -m musicvae_jax.train --config=configs/flat_16bar.py --workdir=runs/flat16
-Variants (`--config=configs/flat_16bar.py:NAME`): full (Magenta's), cpu, tiny.
+Variants: VARIANTS below (`--config=flat_16bar:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'full': "Magenta's flat-mel_16bar (the default)",
+    'cpu': 'laptop size (tens of minutes of CPU)',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'full'):
@@ -33,5 +39,5 @@ def get_config(variant: str = 'full'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('full', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

@@ -3,12 +3,11 @@ hits are controls (encoder input and every decoder step).
 
   python -m musicvae_jax.train --config=configs/groovae_2bar_hits_control.py:cpu \
       --workdir=runs/groovae_2bar_hits_control \
-      --config.train_dir=../shared/data/lmd/train --config.eval_dir=../shared/data/lmd/eval
-Variants: magenta (Magenta's values, the default), cpu, tiny
-(musicvae_jax/families/groove/config.py).
+      --config.train_dir=~/lmd/train --config.eval_dir=~/lmd/eval
+Variants: VARIANTS (musicvae_jax/families/groove/config.py; `train --help` lists them).
 """
 
-from musicvae_jax.families.groove.config import groovae_config
+from musicvae_jax.families.groove.config import VARIANTS, groovae_config  # noqa: F401
 
 
 def get_config(variant: str = 'magenta'):

@@ -1,14 +1,17 @@
 """hierdec-mel_16bar: 16-bar melody MusicVAE with a hierarchical (conductor) decoder.
 
   python -m musicvae_jax.train --config=configs/hier.py --workdir=runs/hier
-Variants (`--config=configs/hier.py:NAME`):
-  full   Magenta's hierdec-mel_16bar (the default).
-  cpu    hidden sizes 256, batch 32: trains on a laptop CPU in tens of minutes.
-  tiny   the smallest thing that runs (tests, smoke checks).
+Variants: VARIANTS below (`--config=hier:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'full': "Magenta's hierdec-mel_16bar (the default)",
+    'cpu': 'hidden sizes 256, batch 32: trains on a laptop CPU in tens of minutes',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'full'):
@@ -39,5 +42,5 @@ def get_config(variant: str = 'full'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('full', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

@@ -7,14 +7,17 @@ conductor over 16 bars (configs/hier.py).
 
   python -m musicvae_jax.train --config=configs/hier_mel_16bar.py:cpu --workdir=runs/hier_mel \
       --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
-Variants (`--config=configs/hier_mel_16bar.py:NAME`):
-  full   Magenta's hier-mel_16bar (the default).
-  cpu    hidden sizes 256, batch 32: trains on a laptop CPU in tens of minutes.
-  tiny   the smallest thing that runs (tests, smoke checks).
+Variants: VARIANTS below (`--config=hier_mel_16bar:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'full': "Magenta's hier-mel_16bar (the default)",
+    'cpu': 'hidden sizes 256, batch 32: trains on a laptop CPU in tens of minutes',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'full'):
@@ -45,5 +48,5 @@ def get_config(variant: str = 'full'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('full', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

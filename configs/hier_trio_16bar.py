@@ -9,14 +9,17 @@ drums (512 class combinations).
 
   python -m musicvae_jax.train --config=configs/hier_trio_16bar.py:cpu --workdir=runs/hier_trio \
       --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
-Variants (`--config=configs/hier_trio_16bar.py:NAME`):
-  full   Magenta's hier-trio_16bar (the default).
-  cpu    laptop size (tens of minutes of CPU).
-  tiny   the smallest thing that runs (tests, smoke checks).
+Variants: VARIANTS below (`--config=hier_trio_16bar:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'full': "Magenta's hier-trio_16bar (the default)",
+    'cpu': 'laptop size (tens of minutes of CPU)',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'full'):
@@ -49,5 +52,5 @@ def get_config(variant: str = 'full'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('full', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

@@ -1,15 +1,18 @@
 """cat-mel_2bar_small: 2-bar melody MusicVAE with a flat decoder (Magenta's config).
 
   python -m musicvae_jax.train --config=configs/mel_2bar.py --workdir=runs/mel_2bar
-Variants (`--config=configs/mel_2bar.py:NAME`):
-  small  Magenta's cat-mel_2bar_small (the default).
-  big    Magenta's cat-mel_2bar_big.
-  cpu    a laptop-sized model that learns the built-in folk corpus in minutes.
-  tiny   the smallest thing that runs (tests, smoke checks).
+Variants: VARIANTS below (`--config=mel_2bar:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'small': "Magenta's cat-mel_2bar_small (the default)",
+    'big': "Magenta's cat-mel_2bar_big",
+    'cpu': 'a laptop-sized model that learns the built-in folk corpus in minutes',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'small'):
@@ -42,5 +45,5 @@ def get_config(variant: str = 'small'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('small', 'big', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

@@ -4,14 +4,17 @@ read by the encoder beside the melody and by every decoder step beside z).
 
   python -m musicvae_jax.train --config=configs/mel_2bar_chords.py:cpu \
       --workdir=runs/chords --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
-Variants (`--config=configs/mel_2bar_chords.py:NAME`):
-  med    Magenta's cat-mel_2bar_med_chords (the default).
-  cpu    a laptop-sized model for a few thousand steps on 2 CPU cores.
-  tiny   the smallest thing that runs (tests, smoke checks).
+Variants: VARIANTS below (`--config=mel_2bar_chords:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'med': "Magenta's cat-mel_2bar_med_chords (the default)",
+    'cpu': 'a laptop-sized model for a few thousand steps on 2 CPU cores',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'med'):
@@ -44,5 +47,5 @@ def get_config(variant: str = 'med'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('med', 'cpu', 'tiny'))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

@@ -14,21 +14,22 @@ for its 64 steps; decoding to notes reads each slot up to its end token.
 
   python -m musicvae_jax.train --config=configs/multiperf.py:cpu --workdir=runs/multiperf \
       --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
-Variants (`--config=configs/multiperf.py:NAME`):
-  med          Magenta's hier-multiperf_vel_1bar_med (the default).
-  big          Magenta's hier-multiperf_vel_1bar_big.
-  med_chords   Magenta's hier-multiperf_vel_1bar_med_chords: chords inferred
-               per piece (49-class triads), one per event, read by the
-               encoder and every core decoder step.
-  big_chords   Magenta's hier-multiperf_vel_1bar_big_chords.
-  cpu          med at laptop size (minutes of CPU per hundred steps).
-  cpu_chords   med_chords at laptop size.
-  tiny         the smallest thing that runs (tests, smoke checks).
-  tiny_chords  the same with chord controls.
+Variants: VARIANTS below (`--config=multiperf:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'med': "Magenta's hier-multiperf_vel_1bar_med (the default)",
+    'big': "Magenta's hier-multiperf_vel_1bar_big",
+    'med_chords': "Magenta's hier-multiperf_vel_1bar_med_chords: chords inferred per piece (49-class triads), read by the encoder and every core decoder step",
+    'big_chords': "Magenta's hier-multiperf_vel_1bar_big_chords",
+    'cpu': 'med at laptop size (minutes of CPU per hundred steps)',
+    'cpu_chords': 'med_chords at laptop size',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+    'tiny_chords': 'the same with chord controls',
+}
 
 
 def get_config(variant: str = 'med'):
@@ -70,9 +71,7 @@ def get_config(variant: str = 'med'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, (
-        'med', 'big', 'cpu', 'tiny', 'med_chords', 'big_chords', 'cpu_chords',
-        'tiny_chords'))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   if c.controls:
     c.magenta_name += '_chords'
   return c

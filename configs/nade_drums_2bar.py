@@ -8,19 +8,20 @@ and a "no hits" bit); the decoder reads the previous step's bits and z.
 
   python -m musicvae_jax.train --config=configs/nade_drums_2bar.py:cpu \
       --workdir=runs/nade_drums --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
-Variants (`--config=configs/nade_drums_2bar.py:NAME`):
-  reduced   Magenta's nade-drums_2bar_reduced (the default).
-  full      Magenta's nade-drums_2bar_full (61 classes).
-  cpu       the reduced model at laptop size (minutes of CPU for a first result).
-  full_cpu  the full model at laptop size.
-  tiny      the smallest reduced model that runs (tests, smoke checks).
-  full_tiny the smallest full model that runs.
+Variants: VARIANTS below (`--config=nade_drums_2bar:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
 
-VARIANTS = ('reduced', 'full', 'cpu', 'full_cpu', 'tiny', 'full_tiny')
+VARIANTS = {  # the first is the default
+    'reduced': "Magenta's nade-drums_2bar_reduced (the default, 9 classes)",
+    'full': "Magenta's nade-drums_2bar_full (61 classes)",
+    'cpu': 'the reduced model at laptop size (minutes of CPU for a first result)',
+    'full_cpu': 'the full model at laptop size',
+    'tiny': 'the smallest reduced model that runs (tests, smoke checks)',
+    'full_tiny': 'the smallest full model that runs',
+}
 
 
 def get_config(variant: str = 'reduced'):
@@ -42,7 +43,7 @@ def get_config(variant: str = 'reduced'):
   c.sampling_rate = 1000.0
   c.batch_size = 512
   if variant not in VARIANTS:
-    raise config_base.unknown_variant(__file__, variant, VARIANTS)
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   if variant.startswith('full'):
     c.magenta_name = 'nade-drums_2bar_full'
     c.drum_pitch_classes = 'full'

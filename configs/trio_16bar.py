@@ -6,17 +6,18 @@ melody (90), bass (90) and drums (512 class combinations).
 
   python -m musicvae_jax.train --config=configs/trio_16bar.py --workdir=runs/trio \
       --config.train_dir=~/midi/train --config.eval_dir=~/midi/eval
-Variants (`--config=configs/trio_16bar.py:NAME`):
-  hierdec  Magenta's hierdec-trio_16bar (the default): a conductor over 16
-           bars and one core decoder per instrument.
-  flat     Magenta's flat-trio_16bar: one LSTM decoder whose logits are split
-           per instrument.
-  cpu      hierdec at laptop size (tens of minutes of CPU).
-  tiny     the smallest thing that runs (tests, smoke checks).
+Variants: VARIANTS below (`--config=trio_16bar:NAME`; `train --help` lists them).
 """
 
 from musicvae_jax import config_base
 from musicvae_jax.config_base import base_config
+
+VARIANTS = {  # the first is the default
+    'hierdec': "Magenta's hierdec-trio_16bar (the default): a conductor over 16 bars, one core decoder per instrument",
+    'flat': "Magenta's flat-trio_16bar: one LSTM decoder whose logits are split per instrument",
+    'cpu': 'hierdec at laptop size (tens of minutes of CPU)',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
 
 
 def get_config(variant: str = 'hierdec'):
@@ -55,5 +56,5 @@ def get_config(variant: str = 'hierdec'):
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(__file__, variant, ('hierdec', 'flat', 'cpu', 'tiny',))
+    raise config_base.unknown_variant(__file__, variant, tuple(VARIANTS))
   return c

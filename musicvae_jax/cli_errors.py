@@ -157,6 +157,10 @@ def parse_flags(argv: list[str]) -> list[str]:
   from absl import flags
   try:
     return flags.FLAGS(argv)
+  except SystemExit:
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+      sys.exit(0)  # absl exits 1 after printing the help that was asked for
+    raise
   except flags.Error as error:
     failure = UserError(f'{_flag_message(error)} (see --helpshort)')
     failure.__cause__ = error
@@ -223,11 +227,32 @@ def _quiet_libraries(main: Callable) -> Callable:
   return quiet
 
 
-def run(main: Callable) -> None:
+HELP_FLAGS = ('--help', '-help', '-h', '-?', '--helpshort', '--helpfull')
+
+
+def _help_shows_own_flags(main: Callable) -> None:
+  """absl's `--help` lists the key flags of the module named by `sys.argv[0]`:
+  a console script (`musicvae-studio`) or a package's `__main__` is not where
+  the command's flags are defined, so they would be missing from its help."""
+  from absl import flags
+  module = main.__module__
+  for name in (module, __name__):
+    if name == '__main__':
+      continue
+    for flag in flags.FLAGS.get_key_flags_for_module(name):
+      flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
+def run(main: Callable, usage: Callable[[], str] | None = None) -> None:
   """`absl.app.run(main)` with one-line errors, `--verbose`, and library
-  INFO logs off unless `--verbosity` is given."""
+  INFO logs off unless `--verbosity` is given. `usage()` (when given) is the
+  text `--help` prints above the flags (absl prints the main module's
+  docstring); it is only computed when help is asked for."""
   from absl import app
   _define_flag()
+  _help_shows_own_flags(main)
+  if usage is not None and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+    sys.modules['__main__'].__doc__ = usage()
   app.run(main_wrapper(_quiet_libraries(main)), flags_parser=parse_flags)
 
 

@@ -12,13 +12,13 @@ could not be overridden from the command line) or an empty string.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
 import ml_collections
 from ml_collections import config_dict
+
+from musicvae_jax import config_files
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -298,26 +298,10 @@ def from_json(text: str) -> ml_collections.ConfigDict:
   return config
 
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
-
-
 def load_config_file(spec: str) -> ml_collections.ConfigDict:
-  """Loads `FILE.py[:VARIANT]` the way `--config=` does.
-
-  A bare file name (`hier.py`) is looked up in the working directory, then in
-  the repository's `configs/` folder.
-  """
-  path, _, variant = spec.partition(':')
-  candidates = [Path(path), CONFIG_DIR / Path(path).name]
-  found = next((p for p in candidates if p.is_file()), None)
-  if found is None:
-    raise FileNotFoundError(f'config file {path} not found (looked in '
-                            f'{", ".join(str(p) for p in candidates)})')
-  module_spec = importlib.util.spec_from_file_location(
-      f'musicvae_config_{found.stem}', found)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(variant) if variant else module.get_config()
+  """Loads `FILE[.py][:VARIANT]` the way `--config=` does: a path, else a
+  file of the shipped configs folder (config_files.py)."""
+  return config_files.load(spec)
 
 
 def set_sizes(config: ml_collections.ConfigDict, z_size: int,

@@ -1,9 +1,13 @@
-"""Train a MusicVAE.
+r"""Train a MusicVAE.
 
   python -m musicvae_jax.train --config=configs/hier.py --workdir=runs/hier
-  python -m musicvae_jax.train --config=configs/mel_2bar.py:cpu --workdir=runs/demo \
+  python -m musicvae_jax.train --config=mel_2bar:cpu --workdir=runs/demo \
       --config.train_dir=~/midi --config.batch_size=64
+  python -m musicvae_jax.train --config=cat-mel_2bar_small --workdir=runs/mel
 
+`--config` takes a config file (`FILE.py:VARIANT`), a shipped config by name
+(`NAME:VARIANT`, from any directory) or a Magenta config name; `--help` lists
+them all.
 Restarting with the same workdir resumes from its newest intact checkpoint
 (changed settings are listed and kept in WORKDIR/config_history.jsonl). A
 failure ends with one `error: ...` line (exit code 1); `--verbose` adds the
@@ -13,14 +17,11 @@ traceback.
 from __future__ import annotations
 
 from absl import app, flags, logging
-from ml_collections import config_flags
-
-from musicvae_jax import cli_errors, parallel, trainer
+from musicvae_jax import cli_errors, config_flag, parallel, trainer
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file(
-    'config', None, 'Config file, optionally with a variant: FILE.py:VARIANT.',
-    lock_config=True)
+config_flag.define('config')
+flags.declare_key_flag('config')  # defined by ml_collections; shown by --help
 flags.DEFINE_string('workdir', None, 'Where checkpoints, config.json and '
                     'TensorBoard logs go; an existing run there is resumed.')
 flags.mark_flags_as_required(['config', 'workdir'])
@@ -39,7 +40,7 @@ def main(argv):
 
 def run():
   """Console-script entry point (`musicvae-train`)."""
-  cli_errors.run(main)
+  cli_errors.run(main, usage=lambda: f'{__doc__}\n{config_flag.listing()}\n')
 
 
 if __name__ == '__main__':

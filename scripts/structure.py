@@ -18,7 +18,7 @@ from pathlib import Path
 
 # Floor of each module (longest matching prefix), lowest first: what may import what.
 LAYERS = [
-    ('errors config_base data.errors losses schedules metrics attributes '
+    ('errors config_files config_base data.errors losses schedules metrics attributes '
      'parallel startup workdir_lock paths config_check cli_errors '
      'magenta.params magenta.tf_bundle magenta.js_limits'),
     'data',
@@ -28,7 +28,7 @@ LAYERS = [
     'trained_model',
     'families nade_family groove_model',
     'render',
-    'evaluate trainer magenta studio.latent studio.media studio.projection studio.engine',
+    'evaluate trainer config_flag magenta studio.latent studio.media studio.projection studio.engine',
     'train generate preprocess convert_magenta export_magentajs download_magenta '
     'studio.server studio.cli studio.reproduce studio.__main__ studio',
     '__init__',

@@ -17,6 +17,12 @@ from __future__ import annotations
 
 from musicvae_jax import config_base
 
+VARIANTS = {  # the first is the default; every GrooVAE config offers these
+    'magenta': "Magenta's values (the default)",
+    'cpu': 'laptop size (minutes of CPU for a first result)',
+    'tiny': 'the smallest thing that runs (tests, smoke checks)',
+}
+
 
 def groovae_config(magenta_name: str, variant: str, path: str, *, bars: int = 2,
                    humanize: bool = False, tapify: bool = False,
@@ -68,5 +74,5 @@ def groovae_config(magenta_name: str, variant: str, path: str, *, bars: int = 2,
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:
-    raise config_base.unknown_variant(path, variant, ('magenta', 'cpu', 'tiny'))
+    raise config_base.unknown_variant(path, variant, tuple(VARIANTS))
   return c
