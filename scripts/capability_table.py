@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from musicvae_jax import config_base, family  # noqa: E402
+from musicvae_jax import config_base, config_files, family  # noqa: E402
 
 START = '<!-- capability-table:start (python scripts/capability_table.py) -->'
 END = '<!-- capability-table:end -->'
@@ -29,7 +29,7 @@ END = '<!-- capability-table:end -->'
 def rows():
   """[(config file, family name, {capability: Support})] for every config."""
   out = []
-  for path in sorted((ROOT / 'configs').glob('*.py')):
+  for path in (config_files.config_dir() / f'{n}.py' for n in config_files.names()):
     config = config_base.load_config_file(str(path))
     out.append((path.name, family.name_of(config),
                 family.get(config).capabilities(config)))

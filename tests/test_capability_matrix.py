@@ -23,14 +23,14 @@ import numpy as np
 import pytest
 
 from conftest import write_midi
-from musicvae_jax import config_base, evaluate, family, generate, render, trainer
+from musicvae_jax import config_base, config_files, evaluate, family, generate, render, trainer
 from musicvae_jax.errors import UnsupportedCapabilityError
 from musicvae_jax.magenta import convert, export, params, tf_bundle
 from musicvae_jax.studio.engine import Studio
 from musicvae_jax.trained_model import TrainedModel
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(p.name for p in (ROOT / 'configs').glob('*.py'))
+CONFIGS = [f'{name}.py' for name in config_files.names()]
 FIXTURES = ROOT.parent / 'shared' / 'fixtures' / 'magenta'
 BAR = 2.0     # seconds per 4/4 bar at 120 qpm
 BARS = 18     # enough for the 16-bar configs' windows (3 per file)
