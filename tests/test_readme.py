@@ -400,3 +400,15 @@ def test_readme_names_no_paths_outside_the_repository():
   assert len(named_paths(README)) >= 10
   for outside in ('../', '/work/'):
     assert outside not in README_TEXT, outside
+
+
+def test_config_field_table_in_docs_is_fresh():
+  """docs/configs.md holds what scripts/config_table.py prints (config_base.py's
+  comments)."""
+  table = subprocess.run([sys.executable, str(REPO / 'scripts' / 'config_table.py')],
+                         cwd=REPO, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+  assert table.returncode == 0, table.stderr
+  assert table.stdout.count('\n') > 50
+  assert table.stdout.strip() in (REPO / 'docs' / 'configs.md').read_text(encoding='utf-8'), \
+      'run python scripts/config_table.py and paste its table into docs/configs.md'
