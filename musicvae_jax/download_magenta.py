@@ -400,7 +400,7 @@ def _size(e: Entry) -> str:
 
 
 def catalog_table() -> str:
-  """The README's table of downloadable checkpoints (Markdown)."""
+  """docs/checkpoints.md's table of downloadable checkpoints (Markdown)."""
   rows = ['| name | listed in | format | converted as | size | URL |',
           '|---|---|---|---|---|---|']
   kinds = {'tar': 'TF .tar', 'ckpt': 'TF checkpoint', 'js': 'magenta.js'}
@@ -413,7 +413,7 @@ def catalog_table() -> str:
 
 
 def not_readable_table() -> str:
-  """The README's table of published checkpoints not readable yet (Markdown)."""
+  """docs/checkpoints.md's table of published checkpoints not readable yet (Markdown)."""
   rows = ['| name | listed in | why not yet | URL |', '|---|---|---|---|']
   for u in NOT_READABLE:
     rows.append(f'| `{u.name}` | {u.source} | {u.reason} | {u.url()} |')

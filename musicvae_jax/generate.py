@@ -145,7 +145,7 @@ def read_input(path: str, converter, config, index: int = 0,
   if len(windows) == 0:
     raise ValueError(f'{path} gave no {config.slice_bars}-bar {config.encoding} '
                      'window: it needs 4/4 time and notes the converter keeps '
-                     '(see README, "Data")')
+                     '(see docs/models.md, "Data")')
   if not 0 <= index < len(windows):
     raise ValueError(f'--{flag}={index}: {path} has {len(windows)} window{"s" * (len(windows) != 1)} '
                      f'(0..{len(windows) - 1})')

@@ -313,7 +313,7 @@ class TrainedModel:
         raise ExtractionError(
             f'sequence {i} ({_describe(ns)}) gave no {self.config.slice_bars}-bar '
             f'{self.config.encoding} window: it needs 4/4 time and notes the '
-            'converter keeps (see README, "Data").')
+            'converter keeps (see docs/models.md, "Data").')
       if len(found) > 1 and on_multiple == 'error':
         raise ExtractionError(
             f'sequence {i} ({_describe(ns)}) gave {len(found)} windows of '

@@ -1,4 +1,4 @@
-"""Prints the README's table of config fields from `config_base.py`'s comments.
+"""Prints docs/configs.md's table of config fields from `config_base.py`'s comments.
 
   python scripts/config_table.py
 """

@@ -169,7 +169,7 @@ def test_piano_roll_gives_every_instrument_its_own_colour():
 
 
 def test_train_tiny_then_generate_multitrack_midi(tmp_path, shared_dir):
-  """The README's commands at tiny size: train on LMD files, then sample."""
+  """docs/models.md's multitrack commands at tiny size: train on LMD files, then sample."""
   import os
   import shutil
   import subprocess

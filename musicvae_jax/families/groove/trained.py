@@ -155,7 +155,7 @@ class GrooveTrainedModel(TrainedModel):
       if len(found) == 0:
         raise ExtractionError(
             f'{_name(ns)}: no {self.config.slice_bars}-bar 4/4 drum window '
-            '(GrooVAE reads 4/4 only, as Magenta; see README "GrooVAE")')
+            '(GrooVAE reads 4/4 only, as Magenta; see docs/models.md, "GrooVAE")')
       if len(found) > 1 and on_multiple == 'error':
         raise ExtractionError(f'{_name(ns)} gave {len(found)} windows; pass '
                               'on_multiple="first" or "all"')
