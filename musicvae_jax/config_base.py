@@ -301,18 +301,22 @@ def from_json(text: str) -> ml_collections.ConfigDict:
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
 
 
-def load_config_file(spec: str) -> ml_collections.ConfigDict:
-  """Loads `FILE.py[:VARIANT]` the way `--config=` does.
-
-  A bare file name (`hier.py`) is looked up in the working directory, then in
-  the repository's `configs/` folder.
-  """
-  path, _, variant = spec.partition(':')
+def config_file(spec: str) -> Path:
+  """The file of `FILE.py[:VARIANT]`: a bare file name (`hier.py`) is looked
+  up in the working directory, then in the repository's `configs/` folder."""
+  path = spec.partition(':')[0]
   candidates = [Path(path), CONFIG_DIR / Path(path).name]
   found = next((p for p in candidates if p.is_file()), None)
   if found is None:
     raise FileNotFoundError(f'config file {path} not found (looked in '
                             f'{", ".join(str(p) for p in candidates)})')
+  return found
+
+
+def load_config_file(spec: str) -> ml_collections.ConfigDict:
+  """Loads `FILE.py[:VARIANT]` the way `--config=` does (see `config_file`)."""
+  variant = spec.partition(':')[2]
+  found = config_file(spec)
   module_spec = importlib.util.spec_from_file_location(
       f'musicvae_config_{found.stem}', found)
   module = importlib.util.module_from_spec(module_spec)
