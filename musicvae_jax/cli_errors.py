@@ -29,7 +29,7 @@ import os
 import re
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, Sequence
 
 from musicvae_jax.errors import UserError, disk_full  # re-exported for the CLI layer
 
@@ -223,11 +223,29 @@ def _quiet_libraries(main: Callable) -> Callable:
   return quiet
 
 
-def run(main: Callable) -> None:
+def list_in_help(modules: Sequence[str]) -> None:
+  """Makes `--help` list the flags defined in `modules` (module names).
+
+  absl's `--help` lists only the key flags of the program it takes for the
+  main module (`sys.argv[0]`): flags defined in `python -m package`'s
+  command module, behind a console script, or in a shared module such as
+  `model_source` would hide under `--helpfull`.
+  """
+  from absl import flags
+  program = sys.argv[0]
+  for module in modules:
+    name = program if module == '__main__' else module
+    for flag in flags.FLAGS.get_key_flags_for_module(name):
+      flags.FLAGS.register_key_flag_for_module(program, flag)
+
+
+def run(main: Callable, help_from: Sequence[str] = ()) -> None:
   """`absl.app.run(main)` with one-line errors, `--verbose`, and library
-  INFO logs off unless `--verbosity` is given."""
+  INFO logs off unless `--verbosity` is given. `--help` lists the flags of
+  `main`'s module, of the modules named in `help_from` and `--verbose`."""
   from absl import app
   _define_flag()
+  list_in_help((main.__module__, __name__, *help_from))
   app.run(main_wrapper(_quiet_libraries(main)), flags_parser=parse_flags)
 
 
