@@ -37,7 +37,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import flags
+from absl import flags, logging
 
 from musicvae_jax import config_base, input_pipeline, losses, metrics, model_source, steps
 
@@ -506,7 +506,6 @@ def _define_flags() -> None:
 def main(argv) -> None:
   """The command: score the model the flags name, print the table, write the JSON."""
   del argv
-  from absl import logging
   if not FLAGS['verbosity'].present:  # orbax warns about read-only restores
     logging.set_verbosity(logging.ERROR)
   workdir = model_source.workdir()
