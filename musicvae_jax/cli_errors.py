@@ -29,7 +29,7 @@ import os
 import re
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, Sequence
 
 from musicvae_jax.errors import UserError, disk_full  # re-exported for the CLI layer
 
@@ -227,30 +227,35 @@ def _quiet_libraries(main: Callable) -> Callable:
   return quiet
 
 
+def list_in_help(modules: Sequence[str]) -> None:
+  """Makes `--help` list the flags defined in `modules` (module names).
+
+  absl's `--help` lists only the key flags of the program it takes for the
+  main module (`sys.argv[0]`): flags defined in `python -m package`'s
+  command module, behind a console script, or in a shared module such as
+  `model_source` would hide under `--helpfull`.
+  """
+  from absl import flags
+  program = sys.argv[0]
+  for module in modules:
+    name = program if module == '__main__' else module
+    for flag in flags.FLAGS.get_key_flags_for_module(name):
+      flags.FLAGS.register_key_flag_for_module(program, flag)
+
+
 HELP_FLAGS = ('--help', '-help', '-h', '-?', '--helpshort', '--helpfull')
 
 
-def _help_shows_own_flags(main: Callable) -> None:
-  """absl's `--help` lists the key flags of the module named by `sys.argv[0]`:
-  a console script (`musicvae-studio`) or a package's `__main__` is not where
-  the command's flags are defined, so they would be missing from its help."""
-  from absl import flags
-  module = main.__module__
-  for name in (module, __name__):
-    if name == '__main__':
-      continue
-    for flag in flags.FLAGS.get_key_flags_for_module(name):
-      flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-
-
-def run(main: Callable, usage: Callable[[], str] | None = None) -> None:
+def run(main: Callable, help_from: Sequence[str] = (),
+        usage: Callable[[], str] | None = None) -> None:
   """`absl.app.run(main)` with one-line errors, `--verbose`, and library
-  INFO logs off unless `--verbosity` is given. `usage()` (when given) is the
-  text `--help` prints above the flags (absl prints the main module's
-  docstring); it is only computed when help is asked for."""
+  INFO logs off unless `--verbosity` is given. `--help` lists the flags of
+  `main`'s module, of the modules named in `help_from` and `--verbose`;
+  `usage()` (when given) is the text it prints above them (absl prints the
+  main module's docstring), computed only when help is asked for."""
   from absl import app
   _define_flag()
-  _help_shows_own_flags(main)
+  list_in_help((main.__module__, __name__, *help_from))
   if usage is not None and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
     sys.modules['__main__'].__doc__ = usage()
   app.run(main_wrapper(_quiet_libraries(main)), flags_parser=parse_flags)

@@ -13,6 +13,7 @@ could not be overridden from the command line) or an empty string.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import ml_collections
@@ -296,6 +297,12 @@ def from_json(text: str) -> ml_collections.ConfigDict:
         value = tuple(value)
       config[key] = value
   return config
+
+
+def config_file(spec: str) -> Path:
+  """The file of `FILE[.py][:VARIANT]` (config_files.find: a path, else a file
+  of the shipped configs folder)."""
+  return config_files.find(spec)[0]
 
 
 def load_config_file(spec: str) -> ml_collections.ConfigDict:

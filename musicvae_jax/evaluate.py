@@ -2,6 +2,8 @@
 
     python -m musicvae_jax.evaluate --workdir=runs/demo [--eval_dir=FOLDER] \
         [--num_samples_k=16] [--seeds=4] [--output=runs/demo/evaluate.json]
+    python -m musicvae_jax.evaluate --config=cat-mel_2bar_small \
+        --checkpoint_file=cat-mel_2bar_small.tar --eval_dir=FOLDER
 
 Per window of the eval set (the run's own when no folder is given):
 
@@ -29,15 +31,15 @@ import dataclasses
 import functools
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import flags, logging
 
-from musicvae_jax import config_base, input_pipeline, losses, metrics, steps
+from musicvae_jax import config_base, input_pipeline, losses, metrics, model_source, steps
 
 GREEDY_TEMPERATURE = 1e-5
 DRUM_CLASS_NAMES = ('kick', 'snare', 'closed_hh', 'open_hh', 'low_tom',
@@ -246,8 +248,9 @@ def batch_sums(params, batch, key, *, model, family, hp: steps.StepConfig,
 
 
 # -- data and model --------------------------------------------------------------
-def load_run(workdir: str):
-  """(TrainedModel, step) of a workdir's latest checkpoint, with clear errors."""
+def load_run(workdir: str, best: bool = False):
+  """(TrainedModel, step) of a workdir's latest checkpoint (the best by eval
+  loss with `best`), with clear errors."""
   from musicvae_jax import checkpoints
   from musicvae_jax.trained_model import TrainedModel
   path = Path(workdir).expanduser()
@@ -260,7 +263,7 @@ def load_run(workdir: str):
         f'--workdir={workdir} holds no checkpoint (expected '
         f'{path}/checkpoints/<step>/; train first, or convert a Magenta '
         'checkpoint with python -m musicvae_jax.convert_magenta)') from None
-  model = TrainedModel.from_workdir(path)
+  model = TrainedModel.from_workdir(path, best=best)
   return model, int(model.step)
 
 
@@ -327,9 +330,10 @@ def check_windows(windows: np.ndarray, config, spec, tokens: bool = True) -> Non
 def evaluate(workdir: str, eval_dir: str | None = None, num_samples_k: int = 16,
              seeds: int = 4, seed: int = 0, batch_size: int | None = None,
              active_threshold: float = 0.01, max_batches: int = 0,
-             progress: bool = True) -> dict[str, Any]:
-  """Scores the latest checkpoint of `workdir`; returns the JSON dict."""
-  trained, step = load_run(workdir)
+             progress: bool = True, best: bool = False) -> dict[str, Any]:
+  """Scores the latest checkpoint of `workdir` (the best by eval loss with
+  `best`); returns the JSON dict."""
+  trained, step = load_run(workdir, best)
   config, model, spec = trained.config, trained.model, trained.spec
   data, where = eval_windows(config, eval_dir, trained.converter)
   family = trained.objective
@@ -476,48 +480,53 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 # -- command line -------------------------------------------------------------------
-def main(argv=None) -> int:
-  import argparse
-  parser = argparse.ArgumentParser(
-      prog='musicvae-evaluate', description=__doc__.split('\n\n')[0])
-  parser.add_argument('--workdir', required=True,
-                      help='a training workdir or a converted Magenta one')
-  parser.add_argument('--eval_dir', default='',
-                      help='folder of MIDI files (default: the run\'s eval set)')
-  parser.add_argument('--num_samples_k', type=int, default=16,
-                      help='importance samples per window for log p(x)')
-  parser.add_argument('--seeds', type=int, default=4,
-                      help='temperature-1 decodes per window')
-  parser.add_argument('--seed', type=int, default=0)
-  parser.add_argument('--batch_size', type=int, default=0,
-                      help='default: the run\'s batch size')
-  parser.add_argument('--active_threshold', type=float, default=0.01)
-  parser.add_argument('--max_batches', type=int, default=0,
-                      help='score only the first N batches (0: all)')
-  parser.add_argument('--output', default='',
-                      help='JSON file (default: WORKDIR/evaluate.json)')
-  args = parser.parse_args(argv)
-  try:
-    report = evaluate(args.workdir, args.eval_dir or None, args.num_samples_k,
-                      args.seeds, args.seed, args.batch_size or None,
-                      args.active_threshold, args.max_batches)
-    output = Path(args.output or Path(args.workdir).expanduser() / 'evaluate.json')
-    output.write_text(json.dumps(report, indent=2) + '\n')
-  except (EvaluationError, FileNotFoundError, ValueError, OSError) as error:
-    print(f'error: {_one_line(error)}', file=sys.stderr)
-    return 1
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  # Defined when run as a command only: the trainer imports this module, and
+  # train.py has its own --workdir and --config.
+  model_source.define_flags()
+  flags.DEFINE_string('eval_dir', '', 'Folder of MIDI files to score on (default: '
+                      "the run's own eval set).")
+  flags.DEFINE_integer('num_samples_k', 16, 'Importance samples per window for '
+                       'the log p(x) estimate (0: skip it).', lower_bound=0)
+  flags.DEFINE_integer('seeds', 4, 'Temperature-1 decodes per window.', lower_bound=1)
+  flags.DEFINE_integer('seed', 0, 'Seed for z draws and decodes (same seed, same numbers).')
+  flags.DEFINE_integer('batch_size', 0, "Windows per batch (0: the run's batch size).",
+                       lower_bound=0)
+  flags.DEFINE_float('active_threshold', 0.01, 'A latent unit is active when the '
+                     'variance of its posterior mean across windows exceeds this.')
+  flags.DEFINE_integer('max_batches', 0, 'Score only the first N batches (0: all).',
+                       lower_bound=0)
+  flags.DEFINE_string('output', '', 'JSON file to write (default: WORKDIR/evaluate.json; '
+                      'with --checkpoint_file, WORKDIR is the converted one in the cache).')
+
+
+def main(argv) -> None:
+  """The command: score the model the flags name, print the table, write the JSON."""
+  del argv
+  if not FLAGS['verbosity'].present:  # orbax warns about read-only restores
+    logging.set_verbosity(logging.ERROR)
+  workdir = model_source.workdir()
+  report = evaluate(str(workdir), FLAGS.eval_dir or None, FLAGS.num_samples_k,
+                    FLAGS.seeds, FLAGS.seed, FLAGS.batch_size or None,
+                    FLAGS.active_threshold, FLAGS.max_batches, best=FLAGS.best)
+  source = model_source.Source.from_flags()
+  if source.checkpoint_file or source.run_dir:
+    report['model_source'] = {'flags': source.given(), 'config': source.config,
+                              'hparams': source.hparams}
+  output = Path(FLAGS.output or workdir / 'evaluate.json').expanduser()
+  output.write_text(json.dumps(report, indent=2) + '\n')
   print(format_table(report))
   print(f'wrote {output}')
-  return 0
-
-
-def _one_line(error: BaseException) -> str:
-  return ' '.join(str(error).split())
 
 
 def run() -> None:
-  """Console-script entry point (`musicvae-evaluate`)."""
-  sys.exit(main())
+  """Console-script entry point (`musicvae-evaluate`) and `python -m`."""
+  from musicvae_jax import cli_errors
+  _define_flags()
+  cli_errors.run(main, help_from=(model_source.__name__,))
 
 
 if __name__ == '__main__':

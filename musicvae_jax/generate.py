@@ -9,9 +9,9 @@
   python -m musicvae_jax.generate --workdir=runs/demo --mode=attribute \
       --attribute=note_density --amount=2 --output_dir=out/attr
   python -m musicvae_jax.generate --workdir=runs/groove --mode=humanize \
-      --input_midi=beat.mid --temperature=0.3 --output_dir=out/humanized
+      --input_midi_1=beat.mid --temperature=0.3 --output_dir=out/humanized
   python -m musicvae_jax.generate --workdir=runs/tap --mode=drumify \
-      --input_midi=tapped.mid --output_dir=out/drums     (GrooVAE runs)
+      --input_midi_1=tapped.mid --output_dir=out/drums     (GrooVAE runs)
 
 Inputs are read and checked before the model loads; interpolate and attribute
 take one window per file (`--window_1`, `--window_2`; the console says which
@@ -20,6 +20,16 @@ and how many), and the written MIDI keeps the first input's tempo unless
 
 Open OUTPUT_DIR/index.html to look at and listen to the results. The same
 seed gives the same files.
+
+Magenta's command lines work as written (docs/magenta.md, "Magenta's command
+lines"): the checkpoint is converted once into the cache, then reused.
+
+  python -m musicvae_jax.generate --config=cat-mel_2bar_big \
+      --checkpoint_file=cat-mel_2bar_big.tar --mode=sample --num_outputs=5 \
+      --output_dir=out
+  python -m musicvae_jax.generate --config=cat-mel_2bar_big \
+      --checkpoint_file=cat-mel_2bar_big.ckpt --mode=interpolate --num_outputs=5 \
+      --input_midi_1=1.mid --input_midi_2=2.mid --output_dir=out
 """
 
 from __future__ import annotations
@@ -30,23 +40,36 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from absl import flags
+from absl import flags, logging
 
 from musicvae_jax import attributes as _attributes
 from musicvae_jax import family as family_lib
+from musicvae_jax import model_source
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
+# Magenta's --log names -> absl verbosity.
+_LOG_LEVELS = {'DEBUG': logging.DEBUG, 'INFO': logging.INFO, 'WARN': logging.WARNING,
+               'WARNING': logging.WARNING, 'ERROR': logging.ERROR, 'FATAL': logging.FATAL}
+# The model: --workdir / --run_dir / --checkpoint_file, --config, --hparams,
+# --best come from model_source (defined in run()).
 flags.DEFINE_enum('mode', 'sample', ['sample', 'interpolate', 'reconstruct', 'attribute',
                                      'humanize', 'drumify'],
                   'What to generate (humanize, drumify: GrooVAE runs).')
 flags.DEFINE_integer('num_outputs', 5, 'Samples; interpolation steps (endpoints '
                      'included); reconstructed windows at most; attribute steps.')
 flags.DEFINE_float('temperature', 0.5, 'Softmax temperature of the decoder.')
-flags.DEFINE_string('input_midi_1', '', 'First input (interpolate, reconstruct, attribute).')
+flags.DEFINE_string('input_midi_1', '', 'First input (interpolate, reconstruct, '
+                    'attribute); the input of humanize (a drum beat) and drumify '
+                    '(any rhythm, tapped or melodic).')
 flags.DEFINE_string('input_midi_2', '', 'Second input (interpolate).')
-flags.DEFINE_string('input_midi', '', 'Input of --mode=humanize / drumify (a drum '
-                    'beat; for drumify any rhythm, tapped or melodic).')
+flags.DEFINE_string('input_midi', '', 'Deprecated: the old name of --input_midi_1 '
+                    'for --mode=humanize / drumify (still read).')
+flags.DEFINE_integer('max_batch_size', 8, "Most latents decoded (or windows "
+                     "encoded) in one call, as Magenta's flag: larger --num_outputs "
+                     'are decoded in chunks. Decrease if memory runs out.', lower_bound=1)
+flags.DEFINE_enum('log', None, ['DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL'],
+                  "Magenta's flag: the threshold of library log messages (as "
+                  '--verbosity; default: errors only).', case_sensitive=False)
 flags.DEFINE_integer('window_1', 0, 'Which window of --input_midi_1 to use '
                      '(interpolate, attribute): 0-based index among the file\'s '
                      'distinct windows of the config\'s slice_bars, one bar apart, '
@@ -59,7 +82,6 @@ flags.DEFINE_enum('attribute', 'note_density', sorted(_attributes.ATTRIBUTES),
 flags.DEFINE_float('amount', 1.0, 'How far to move along the attribute vector.')
 flags.DEFINE_string('attribute_dir', '', 'Folder of MIDI to compute the attribute '
                     'vector on (default: the run\'s own training and eval data).')
-flags.DEFINE_bool('best', False, 'Use the best checkpoint by eval loss, not the latest.')
 flags.DEFINE_float('qpm', None, 'Tempo of the written MIDI in quarter notes per '
                    'minute (default: the tempo of --input_midi_1 where one is '
                    'given, else 120).')
@@ -175,13 +197,31 @@ def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
   if mode == 'reconstruct':
     out['inputs'] = [_load(p) for p in (input_midi_1, input_midi_2) if p]
   if mode in ('humanize', 'drumify'):
-    if not (input_midi or input_midi_1):
-      raise ValueError(f'--mode={mode} needs --input_midi')
-    out['input_path'] = Path(input_midi or input_midi_1).expanduser()
+    out['input_path'] = Path(_groove_input(mode, input_midi_1, input_midi)).expanduser()
     out['input'] = _load(str(out['input_path']))
   if mode == 'attribute':
     out['attribute_windows'] = _attribute_windows(config, attribute_dir, seed)
   return out
+
+
+def _groove_input(mode: str, input_midi_1: str, input_midi: str) -> str:
+  """The input of humanize / drumify: --input_midi_1, or --input_midi (its
+  deprecated old name); both given must name the same file."""
+  if input_midi and input_midi_1 and (Path(input_midi).expanduser().absolute()
+                                      != Path(input_midi_1).expanduser().absolute()):
+    raise ValueError(f'--input_midi={input_midi} and --input_midi_1={input_midi_1} '
+                     'differ: --input_midi is the old name of --input_midi_1; give one')
+  if not (input_midi_1 or input_midi):
+    raise ValueError(f'--mode={mode} needs --input_midi_1')
+  return input_midi_1 or input_midi
+
+
+def check_input_files(*paths: str) -> None:
+  """Raises ValueError naming the first given path that is not a file (before
+  any model is loaded or a checkpoint converted)."""
+  for path in paths:
+    if path and not Path(path).expanduser().is_file():
+      raise ValueError(f'{Path(path).expanduser()}: no such file')
 
 
 def _attribute_windows(config, folder: str = '', seed: int = 0,
@@ -323,21 +363,24 @@ def _groove(model, mode: str, output_dir: Path, prepared: dict[str, Any],
 
 def main(argv):
   del argv
-  from absl import logging
   # Orbax logs ~30 lines per restore at INFO/WARNING; keep the console for
-  # the result (pass --verbosity=0 to see them).
-  if not FLAGS['verbosity'].present:
+  # the result (pass --verbosity=0 or Magenta's --log=INFO to see them).
+  if FLAGS.log:
+    logging.set_verbosity(_LOG_LEVELS[FLAGS.log.upper()])
+  elif not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.ERROR)
   from musicvae_jax import checkpoints, startup
   try:
-    workdir, _ = checkpoints.resolve_checkpoint(FLAGS.workdir)
-    config = checkpoints.load_config(workdir)
-    # Every input is read and checked before the model is loaded.
+    # Every input is checked before a checkpoint is converted or a model loaded.
+    check_input_files(FLAGS.input_midi_1, FLAGS.input_midi_2, FLAGS.input_midi)
+    workdir = model_source.workdir()
+    config = checkpoints.load_config(checkpoints.resolve_checkpoint(workdir)[0])
     prepared = prepare(config, FLAGS.mode, FLAGS.input_midi_1, FLAGS.input_midi_2,
                        FLAGS.window_1, FLAGS.window_2, FLAGS.attribute,
                        FLAGS.attribute_dir, FLAGS.seed, FLAGS.input_midi)
     from musicvae_jax.trained_model import TrainedModel
-    model = TrainedModel.from_workdir(FLAGS.workdir, best=FLAGS.best)
+    model = TrainedModel.from_workdir(workdir, best=FLAGS.best,
+                                      max_batch=FLAGS.max_batch_size)
     startup.print_summary(model.params, extra={'step': model.step})
     output_dir = Path(FLAGS.output_dir).expanduser()
     items = generate(model, FLAGS.mode, output_dir, FLAGS.num_outputs,
@@ -354,8 +397,9 @@ def main(argv):
 
 def run():
   from musicvae_jax import cli_errors
-  flags.mark_flags_as_required(['workdir', 'output_dir'])
-  cli_errors.run(main)
+  model_source.define_flags()
+  flags.mark_flags_as_required(['output_dir'])
+  cli_errors.run(main, help_from=(model_source.__name__,))
 
 
 if __name__ == '__main__':

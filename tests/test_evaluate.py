@@ -1,12 +1,30 @@
 """The evaluate command on a tiny run trained in the test, and its errors."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pretty_midi
 import pytest
 
 from musicvae_jax import config_base, evaluate, trainer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _command(*args):
+  """`python -m musicvae_jax.evaluate ARGS` (absl flags: one process per run)."""
+  return subprocess.run([sys.executable, '-m', 'musicvae_jax.evaluate', *map(str, args)],
+                        cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _one_error_line(result) -> str:
+  assert result.returncode == 1, result.stderr[-2000:]
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert lines[-1].startswith('error: ') and 'Traceback' not in result.stderr, result.stderr
+  return lines[-1]
 
 
 def _write_song(path, base):
@@ -37,13 +55,15 @@ def run(tmp_path_factory):
   return root, metrics
 
 
-def test_evaluate_command_writes_json_and_table(run, capsys):
+def test_evaluate_command_writes_json_and_table(run):
   run, _ = run
   out = run / 'eval.json'
-  assert evaluate.main([f'--workdir={run / "run"}', f'--output={out}',
-                        '--num_samples_k=3', '--seeds=2']) == 0
+  result = _command(f'--workdir={run / "run"}', f'--output={out}', '--num_samples_k=3',
+                    '--seeds=2')
+  assert result.returncode == 0, result.stderr[-2000:]
   report = json.loads(out.read_text())
-  printed = capsys.readouterr().out
+  printed = result.stdout
+  assert printed.strip().splitlines()[-1] == f'wrote {out}'
   assert 'greedy' in printed and 'active units' in printed
   assert report['step'] == 4 and report['windows'] > 0
   assert 'held-out' in report['eval_set']
@@ -76,21 +96,25 @@ def test_training_reports_greedy_decodes(run, capsys):
                         for e in events)
 
 
-def test_workdir_without_checkpoints_is_one_line(tmp_path, capsys):
-  assert evaluate.main([f'--workdir={tmp_path}']) == 1
-  err = capsys.readouterr().err.strip()
-  assert err.startswith('error: ') and 'holds no checkpoint' in err
-  assert '\n' not in err
+def test_workdir_without_checkpoints_is_one_line(tmp_path):
+  line = _one_error_line(_command(f'--workdir={tmp_path}'))
+  assert 'holds no checkpoint' in line
 
 
-def test_eval_folder_without_windows_is_one_line(run, tmp_path, capsys):
+def test_eval_folder_without_windows_is_one_line(run, tmp_path):
   run, _ = run
   empty = tmp_path / 'empty'
   empty.mkdir()
-  assert evaluate.main([f'--workdir={run / "run"}', f'--eval_dir={empty}']) == 1
-  err = capsys.readouterr().err.strip()
-  assert err.startswith('error: ') and 'gave no' in err and 'windows' in err
-  assert '\n' not in err
+  line = _one_error_line(_command(f'--workdir={run / "run"}', f'--eval_dir={empty}'))
+  assert 'gave no' in line and 'windows' in line
+
+
+def test_every_flag_has_help_and_the_model_source_flags_are_listed():
+  helptext = _command('--help').stdout
+  for flag in ('workdir', 'checkpoint_file', 'config', 'hparams', 'best', 'eval_dir',
+               'num_samples_k', 'seeds', 'seed', 'batch_size', 'active_threshold',
+               'max_batches', 'output', 'verbose'):
+    assert f'--{flag}: ' in helptext or f'--[no]{flag}: ' in helptext, flag
 
 
 def test_model_data_mismatch_is_named():

@@ -1,9 +1,11 @@
 """Command line of the studio.
 
   python -m musicvae_jax.studio --workdir=runs/folk_mel_2bar [--port=8765] [--host=127.0.0.1]
+  python -m musicvae_jax.studio --config=hierdec-mel_16bar --checkpoint_file=hierdec-mel_16bar.tar
 
-Loads the run (or a converted Magenta workdir), compiles the decoder once,
-then serves the page on the printed address until Ctrl-C. No internet needed.
+Loads the run (or a Magenta checkpoint, converted once into the cache: the
+model-source flags of model_source.py), compiles the decoder once, then
+serves the page on the printed address until Ctrl-C. No internet needed.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import time
 
 from absl import flags, logging
 
-from musicvae_jax import cli_errors
+from musicvae_jax import cli_errors, model_source
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'Trained run (or a converted Magenta checkpoint).')
+# The model: --workdir / --run_dir / --checkpoint_file, --config, --hparams,
+# --best come from model_source (defined in run()).
 flags.DEFINE_string('host', '127.0.0.1', 'Address to listen on (127.0.0.1: this machine only).')
 flags.DEFINE_integer('port', 8765, 'Port to listen on (0: any free port).')
-flags.DEFINE_bool('best', False, 'Use the best checkpoint by eval loss, not the latest.')
 flags.DEFINE_bool('warmup', True, 'Compile the decoder before serving (first moves are fast).')
 flags.DEFINE_float('qpm', 120.0, 'Tempo of everything the studio plays and writes.')
 flags.DEFINE_float('max_upload_mb', 4.0, 'Largest accepted upload, in megabytes.')
@@ -36,13 +38,14 @@ def main(argv):
   from musicvae_jax.studio import server
   from musicvae_jax.studio.engine import Studio
   from musicvae_jax.trained_model import TrainedModel
+  workdir = model_source.workdir()
   try:
-    model = TrainedModel.from_workdir(FLAGS.workdir, best=FLAGS.best)
+    model = TrainedModel.from_workdir(workdir, best=FLAGS.best)
   except (ValueError, OSError) as error:
-    raise cli_errors.UserError(f'--workdir={FLAGS.workdir}: {error}') from error
+    raise cli_errors.UserError(f'{workdir}: {cli_errors.describe(error)}') from error
   from musicvae_jax import startup
   startup.print_summary(model.params, extra={'step': model.step})
-  studio = Studio(model, FLAGS.workdir, qpm=FLAGS.qpm,
+  studio = Studio(model, str(workdir), qpm=FLAGS.qpm,
                   max_upload_bytes=int(FLAGS.max_upload_mb * 1e6))
   if FLAGS.warmup:
     start = time.perf_counter()
@@ -56,7 +59,7 @@ def main(argv):
         '(try --port=0 for any free port)') from error
   host, port = sock.getsockname()[:2]
   shown = f'[{host}]' if ':' in host else host
-  print(f'musicvae studio: {FLAGS.workdir} at http://{shown}:{port}/ (Ctrl-C stops)',
+  print(f'musicvae studio: {workdir} at http://{shown}:{port}/ (Ctrl-C stops)',
         flush=True)
   if FLAGS.warmup:  # the default 4 samples compile while the page loads
     threading.Thread(target=studio.warmup, kwargs={'sample_batch': True}, daemon=True).start()
@@ -64,8 +67,8 @@ def main(argv):
 
 
 def run():
-  flags.mark_flags_as_required(['workdir'])
-  cli_errors.run(main)
+  model_source.define_flags()
+  cli_errors.run(main, help_from=(model_source.__name__,))
 
 
 if __name__ == '__main__':

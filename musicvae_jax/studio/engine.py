@@ -541,7 +541,7 @@ class Studio:
                     + f'--output_dir=out  # sample_{out["index"]:02d}.mid')
     elif method in ('humanize', 'drumify'):
       out['cli'] = (f'python -m musicvae_jax.generate --workdir={self.workdir} --mode={method} '
-                    f'--input_midi="{out["file"]}" --temperature={out["temperature"]} '
+                    f'--input_midi_1="{out["file"]}" --temperature={out["temperature"]} '
                     f'--seed={out["seed"]} --output_dir=out')
     elif method in ('decode', 'walk'):
       out['cli'] = (f'python -m musicvae_jax.studio.reproduce --workdir={self.workdir} '
