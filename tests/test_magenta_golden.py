@@ -121,6 +121,8 @@ def test_converted_workdir_loads_and_matches(name, tmp_path):
   convert.convert_checkpoint(name, str(prefix), str(tmp_path / 'run'),
                              hparams='z_size=32')
   model = TrainedModel.from_workdir(tmp_path / 'run')
+  # The run continues from Magenta's global step (model.ckpt-N).
+  assert model.step == int(prefix.name.rpartition('-')[2]) > 0
   golden = dict(np.load(folder / 'golden.npz'))
   _, mu, sigma = model.encode_tensors(golden['inputs_onehot'], golden['lengths'])
   np.testing.assert_allclose(mu, golden['mu'], atol=1e-4)

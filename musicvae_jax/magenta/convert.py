@@ -101,7 +101,9 @@ def convert_checkpoint(magenta_name: str, checkpoint: str, workdir: str,
   if tfjs.is_tfjs_checkpoint(source):  # magenta.js: config.json + TF.js weights
     variables, js_spec = tfjs.read_checkpoint(source)
   else:
-    variables = tf_bundle.read_checkpoint(source, skip_optimizer=True)
+    # Adam's slots are dropped; the global step is kept (the run continues from it).
+    variables = tf_bundle.read_checkpoint(source, include=lambda name: (
+        name == 'global_step' or not tf_bundle.is_optimizer_variable(name)))
   global_step = int(variables.pop('global_step', 0) or 0)
   params = magenta_to_params(variables)
   sizes = sizes_from_params(params)
