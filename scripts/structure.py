@@ -28,7 +28,7 @@ LAYERS = [
     'trained_model',
     'families nade_family groove_model',
     'render',
-    'evaluate trainer magenta studio.latent studio.media studio.projection studio.engine',
+    'evaluate trainer eval_mode magenta studio.latent studio.media studio.projection studio.engine',
     'train generate preprocess convert_magenta export_magentajs download_magenta '
     'studio.server studio.cli studio.reproduce studio.__main__ studio',
     '__init__',
