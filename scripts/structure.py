@@ -29,8 +29,8 @@ LAYERS = [
     'families nade_family groove_model',
     'render',
     'evaluate trainer eval_mode magenta studio.latent studio.media studio.projection studio.engine',
-    'train generate preprocess convert_magenta export_magentajs download_magenta '
-    'studio.server studio.cli studio.reproduce studio.__main__ studio',
+    'train generate preprocess convert_dir_to_note_sequences convert_magenta '
+    'export_magentajs download_magenta studio.server studio.cli studio.reproduce studio.__main__ studio',
     '__init__',
 ]
 
