@@ -156,8 +156,8 @@ def _needs_field(field: str, neutral, who: str):
 HPARAMS: tuple[HParam, ...] = (
     # base_model.get_default_hparams
     HParam('max_seq_len', 'int', 32, check=_max_seq_len,
-           note='accepted when it equals the window length, which the data '
-                'settings fix (`slice_bars`)'),
+           note='only the window length, which the data settings fix '
+                '(`config.slice_bars` x 16 steps); another value is an error'),
     HParam('z_size', 'int', 32, ('z_size',)),
     HParam('free_bits', 'float', 0.0, ('free_bits',)),
     HParam('max_beta', 'float', 1.0, ('max_beta',),
@@ -252,7 +252,8 @@ def apply_hparams(config, text: str) -> list[Setting]:
     try:
       value = KINDS[hparam.kind](raw)
     except ValueError:
-      raise HParamsError(f'--hparams: {name}={raw} is not a {hparam.kind}'
+      article = 'an' if hparam.kind == 'int' else 'a'
+      raise HParamsError(f'--hparams: {name}={raw} is not {article} {hparam.kind}'
                          + (' like [512,512]' if hparam.kind == 'list of ints' else '')
                          ) from None
     if hparam.check is not None:
