@@ -22,14 +22,20 @@ from absl import flags
 
 from musicvae_jax.data import midi_io, tfrecord
 
-_INPUT = flags.DEFINE_string('input_dir', None, 'Folder of music files to convert.')
-_OUTPUT = flags.DEFINE_string('output_file', None, 'TFRecord file to write '
-                              '(overwritten if it exists).')
-_RECURSIVE = flags.DEFINE_bool('recursive', False, 'Also convert the files of '
-                               'subfolders.')
-_LOG = flags.DEFINE_enum('log', None, ['DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL'],
-                         "Magenta's log threshold: sets absl's --verbosity.",
-                         case_sensitive=False)
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """Magenta's flags of this script (defined when it runs, so that importing
+  the module as a library defines none)."""
+  flags.DEFINE_string('input_dir', None, 'Folder of music files to convert.')
+  flags.DEFINE_string('output_file', None, 'TFRecord file to write '
+                      '(overwritten if it exists).')
+  flags.DEFINE_bool('recursive', False, 'Also convert the files of subfolders.')
+  flags.DEFINE_enum('log', None, ['DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL'],
+                    "Magenta's log threshold: sets absl's --verbosity.",
+                    case_sensitive=False)
+  flags.mark_flags_as_required(['input_dir', 'output_file'])
 
 
 def sequence_id(filename: str, collection_name: str, source_type: str) -> str:
@@ -86,23 +92,22 @@ def main(argv) -> None:
   from absl import app, logging
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if _LOG.value:
-    logging.set_verbosity(_LOG.value.lower())
-  if not _INPUT.value or not _OUTPUT.value:
-    raise app.UsageError('give --input_dir and --output_file')
-  count, skipped = convert(_INPUT.value, _OUTPUT.value, _RECURSIVE.value)
-  print(f'wrote {count} NoteSequences to {_OUTPUT.value}'
+  if FLAGS.log:
+    logging.set_verbosity(FLAGS.log.lower())
+  count, skipped = convert(FLAGS.input_dir, FLAGS.output_file, FLAGS.recursive)
+  print(f'wrote {count} NoteSequences to {FLAGS.output_file}'
         + (f'; skipped {len(skipped)} files' if skipped else ''))
   for rel, reason in sorted(skipped.items()):
     print(f'  skipped {rel}: {reason}', file=sys.stderr)
   if not count:
-    sys.exit(f'error: --input_dir={_INPUT.value} holds no readable music file'
-             + ('' if _RECURSIVE.value else ' (subfolders need --recursive)'))
+    sys.exit(f'error: --input_dir={FLAGS.input_dir} holds no readable music file'
+             + ('' if FLAGS.recursive else ' (subfolders need --recursive)'))
 
 
 def run() -> None:
   """Console script `musicvae-convert-dir-to-note-sequences`."""
   from musicvae_jax import cli_errors
+  define_flags()
   cli_errors.run(main)
 
 

@@ -135,6 +135,20 @@ def tunes(tmp_path_factory):
   return folder, record
 
 
+def test_convert_dir_command(tunes, tmp_path):
+  folder, _ = tunes
+  output = tmp_path / 'all.tfrecord'
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicvae_jax.convert_dir_to_note_sequences',
+       f'--input_dir={folder}', f'--output_file={output}', '--recursive'],
+      cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.startswith(f'wrote 13 NoteSequences to {output}; skipped 1 files')
+  names = [music_pb2.NoteSequence.FromString(r).filename
+           for r in tfrecord.read_records(output)]
+  assert 'sub/deeper.mid' in names
+
+
 def test_converted_sequences_carry_magentas_names(tunes):
   folder, record = tunes
   first = music_pb2.NoteSequence.FromString(next(tfrecord.read_records(record)))
