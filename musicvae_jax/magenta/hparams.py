@@ -66,14 +66,6 @@ def parse_hparams(text: str) -> dict[str, Any]:
   return out
 
 
-def _to_int(text: str) -> int:
-  return int(text)
-
-
-def _to_float(text: str) -> float:
-  return float(text)
-
-
 def _to_bool(text: str) -> bool:
   lowered = text.lower()
   if lowered in ('true', '1'):
@@ -94,7 +86,7 @@ def _to_ints(text: str) -> tuple[int, ...]:
 
 
 KINDS: dict[str, Callable[[str], Any]] = {
-    'int': _to_int, 'float': _to_float, 'bool': _to_bool, 'str': _to_str,
+    'int': int, 'float': float, 'bool': _to_bool, 'str': _to_str,
     'list of ints': _to_ints}
 
 
@@ -104,9 +96,10 @@ class HParam:
   """One Magenta hyperparameter and what it becomes here.
 
   `fields`: the config fields it sets to its value (all of them; with
-  `where_present`, those the config has: a family's own fields); `also`: further fields it sets to fixed values (the Magenta schedule it
-  implies); `check(config, value)` returns None when the value applies, else
-  the reason it has no counterpart (then nothing is set).
+  `where_present`, those the config has: a family's own fields); `also`:
+  further fields it sets to fixed values (the Magenta schedule it implies);
+  `check(config, value)` returns None when the value applies, else the
+  reason it has no counterpart (then nothing is set).
   """
 
   name: str
