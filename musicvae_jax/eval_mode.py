@@ -8,6 +8,7 @@ Here `evaluate_newest` restores the newest intact checkpoint of the run
 eval data (`input_pipeline.eval_set`, at most `config.eval_batches`
 batches), prints the metrics and appends them to
 `RUN_DIR/eval<suffix>/metrics.jsonl` and to TensorBoard in the same folder.
+Without eval data on the command line it scores the run's own eval set.
 `run(..., loop=True)` waits for each newer checkpoint, as Magenta does, and
 stops once it has scored step `config.num_steps`. The run dir is only read:
 training may hold it meanwhile.
@@ -83,6 +84,23 @@ class Evaluator:
                             self.objective.summarise_eval)
 
 
+DATA_FIELDS = ('train_examples_path', 'eval_examples_path', 'train_dir',
+               'eval_dir', 'eval_fraction', 'cache_dir')
+
+
+def with_run_data(config: ml_collections.ConfigDict, workdir: Path) -> list[str]:
+  """Where the command line names no data (no examples path, no folder),
+  takes the run's own (its saved `DATA_FIELDS`), so that the run's eval set
+  is scored; returns the fields taken."""
+  if any(config[f] for f in DATA_FIELDS[:4]) or not (workdir / 'config.json').exists():
+    return []
+  saved = checkpoints.load_config(workdir)
+  taken = [f for f in DATA_FIELDS if saved[f] != config[f]]
+  for field in taken:
+    config[field] = saved[field]
+  return taken
+
+
 def _record(folder: Path, step: int, values: dict[str, float]) -> None:
   folder.mkdir(parents=True, exist_ok=True)
   with open(folder / 'metrics.jsonl', 'a', encoding='utf-8') as f:
@@ -105,6 +123,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
     raise NoCheckpointError(
         f'--run_dir={workdir} holds no checkpoint (expected '
         f'{workdir}/checkpoints/<step>/): train first with --mode=train')
+  taken = with_run_data(config, workdir)
+  if taken:
+    report('eval data as the run\'s: ' + ', '.join(
+        f'config.{f} = {config[f]!r}' for f in taken))
   evaluator = Evaluator(config)
   folder = workdir / f'eval{suffix}'
   last: dict[str, Any] = {}

@@ -440,6 +440,18 @@ def test_eval_mode_refuses_another_model(magenta_run):
     eval_mode.run(config, root / 'nothing')
 
 
+def test_eval_mode_defaults_to_the_runs_eval_set(magenta_run):
+  root, run_dir, record, _ = magenta_run
+  config = config_base.load_config_file('configs/mel_2bar.py:tiny')
+  lines = []
+  result = eval_mode.run(config, run_dir, suffix='_own', report=lines.append)
+  assert config.train_examples_path == str(record)
+  assert config.cache_dir == str(root / 'cache')
+  assert lines[0].startswith("eval data as the run's: config.train_examples_path = ")
+  assert result['step'] == 2 and result['loss'] > 0
+  assert (run_dir / 'eval_own' / 'metrics.jsonl').exists()
+
+
 def test_command_line_errors_are_one_line(tmp_path):
   run_dir = f'--run_dir={tmp_path / "run"}'
   cases = [

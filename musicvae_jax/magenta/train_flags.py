@@ -62,7 +62,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag('mode', "'train'", 'mapped',
          '`train`, or `eval`: scores the newest checkpoint in the run dir on '
          'the eval data once (`--eval_loop`: each new one, as Magenta does, '
-         'until the step reaches `num_steps`)'),
+         'until the step reaches `num_steps`); without eval data given, on the '
+         "run's own eval set"),
     Flag('examples_path', None, 'mapped',
          'TFRecord of NoteSequences (a path, glob or comma list); '
          '`--mode=train`: `config.train_examples_path`, `--mode=eval`: '
