@@ -50,7 +50,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.train_dir = ''
   # Folder of evaluation MIDI. Empty: a held-out share of the training files.
   c.eval_dir = ''
-  # Share of training files held out for evaluation when `eval_dir` is empty.
+  # Training data as Magenta reads it: TFRecord file(s) of NoteSequences (a
+  # path, glob or comma list; `--examples_path` of train.py). Set: replaces
+  # `train_dir`.
+  c.train_examples_path = ''
+  # Evaluation TFRecord(s) of NoteSequences. Empty: `eval_dir`, else a
+  # held-out share of the training data.
+  c.eval_examples_path = ''
+  # Share of training files (or NoteSequences) held out for evaluation when
+  # neither `eval_examples_path` nor `eval_dir` is set.
   c.eval_fraction = 0.05
   # Where window caches live. Empty: `paths.cache_root()` (~/.cache/musicvae_jax on Linux).
   c.cache_dir = ''

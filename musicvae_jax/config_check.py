@@ -41,7 +41,8 @@ ALLOW = frozenset({
     # run and paths
     'magenta_name', 'seed', 'ckpt_path', 'ckpt_resume_state',
     # data selection and loading (same tokens, other music or order)
-    'train_dir', 'eval_dir', 'eval_fraction', 'cache_dir', 'melody_programs',
+    'train_dir', 'eval_dir', 'train_examples_path', 'eval_examples_path',
+    'eval_fraction', 'cache_dir', 'melody_programs',
     'max_windows_per_sequence', 'max_transpose', 'fast_midi', 'num_workers',
     'prefetch_batches',
     # speed and memory (same numbers or same parameters)

@@ -280,6 +280,12 @@ def eval_windows(config, eval_dir: str | None, converter):
       raise EvaluationError(f'--eval_dir={eval_dir}: no such folder')
     data = windows_of(str(folder))
     where = str(folder)
+  elif config.train_examples_path or config.eval_examples_path:
+    data = input_pipeline.eval_set(config, converter)
+    source = input_pipeline.eval_source(config)
+    where = (f'{source.path} (the run\'s eval set)' if source else
+             f'{config.train_examples_path}: the run\'s held-out '
+             f'{config.eval_fraction:g} of its NoteSequences')
   elif config.train_dir and config.eval_dir:
     data = windows_of(config.eval_dir)
     where = f'{config.eval_dir} (the run\'s eval_dir)'

@@ -411,6 +411,11 @@ def _report(progress, step: int, values: dict[str, float], config,
 
 def _log_eval(progress, step: int, values: dict[str, float],
               extra: tuple[str, ...] = ()) -> None:
+  progress.write(f'step {step} [eval] {eval_text(values, extra)}')
+
+
+def eval_text(values: dict[str, float], extra: tuple[str, ...] = ()) -> str:
+  """The console text of eval metrics (`extra`: the objective's own keys)."""
   shown = ('loss', 'r_loss', 'kl_bits', 'accuracy_teacher_forced',
            'accuracy_sampled', 'event_accuracy_teacher_forced',
            'mean_per_class_accuracy', *extra)
@@ -419,7 +424,7 @@ def _log_eval(progress, step: int, values: dict[str, float],
   bars = [values[k] for k in sorted(values) if k.startswith('bar_accuracy/')]
   if bars:  # hierarchical models: teacher-forced accuracy of each bar
     text += ' bar_accuracy=' + ','.join(f'{v:.2f}' for v in bars)
-  progress.write(f'step {step} [eval] {text}')
+  return text
 
 
 def _log_greedy(progress, step: int, values: dict[str, float]) -> None:

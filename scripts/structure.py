@@ -28,10 +28,10 @@ LAYERS = [
     'trained_model',
     'families nade_family groove_model',
     'render',
-    'evaluate trainer config_flag magenta model_source studio.latent studio.media '
-    'studio.projection studio.engine',
-    'train generate preprocess convert_magenta export_magentajs download_magenta '
-    'studio.server studio.cli studio.reproduce studio.__main__ studio',
+    'evaluate trainer eval_mode config_flag magenta model_source studio.latent '
+    'studio.media studio.projection studio.engine',
+    'train generate preprocess convert_dir_to_note_sequences convert_magenta '
+    'export_magentajs download_magenta studio.server studio.cli studio.reproduce studio.__main__ studio',
     '__init__',
 ]
 

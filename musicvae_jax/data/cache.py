@@ -68,21 +68,30 @@ def _convert_one(job: tuple[str, str, Any, bool]) -> tuple[str, str, str, np.nda
   path, rel, converter, fast = job
   # Some converters need what only note_seq's reader keeps (sustain pedal).
   fast = fast and not converter.note_seq_reader_only
-  keep_duplicates = converter.keep_duplicates
-  try:
+
+  def windows():
     if fast and converter.reads_note_arrays:
-      found = [converter.fast_windows(a) for a in midi_io.load_note_arrays(path)]
-    else:
-      sequences = midi_io.load_note_sequences(path, fast=fast)
-      found = [converter.all_windows(ns) for ns in sequences]
+      return [converter.fast_windows(a) for a in midi_io.load_note_arrays(path)]
+    return [converter.all_windows(ns)
+            for ns in midi_io.load_note_sequences(path, fast=fast)]
+  return (rel, *convert_guarded(windows, converter))
+
+
+def convert_guarded(make_windows, converter) -> tuple[str, str, np.ndarray | None]:
+  """(status 'ok'|'skipped', reason, windows `[n, T, K]`) of `make_windows()`, a
+  list of window arrays: bad input and converter failures become 'skipped'
+  with the reason; windows are made distinct unless the converter keeps
+  duplicates."""
+  try:
+    found = make_windows()
     windows = np.concatenate(found) if found else np.zeros((0,), np.int16)
   except midi_io.BadInputError as error:
-    return rel, 'skipped', str(error), None
+    return 'skipped', str(error), None
   except Exception as error:  # a converter bug on odd data must not stop a run
-    return rel, 'skipped', f'conversion failed: {type(error).__name__}: {error}'[:200], None
+    return 'skipped', f'conversion failed: {type(error).__name__}: {error}'[:200], None
   if len(windows) == 0:
-    return rel, 'skipped', 'no windows', None
-  return rel, 'ok', '', windows if keep_duplicates else _dedupe_rows(windows)
+    return 'skipped', 'no windows', None
+  return 'ok', '', windows if converter.keep_duplicates else _dedupe_rows(windows)
 
 
 def _dedupe_rows(windows: np.ndarray) -> np.ndarray:
@@ -132,7 +141,7 @@ def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
     jobs.append((str(path), rel, converter, fast))
     manifest['files'][rel] = {**stat, 'status': 'pending'}
 
-  for rel, status, reason, windows in _run(jobs, num_workers, progress):
+  for rel, status, reason, windows in run_jobs(jobs, num_workers, progress):
     entry = manifest['files'][rel]
     entry.update(status=status, reason=reason,
                  windows=0 if windows is None else int(len(windows)))
@@ -161,22 +170,27 @@ def _forget(folder: Path, manifest: dict, rel: str) -> None:
     target.unlink()
 
 
-def _run(jobs, num_workers: int, progress: bool):
+def run_jobs(jobs, num_workers: int, progress: bool, worker=None,
+             unit: str = 'file'):
+  """`worker(job)` (default: a music file's conversion) for each job, in
+  `num_workers` spawned processes (0: one per core), results in any order,
+  with a progress bar."""
   if not jobs:
     return
+  worker = worker or _convert_one
   from tqdm.auto import tqdm
   workers = num_workers or os.cpu_count() or 1
-  bar = tqdm(total=len(jobs), unit='file', desc='converting', disable=not progress,
+  bar = tqdm(total=len(jobs), unit=unit, desc='converting', disable=not progress,
              mininterval=1.0)
   try:
     if workers == 1 or len(jobs) < 4:
       for job in jobs:
-        yield _convert_one(job)
+        yield worker(job)
         bar.update()
     else:
       ctx = multiprocessing.get_context('spawn')  # safe beside JAX threads
       with ctx.Pool(workers) as pool:
-        for result in pool.imap_unordered(_convert_one, jobs, chunksize=4):
+        for result in pool.imap_unordered(worker, jobs, chunksize=4):
           yield result
           bar.update()
   finally:
@@ -197,6 +211,15 @@ def read_cache(folder: Path, input_dir: str, keep_duplicates: bool = False) -> W
     windows = np.load(folder / 'files' / f'{_key(rel)}.npy', allow_pickle=False)
     arrays.append(windows)
     ids.append(np.full(len(windows), index, np.int32))
+  return assemble(files, arrays, ids, skipped, input_dir, keep_duplicates)
+
+
+def assemble(files: list[str], arrays: list[np.ndarray], ids: list[np.ndarray],
+             skipped: dict[str, str], input_dir: str,
+             keep_duplicates: bool = False) -> WindowSet:
+  """One WindowSet from each used file's windows `[n, T, K]` and file ids
+  `[n]` (indices into `files`), distinct across files unless
+  `keep_duplicates`; NoWindowsError naming `input_dir` when none."""
   if not arrays:
     raise NoWindowsError(
         f'{input_dir} gave no windows: {len(files)} files seen, {len(skipped)} '

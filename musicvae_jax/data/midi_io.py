@@ -31,8 +31,8 @@ SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES
 # and would make quantisation allocate without bound.
 MAX_SECONDS = 4 * 3600.0
 
-__all__ = ['BadInputError', 'find_files', 'load_note_sequences', 'load_note_sequence',
-           'load_note_arrays']
+__all__ = ['BadInputError', 'check_sequence', 'find_files', 'load_note_sequences',
+           'load_note_sequence', 'load_note_arrays']
 
 
 def find_files(folder: str | Path) -> list[Path]:
@@ -61,7 +61,7 @@ def _check_file(path: Path) -> None:
     raise BadInputError('empty file')
 
 
-def _check_sequence(ns):
+def check_sequence(ns):
   """Refuses a NoteSequence (or NoteArrays) with no notes or absurd length."""
   if not len(ns.notes if hasattr(ns, 'notes') else ns):
     raise BadInputError('no notes')
@@ -76,7 +76,7 @@ def load_note_sequences(path: str | Path, fast: bool = True) -> list[music_pb2.N
   _check_file(path)
   if path.suffix.lower() in MUSIC21_SUFFIXES:
     from musicvae_jax.data import music21_io
-    return [_check_sequence(ns) for ns in music21_io.load_music21_tunes(path)]
+    return [check_sequence(ns) for ns in music21_io.load_music21_tunes(path)]
   return [load_note_sequence(path, fast)]
 
 
@@ -102,7 +102,7 @@ def load_note_sequence(path: str | Path, fast: bool = True) -> music_pb2.NoteSeq
   except Exception as error:  # parsers raise anything on corrupt bytes
     raise BadInputError(f'unreadable MIDI: {type(error).__name__}: {error}'[:200]) from None
   ns.filename = path.name
-  return _check_sequence(ns)
+  return check_sequence(ns)
 
 
 def load_note_arrays(path: str | Path, fast: bool = True) -> list:
@@ -122,7 +122,7 @@ def load_note_arrays(path: str | Path, fast: bool = True) -> list:
   except OSError as error:
     raise BadInputError(f'unreadable: {error}') from None
   arrays = parse_midi(data)
-  _check_sequence(arrays)
+  check_sequence(arrays)
   return [arrays]
 
 

@@ -9,33 +9,15 @@ config it names and writes the workdir.
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from musicvae_jax.magenta.hparams import parse_hparams  # noqa: F401  (convert.parse_hparams)
 from musicvae_jax.magenta.params import (  # noqa: F401  (re-exported: convert.X)
     CheckpointMismatchError, compare_trees, encoder_levels, is_hierarchical,
     magenta_to_params, sizes_from_params, split_parts)
-
-
-def parse_hparams(text: str) -> dict[str, Any]:
-  """Magenta's `--hparams` string: 'z_size=32,enc_rnn_size=[128],...'."""
-  out: dict[str, Any] = {}
-  for key, value in re.findall(r'(\w+)=(\[[^\]]*\]|[^,]+)', text or ''):
-    value = value.strip()
-    if value.startswith('['):
-      out[key] = [int(v) for v in value[1:-1].split(',') if v.strip()]
-    else:
-      try:
-        out[key] = int(value)
-      except ValueError:
-        try:
-          out[key] = float(value)
-        except ValueError:
-          out[key] = value
-  return out
 
 
 def check_against_hparams(sizes: dict[str, Any], hparams: dict[str, Any]) -> None:
