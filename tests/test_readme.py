@@ -34,29 +34,6 @@ SHELL_LANGUAGES = {'bash', 'sh', 'shell', 'console', 'zsh'}
 SEPARATORS = {'&&', '||', ';', '|', '&'}
 POSITIONAL = {'musicvae_jax.download_magenta': 1}  # the checkpoint's NAME
 
-# Issue 24 lands Magenta's own command lines (`--config=<Magenta name>
-# --checkpoint_file=...` on generate / studio, `--run_dir`, `--examples_path`,
-# `--hparams` on train) and the page linking them from other branches at the same
-# time as this README. Until those branches are merged, exactly these README
-# commands and paths cannot parse / exist here. REMOVE THESE ENTRIES AT MERGE.
-PENDING_COMMANDS = {
-    'python -m musicvae_jax.generate --config=cat-mel_2bar_big '
-    '--checkpoint_file=cat-mel_2bar_big.tar --mode=sample --num_outputs=5 --output_dir=out':
-        'generate --config=<Magenta name> --checkpoint_file (issue 24)',
-    'python -m musicvae_jax.generate --config=cat-mel_2bar_big '
-    '--checkpoint_file=cat-mel_2bar_big.tar --mode=interpolate --input_midi_1=a.mid '
-    '--input_midi_2=b.mid --num_outputs=5 --output_dir=out/interp':
-        'generate --config=<Magenta name> --checkpoint_file (issue 24)',
-    'python -m musicvae_jax.studio --config=cat-mel_2bar_big '
-    '--checkpoint_file=cat-mel_2bar_big.tar':
-        'studio --config=<Magenta name> --checkpoint_file (issue 24)',
-    'python -m musicvae_jax.train --config=cat-mel_2bar_small --run_dir=runs/mel '
-    '--examples_path=notesequences.tfrecord --hparams=batch_size=32,learning_rate=0.0005':
-        'train --config=<Magenta name> --run_dir --examples_path --hparams (issue 24)',
-}
-PENDING_PATHS = {
-    'docs/magenta.md': 'Magenta compatibility page, written on another branch (issue 24)',
-}
 
 
 # -- extraction ---------------------------------------------------------------------
@@ -207,9 +184,7 @@ def _command_params(commands):
   params = []
   for command in {c[0]: c for c in commands}.values():
     text, marks = command[0], ()
-    if text in PENDING_COMMANDS:
-      marks = (pytest.mark.xfail(reason=PENDING_COMMANDS[text], strict=False),)
-    elif _has_variables(command):  # docs only (test_readme_commands_are_all_found)
+    if _has_variables(command):  # docs only (test_readme_commands_are_all_found)
       marks = (pytest.mark.skip(reason='shell variables: the words are known at run time only'),)
     params.append(pytest.param(text, marks=marks, id=text))
   return params
@@ -241,8 +216,6 @@ def test_readme_commands_are_all_found():
   assert {'musicvae_jax.train', 'musicvae_jax.generate', 'musicvae_jax.studio',
           'musicvae_jax.download_magenta', 'musicvae_jax.evaluate'} <= modules
   assert len(COMMANDS) >= 10
-  for text in PENDING_COMMANDS:  # the known-pending list stays exact and narrow
-    assert text in {c[0] for c in COMMANDS}, f'not in README any more: {text}'
   assert not any(map(_has_variables, COMMANDS)), 'README commands are checked whole'
   assert len(DOC_COMMANDS) >= 40
 
@@ -364,12 +337,9 @@ def _path_params(pages, code_paths=True):
   params = []
   for page in pages:
     for path in named_paths(page, code_paths):
-      pending = path.partition('#')[0] in PENDING_PATHS
       params.append(pytest.param(
           page.relative_to(REPO).as_posix(), path,
-          id=f'{page.relative_to(REPO).as_posix()} -> {path}',
-          marks=(pytest.mark.xfail(reason=PENDING_PATHS.get(path.partition('#')[0]),
-                                   strict=False),) if pending else ()))
+          id=f'{page.relative_to(REPO).as_posix()} -> {path}'))
   return params
 
 

@@ -51,7 +51,7 @@ class Flag:
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag('config', "''", 'same',
+    Flag('config', "''", 'mapped',
          "Magenta's config names (`--config=cat-mel_2bar_small`); also a shipped "
          'config `NAME[:VARIANT]` or a file `FILE.py[:VARIANT]` (`train --help` lists them)'),
     Flag('run_dir', None, 'mapped',
