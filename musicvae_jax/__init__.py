@@ -3,6 +3,7 @@
     from musicvae_jax import TrainedModel
     model = TrainedModel.from_workdir('runs/folk_mel_2bar')
     melodies = model.sample(4, temperature=0.5)
+    musicvae_jax.list_pretrained()   # the shipped models: TrainedModel.from_pretrained(name)
 """
 
 import warnings
@@ -18,6 +19,9 @@ def __getattr__(name):
   if name == 'TrainedModel':
     from musicvae_jax.trained_model import TrainedModel
     return TrainedModel
+  if name == 'list_pretrained':
+    from musicvae_jax.pretrained import list_pretrained
+    return list_pretrained
   if name == 'load_config':
     from musicvae_jax.checkpoints import load_config
     return load_config

@@ -1,6 +1,7 @@
 """Use a trained MusicVAE: encode, decode, sample, interpolate, reconstruct.
 
     model = TrainedModel.from_workdir('runs/hier')
+    model = TrainedModel.from_pretrained('NAME')             # shipped (musicvae_jax.pretrained)
     melodies = model.sample(4, temperature=0.5, seed=0)      # NoteSequences
     melodies = model.decode(z, length=32, temperature=0.5)   # keywords only
     z, mu, sigma = model.encode([ns_a, ns_b])
@@ -28,9 +29,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from musicvae_jax import checkpoints, config_base, input_pipeline, steps, workdir_lock
+from musicvae_jax import checkpoints, config_base, input_pipeline, pretrained, steps, workdir_lock
 from musicvae_jax import family as family_lib
 from musicvae_jax.data import chords as chords_lib
+from musicvae_jax.pretrained import files as pretrained_files
+from musicvae_jax.pretrained import params_codec
 
 
 class ExtractionError(ValueError):
@@ -68,6 +71,10 @@ class TrainedModel:
     self.objective = self.family.objective(config, self.spec)
     self.params = params
     self.step = 0          # the checkpoint's step (from_workdir sets it)
+    # A shipped model's name and card (from_pretrained sets them); '' and
+    # None for a training run.
+    self.pretrained = ''
+    self.card: dict | None = None
     self.max_batch = max_batch
     self.seq_len = config_base.sequence_length(config)
     model = self.model
@@ -132,6 +139,29 @@ class TrainedModel:
     return instance
 
   from_checkpoint = from_workdir
+
+  @classmethod
+  def from_pretrained(cls, name: str, registry=None, **kw) -> 'TrainedModel':
+    """Loads pretrained model `name` (offline; `musicvae_jax.list_pretrained()`
+    lists them). `registry`: a folder (or folders) to search instead of
+    `$MUSICVAE_PRETRAINED_DIR` and the package's own (musicvae_jax/pretrained).
+
+    Raises `pretrained.PretrainedError` (one line listing the names) for an
+    unknown name, and `files.PretrainedFileError` when params.msgpack does
+    not match its card's sha256 or its config.
+    """
+    folder = pretrained.locate(name, registry)
+    card = pretrained_files.read_card(folder)
+    config = pretrained_files.read_config(folder)
+    params = params_codec.unpack(pretrained_files.read_params_bytes(folder, card))
+    if cls is TrainedModel:  # the family's own class (family.Family)
+      cls = family_lib.get(config).trained_model_class()
+    instance = cls(config, None, **kw)
+    _check_fits(params, instance._abstract_state().params, folder)
+    instance.params = jax.tree.map(jnp.asarray, params)
+    instance.step = int(card.get('steps', 0))
+    instance.pretrained, instance.card = name, card
+    return instance
 
   def _abstract_state(self):
     example = self.objective.example_batch(self.config, 1)
@@ -396,6 +426,22 @@ class TrainedModel:
     return self.decode(mu, temperature=temperature, seed=seed, qpm=qpm,
                        controls=self.split_windows(windows)[1],
                        accompaniment=accompaniment)
+
+
+def _check_fits(params, abstract, folder: Path) -> None:
+  """Raises PretrainedFileError (one line) unless `params` has the paths and
+  shapes of `abstract` (the model's parameter tree)."""
+  def table(tree):
+    return {jax.tree_util.keystr(path): tuple(np.shape(leaf))
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+  got, want = table(params), table(abstract)
+  if got == want:
+    return
+  diff = sorted(set(got) ^ set(want)) or sorted(k for k in got if got[k] != want[k])
+  where = diff[0]
+  raise pretrained_files.PretrainedFileError(
+      f'{folder / pretrained_files.PARAMS} does not fit its config.json: '
+      f'{where} is {got.get(where, "missing")}, the model has {want.get(where, "nothing there")}')
 
 
 def sequence_qpm(ns, default: float = 120.0) -> float:

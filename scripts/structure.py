@@ -23,13 +23,14 @@ LAYERS = [
      'magenta.params magenta.tf_bundle magenta.js_limits'),
     'data',
     'models',
-    'objectives steps input_pipeline checkpoints groove_config',
+    'objectives steps input_pipeline checkpoints groove_config pretrained',
     'family',
     'trained_model',
     'families nade_family groove_model',
     'render',
     'evaluate trainer eval_mode config_flag magenta model_source studio.latent '
-    'studio.media studio.projection studio.engine',
+    'studio.media studio.projection studio.engine pretrained.stats pretrained.precision '
+    'pretrained.run_record pretrained.card',
     'train generate preprocess convert_dir_to_note_sequences convert_magenta '
     'export_magentajs download_magenta studio.server studio.cli studio.reproduce studio.__main__ studio',
     '__init__',
