@@ -4,6 +4,9 @@
         [--num_samples_k=16] [--seeds=4] [--output=runs/demo/evaluate.json]
     python -m musicvae_jax.evaluate --config=cat-mel_2bar_small \
         --checkpoint_file=cat-mel_2bar_small.tar --eval_dir=FOLDER
+    python -m musicvae_jax.evaluate --model=NAME [--eval_dir=FOLDER]
+        (a pretrained model: its own held-out tunes where it was trained on
+        the built-in folk corpus; any other needs --eval_dir)
 
 Per window of the eval set (the run's own when no folder is given):
 
@@ -39,7 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags, logging
 
-from musicvae_jax import config_base, input_pipeline, losses, metrics, model_source, steps
+from musicvae_jax import (config_base, input_pipeline, losses, metrics, model_source,
+                          pretrained, steps)
 
 GREEDY_TEMPERATURE = 1e-5
 DRUM_CLASS_NAMES = ('kick', 'snare', 'closed_hh', 'open_hh', 'low_tom',
@@ -250,12 +254,15 @@ def batch_sums(params, batch, key, *, model, family, hp: steps.StepConfig,
 # -- data and model --------------------------------------------------------------
 def load_run(workdir: str, best: bool = False):
   """(TrainedModel, step) of a workdir's latest checkpoint (the best by eval
-  loss with `best`), with clear errors."""
+  loss with `best`), or of a pretrained model's folder, with clear errors."""
   from musicvae_jax import checkpoints
   from musicvae_jax.trained_model import TrainedModel
   path = Path(workdir).expanduser()
   if not path.is_dir():
     raise EvaluationError(f'--workdir={workdir}: no such folder')
+  if model_source.is_pretrained(path):
+    model = model_source.load(path, best=best)
+    return model, int(model.step)
   try:
     checkpoints.resolve_checkpoint(path)
   except FileNotFoundError:
@@ -265,6 +272,15 @@ def load_run(workdir: str, best: bool = False):
         'checkpoint with python -m musicvae_jax.convert_magenta)') from None
   model = TrainedModel.from_workdir(path, best=best)
   return model, int(model.step)
+
+
+def check_own_eval_data(trained, eval_dir: str | None) -> None:
+  """Raises EvaluationError (one line) for a pretrained model without
+  `eval_dir` whose own eval data does not ship (all but folk-corpus ones)."""
+  if trained.card is None or eval_dir or pretrained.ships_eval_data(trained.config):
+    return
+  raise EvaluationError(f'{pretrained.missing_data_reason(trained.pretrained, trained.card)}: '
+                        f'pass --eval_dir=FOLDER (held-out MIDI files to score on)')
 
 
 def eval_windows(config, eval_dir: str | None, converter):
@@ -338,8 +354,22 @@ def evaluate(workdir: str, eval_dir: str | None = None, num_samples_k: int = 16,
              active_threshold: float = 0.01, max_batches: int = 0,
              progress: bool = True, best: bool = False) -> dict[str, Any]:
   """Scores the latest checkpoint of `workdir` (the best by eval loss with
-  `best`); returns the JSON dict."""
+  `best`), or the pretrained model in that folder; returns the JSON dict."""
   trained, step = load_run(workdir, best)
+  return evaluate_model(trained, eval_dir, num_samples_k, seeds, seed, batch_size,
+                        active_threshold, max_batches, progress,
+                        label='' if trained.pretrained else str(workdir))
+
+
+def evaluate_model(trained, eval_dir: str | None = None, num_samples_k: int = 16,
+                   seeds: int = 4, seed: int = 0, batch_size: int | None = None,
+                   active_threshold: float = 0.01, max_batches: int = 0,
+                   progress: bool = True, label: str = '') -> dict[str, Any]:
+  """Scores a loaded `TrainedModel` (its `params` as they are) at its
+  `step`; `label` is the report's `workdir` (default: the pretrained
+  model's name). Returns the JSON dict."""
+  check_own_eval_data(trained, eval_dir)
+  step = int(trained.step)
   config, model, spec = trained.config, trained.model, trained.spec
   data, where = eval_windows(config, eval_dir, trained.converter)
   family = trained.objective
@@ -369,8 +399,11 @@ def evaluate(workdir: str, eval_dir: str | None = None, num_samples_k: int = 16,
     total = sums if total is None else jax.tree.map(jnp.add, total, sums)
     mus.append(np.asarray(mu)[np.asarray(batch['weights']) > 0])
   total = jax.device_get(total)
+  header = dict(workdir=label or trained.pretrained)
+  if trained.pretrained:
+    header['pretrained'] = trained.pretrained
   return _report(total, np.concatenate(mus), family, view, part_names, dict(
-      workdir=str(workdir), step=step, eval_set=where, seed=seed,
+      **header, step=step, eval_set=where, seed=seed,
       num_samples_k=int(num_samples_k) if family.reconstruction_is_nll else 0,
       seeds=int(seeds), batch_size=size,
       model=dict(magenta_name=config.get('magenta_name', ''),
@@ -506,7 +539,8 @@ def _define_flags() -> None:
   flags.DEFINE_integer('max_batches', 0, 'Score only the first N batches (0: all).',
                        lower_bound=0)
   flags.DEFINE_string('output', '', 'JSON file to write (default: WORKDIR/evaluate.json; '
-                      'with --checkpoint_file, WORKDIR is the converted one in the cache).')
+                      'with --checkpoint_file, WORKDIR is the converted one in the cache; '
+                      'with --model=NAME, NAME_evaluate.json in the current folder).')
 
 
 def main(argv) -> None:
@@ -519,10 +553,12 @@ def main(argv) -> None:
                     FLAGS.seeds, FLAGS.seed, FLAGS.batch_size or None,
                     FLAGS.active_threshold, FLAGS.max_batches, best=FLAGS.best)
   source = model_source.Source.from_flags()
-  if source.checkpoint_file or source.run_dir:
+  if source.checkpoint_file or source.run_dir or source.model:
     report['model_source'] = {'flags': source.given(), 'config': source.config,
                               'hparams': source.hparams}
-  output = Path(FLAGS.output or workdir / 'evaluate.json').expanduser()
+  default = (Path(f'{workdir.name}_evaluate.json') if model_source.is_pretrained(workdir)
+             else workdir / 'evaluate.json')
+  output = Path(FLAGS.output or default).expanduser()
   output.write_text(json.dumps(report, indent=2) + '\n')
   print(format_table(report))
   print(f'wrote {output}')

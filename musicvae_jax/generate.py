@@ -2,6 +2,8 @@
 
   python -m musicvae_jax.generate --workdir=runs/demo --mode=sample \
       --num_outputs=8 --temperature=0.5 --output_dir=out/samples
+  python -m musicvae_jax.generate --model=NAME --mode=sample --output_dir=out/samples
+      (a pretrained model that ships with the package: musicvae_jax.list_pretrained())
   python -m musicvae_jax.generate --workdir=runs/demo --mode=interpolate \
       --input_midi_1=a.mid --input_midi_2=b.mid --num_outputs=7 --output_dir=out/interp
   python -m musicvae_jax.generate --workdir=runs/demo --mode=reconstruct \
@@ -44,14 +46,14 @@ from absl import flags, logging
 
 from musicvae_jax import attributes as _attributes
 from musicvae_jax import family as family_lib
-from musicvae_jax import model_source
+from musicvae_jax import model_source, pretrained
 
 FLAGS = flags.FLAGS
 # Magenta's --log names -> absl verbosity.
 _LOG_LEVELS = {'DEBUG': logging.DEBUG, 'INFO': logging.INFO, 'WARN': logging.WARNING,
                'WARNING': logging.WARNING, 'ERROR': logging.ERROR, 'FATAL': logging.FATAL}
-# The model: --workdir / --run_dir / --checkpoint_file, --config, --hparams,
-# --best come from model_source (defined in run()).
+# The model: --workdir / --run_dir / --checkpoint_file / --model, --config,
+# --hparams, --best come from model_source (defined in run()).
 flags.DEFINE_enum('mode', 'sample', ['sample', 'interpolate', 'reconstruct', 'attribute',
                                      'humanize', 'drumify'],
                   'What to generate (humanize, drumify: GrooVAE runs).')
@@ -369,18 +371,19 @@ def main(argv):
     logging.set_verbosity(_LOG_LEVELS[FLAGS.log.upper()])
   elif not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.ERROR)
-  from musicvae_jax import checkpoints, startup
+  from musicvae_jax import startup
   try:
     # Every input is checked before a checkpoint is converted or a model loaded.
     check_input_files(FLAGS.input_midi_1, FLAGS.input_midi_2, FLAGS.input_midi)
     workdir = model_source.workdir()
-    config = checkpoints.load_config(checkpoints.resolve_checkpoint(workdir)[0])
+    config = model_source.load_config(workdir)
+    if (FLAGS.mode == 'attribute' and not FLAGS.attribute_dir
+        and model_source.is_pretrained(workdir)):
+      _check_attribute_data(workdir, config)
     prepared = prepare(config, FLAGS.mode, FLAGS.input_midi_1, FLAGS.input_midi_2,
                        FLAGS.window_1, FLAGS.window_2, FLAGS.attribute,
                        FLAGS.attribute_dir, FLAGS.seed, FLAGS.input_midi)
-    from musicvae_jax.trained_model import TrainedModel
-    model = TrainedModel.from_workdir(workdir, best=FLAGS.best,
-                                      max_batch=FLAGS.max_batch_size)
+    model = model_source.load(workdir, best=FLAGS.best, max_batch=FLAGS.max_batch_size)
     startup.print_summary(model.params, extra={'step': model.step})
     output_dir = Path(FLAGS.output_dir).expanduser()
     items = generate(model, FLAGS.mode, output_dir, FLAGS.num_outputs,
@@ -393,6 +396,16 @@ def main(argv):
   except (ValueError, OSError) as error:
     sys.exit(f'error: {error}')
   print(f'wrote {len(items)} outputs to {output_dir}; open {output_dir / "index.html"}')
+
+
+def _check_attribute_data(folder: Path, config) -> None:
+  """A pretrained model computes attribute vectors on its own training data
+  only where that ships (the built-in folk corpus); else one line asking for
+  --attribute_dir."""
+  if not pretrained.ships_eval_data(config):
+    card = pretrained.files.read_card(folder)
+    raise ValueError(f'{pretrained.missing_data_reason(folder.name, card)}: pass '
+                     '--attribute_dir=FOLDER (MIDI files to compute the attribute vector on)')
 
 
 def run():

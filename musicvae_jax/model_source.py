@@ -1,5 +1,5 @@
 """Where a command's trained model comes from: the flags generate, studio and
-evaluate share, and the workdir they resolve to.
+evaluate share, the folder they resolve to and the model loaded from it.
 
     --workdir=DIR                 a run of ours (or one convert_magenta wrote)
     --run_dir=DIR                 Magenta's flag: a Magenta training run (its
@@ -11,14 +11,21 @@ evaluate share, and the workdir they resolve to.
                                   x.ckpt or model.ckpt-300, .index file, folder,
                                   or magenta.js folder), converted once into
                                   the cache (magenta/converted.py)
-    --best                        the best checkpoint by eval loss, not the latest
+    --model=NAME                  a pretrained model shipped with the package
+                                  (musicvae_jax.list_pretrained(); the registry
+                                  of musicvae_jax/pretrained, searched after
+                                  $MUSICVAE_PRETRAINED_DIR)
+    --best                        the best checkpoint by eval loss, not the
+                                  latest (runs only)
 
-Exactly one of --workdir, --run_dir, --checkpoint_file. Each command calls
-`define_flags()` from its `run()` (so importing a command as a library never
-defines flags that clash with another command's), then `workdir()` in main.
-
-A later `--model=NAME` (a shipped pretrained model) is one more flag in
-`define_flags`, one more field of `Source` and one more branch in `resolve`.
+Exactly one of --workdir, --run_dir, --checkpoint_file, --model. Each command
+calls `define_flags()` from its `run()` (so importing a command as a library
+never defines flags that clash with another command's), then `workdir()` in
+main, and `load()` / `load_config()` on the folder it returns: a run's
+workdir, or a pretrained model's folder (config.json, params.msgpack,
+card.json), which has no checkpoints and no training data
+(`is_pretrained`; the commands say what such a model cannot do without a
+folder of MIDI files).
 """
 
 from __future__ import annotations
@@ -29,11 +36,12 @@ from typing import Callable
 
 from absl import flags
 
-from musicvae_jax import errors
+from musicvae_jax import errors, pretrained
 
 FLAGS = flags.FLAGS
 # The flags that name the model; exactly one of them is given.
-SOURCE_FLAGS = ('workdir', 'run_dir', 'checkpoint_file')
+SOURCE_FLAGS = ('workdir', 'run_dir', 'checkpoint_file', 'model')
+_ONE_OF = 'give exactly one of --workdir, --run_dir, --checkpoint_file or --model'
 
 
 class ModelSourceError(errors.UserError, ValueError):
@@ -41,13 +49,13 @@ class ModelSourceError(errors.UserError, ValueError):
 
 
 def define_flags() -> None:
-  """Defines --workdir, --run_dir, --checkpoint_file, --config, --hparams and
-  --best (once per process; commands call it from `run()`)."""
+  """Defines --workdir, --run_dir, --checkpoint_file, --model, --config,
+  --hparams and --best (once per process; commands call it from `run()`)."""
   if 'checkpoint_file' in FLAGS:
     return
   flags.DEFINE_string('workdir', None, 'A trained run of ours (or a converted '
                       'Magenta checkpoint). Exactly one of --workdir, --run_dir, '
-                      '--checkpoint_file.')
+                      '--checkpoint_file, --model.')
   flags.DEFINE_string('run_dir', None, "Magenta's flag: a Magenta training run "
                       "(the latest checkpoint in RUN_DIR/train is converted, as "
                       "--checkpoint_file=RUN_DIR/train; needs --config), or a "
@@ -56,13 +64,18 @@ def define_flags() -> None:
                       "Magenta publishes, a prefix (x.ckpt, model.ckpt-300), its "
                       '.index file, a folder holding one, or a magenta.js folder. '
                       'Converted once into the cache (MUSICVAE_CACHE_DIR), then reused.')
+  flags.DEFINE_string('model', None, 'A pretrained model that ships with the '
+                      'package, by name (python -c "import musicvae_jax; '
+                      'print(musicvae_jax.list_pretrained())"); '
+                      f'${pretrained.ENV_VAR} adds folders to search. Offline.')
   flags.DEFINE_string('config', None, 'With --checkpoint_file / --run_dir: the '
                       'Magenta config name (e.g. cat-mel_2bar_big), or one of ours '
                       'as FILE.py:VARIANT. Not needed for a magenta.js folder.')
   flags.DEFINE_string('hparams', '', "With --checkpoint_file: Magenta's hparams "
                       "overrides, e.g. 'z_size=512,enc_rnn_size=[2048]'. Layer "
                       'sizes are read off the checkpoint; a size given here must agree.')
-  flags.DEFINE_bool('best', False, 'Use the best checkpoint by eval loss, not the latest.')
+  flags.DEFINE_bool('best', False, 'Use the best checkpoint by eval loss, not '
+                    'the latest (a run; a pretrained model has one set of parameters).')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Source:
   workdir: str = ''
   run_dir: str = ''
   checkpoint_file: str = ''
+  model: str = ''
   config: str = ''
   hparams: str = ''
 
@@ -96,8 +110,16 @@ def resolve(source: Source, log: Callable[[str], None] = print) -> Path:
   given = source.given()
   if len(given) != 1:
     what = 'none' if not given else ' and '.join(given)
-    raise ModelSourceError('give exactly one of --workdir, --run_dir or '
-                           f'--checkpoint_file (got {what})')
+    raise ModelSourceError(f'{_ONE_OF} (got {what})')
+  if source.model:
+    if source.config or source.hparams:
+      flag = '--config' if source.config else '--hparams'
+      raise ModelSourceError(f'{flag} goes with --checkpoint_file (a Magenta '
+                             f'checkpoint); --model={source.model} holds its own config')
+    try:
+      return pretrained.locate(source.model)
+    except pretrained.PretrainedError as error:
+      raise ModelSourceError(f'--model={source.model}: {error}') from None
   if source.workdir:
     if source.config or source.hparams:
       flag = '--config' if source.config else '--hparams'
@@ -124,6 +146,34 @@ def resolve(source: Source, log: Callable[[str], None] = print) -> Path:
 def workdir(log: Callable[[str], None] = print) -> Path:
   """`resolve` of the parsed flags."""
   return resolve(Source.from_flags(), log)
+
+
+def is_pretrained(path: str | Path) -> bool:
+  """True when `resolve` gave a pretrained model's folder (not a run)."""
+  return pretrained.is_model_folder(path)
+
+
+def load(path: str | Path, best: bool = False, **kw):
+  """The `TrainedModel` in the folder `resolve` gave (`kw`: its options,
+  e.g. `max_batch`): a run's latest checkpoint (its best with `best`) or a
+  pretrained model."""
+  from musicvae_jax.trained_model import TrainedModel  # JAX: not for --help
+  path = Path(path)
+  if not is_pretrained(path):
+    return TrainedModel.from_workdir(path, best=best, **kw)
+  if best:
+    raise ModelSourceError(f'--best goes with a training run; pretrained model '
+                           f'{path.name} has one set of parameters')
+  return TrainedModel.from_pretrained(path.name, registry=path.parent, **kw)
+
+
+def load_config(path: str | Path):
+  """The config of the model in the folder `resolve` gave (nothing loaded
+  but the config)."""
+  if is_pretrained(path):
+    return pretrained.files.read_config(path)
+  from musicvae_jax import checkpoints  # orbax: not for --help
+  return checkpoints.load_config(checkpoints.resolve_checkpoint(path)[0])
 
 
 def _existing(value: str, flag: str) -> Path:

@@ -163,7 +163,7 @@ def test_workdir_and_checkpoint_file_together_is_one_line(root, tmp_path):
   line = _error_line(_run(
       root, 'musicvae_jax.generate', f'--workdir={tmp_path}', '--config=cat-mel_2bar_small',
       f'--checkpoint_file={root / "cat-mel_2bar_small.tar"}', f'--output_dir={tmp_path}'))
-  assert line == ('error: give exactly one of --workdir, --run_dir or --checkpoint_file '
+  assert line == ('error: give exactly one of --workdir, --run_dir, --checkpoint_file or --model '
                   f'(got --workdir={tmp_path} and --checkpoint_file='
                   f'{root / "cat-mel_2bar_small.tar"})')
 
@@ -174,7 +174,7 @@ def test_resolve_names_the_flag_or_file(root, tmp_path, monkeypatch):
   monkeypatch.setenv('MUSICVAE_CACHE_DIR', str(tmp_path / 'cache'))
   tar = str(root / 'cat-mel_2bar_small.tar')
   cases = {
-      Source(): 'give exactly one of --workdir, --run_dir or --checkpoint_file (got none)',
+      Source(): 'give exactly one of --workdir, --run_dir, --checkpoint_file or --model (got none)',
       Source(checkpoint_file=str(tmp_path / 'gone.tar'), config='cat-mel_2bar_small'):
           f'--checkpoint_file={tmp_path / "gone.tar"}: no such file or folder',
       Source(workdir=str(tmp_path / 'gone')): f'--workdir={tmp_path / "gone"}: no such folder',

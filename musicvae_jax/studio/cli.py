@@ -2,6 +2,7 @@
 
   python -m musicvae_jax.studio --workdir=runs/folk_mel_2bar [--port=8765] [--host=127.0.0.1]
   python -m musicvae_jax.studio --config=hierdec-mel_16bar --checkpoint_file=hierdec-mel_16bar.tar
+  python -m musicvae_jax.studio --model=NAME     (a pretrained model of the package)
 
 Loads the run (or a Magenta checkpoint, converted once into the cache: the
 model-source flags of model_source.py), compiles the decoder once, then
@@ -18,8 +19,8 @@ from absl import flags, logging
 from musicvae_jax import cli_errors, model_source
 
 FLAGS = flags.FLAGS
-# The model: --workdir / --run_dir / --checkpoint_file, --config, --hparams,
-# --best come from model_source (defined in run()).
+# The model: --workdir / --run_dir / --checkpoint_file / --model, --config,
+# --hparams, --best come from model_source (defined in run()).
 flags.DEFINE_string('host', '127.0.0.1', 'Address to listen on (127.0.0.1: this machine only).')
 flags.DEFINE_integer('port', 8765, 'Port to listen on (0: any free port).')
 flags.DEFINE_bool('warmup', True, 'Compile the decoder before serving (first moves are fast).')
@@ -37,15 +38,15 @@ def main(argv):
     raise cli_errors.UserError("the studio needs its extra: pip install -e '.[studio]'")
   from musicvae_jax.studio import server
   from musicvae_jax.studio.engine import Studio
-  from musicvae_jax.trained_model import TrainedModel
   workdir = model_source.workdir()
   try:
-    model = TrainedModel.from_workdir(workdir, best=FLAGS.best)
+    model = model_source.load(workdir, best=FLAGS.best)
   except (ValueError, OSError) as error:
     raise cli_errors.UserError(f'{workdir}: {cli_errors.describe(error)}') from error
   from musicvae_jax import startup
   startup.print_summary(model.params, extra={'step': model.step})
-  studio = Studio(model, str(workdir), qpm=FLAGS.qpm,
+  # A pretrained model has no workdir: its recipes name it by --model.
+  studio = Studio(model, '' if model.pretrained else str(workdir), qpm=FLAGS.qpm,
                   max_upload_bytes=int(FLAGS.max_upload_mb * 1e6))
   if FLAGS.warmup:
     start = time.perf_counter()
@@ -59,7 +60,8 @@ def main(argv):
         '(try --port=0 for any free port)') from error
   host, port = sock.getsockname()[:2]
   shown = f'[{host}]' if ':' in host else host
-  print(f'musicvae studio: {workdir} at http://{shown}:{port}/ (Ctrl-C stops)',
+  what = f'pretrained model {model.pretrained}' if model.pretrained else workdir
+  print(f'musicvae studio: {what} at http://{shown}:{port}/ (Ctrl-C stops)',
         flush=True)
   if FLAGS.warmup:  # the default 4 samples compile while the page loads
     threading.Thread(target=studio.warmup, kwargs={'sample_batch': True}, daemon=True).start()

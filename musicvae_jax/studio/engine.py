@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from musicvae_jax import attributes
+from musicvae_jax import attributes, pretrained
 from musicvae_jax.studio import latent, media, projection
 
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
@@ -80,7 +80,13 @@ def bar_seconds(ns) -> float:
 
 
 class Studio:
-  """The studio's state around one TrainedModel (thread-safe: one lock)."""
+  """The studio's state around one TrainedModel (thread-safe: one lock).
+
+  `workdir` names a run in the page and the recipes; a pretrained model
+  (`model.pretrained`, no workdir) is named by `--model=NAME` instead, and
+  its latent map and attribute sliders read its own eval tunes only where
+  they ship (the built-in folk corpus), else a folder given on the page.
+  """
 
   def __init__(self, model, workdir: str = '', qpm: float = 120.0,
                max_items: int = 1000, max_upload_bytes: int = MAX_UPLOAD_BYTES):
@@ -129,6 +135,7 @@ class Studio:
     config = self.model.config
     return {
         'workdir': self.workdir,
+        'pretrained': self.model.pretrained,
         'model': config.get('magenta_name', ''),
         'encoding': config.encoding,
         'slice_bars': self.slice_bars,
@@ -400,8 +407,13 @@ class Studio:
             fast=bool(config.get('fast_midi', False)), progress=False)
         source = str(path)
       else:
-        data = input_pipeline.load(config, self.model.converter).eval
-        source = "the run's eval set"
+        if self.model.pretrained and not pretrained.ships_eval_data(config):
+          raise StudioError(
+              f'{pretrained.missing_data_reason(self.model.pretrained, self.model.card)}: '
+              'give a folder of MIDI files for the map (and the attribute sliders)')
+        data = input_pipeline.eval_set(config, self.model.converter)
+        source = ("the model's eval tunes" if self.model.pretrained
+                  else "the run's eval set")
     except StudioError:
       raise
     except (ValueError, OSError) as error:
@@ -528,26 +540,33 @@ class Studio:
     return item.cache[kind], types[kind], f'{stem}.{kind}'
 
   def recipe(self, item: Item) -> dict:
-    """The item's recipe with the workdir and commands that reproduce it."""
+    """The item's recipe with the workdir (or pretrained model) and commands
+    that reproduce it."""
     out = {'title': item.title, 'workdir': self.workdir, **item.recipe}
+    name = self.model.pretrained
+    if name:
+      out['pretrained'] = name
+    flag = f'--model={name}' if name else f'--workdir={self.workdir}'
+    load = (f"TrainedModel.from_pretrained('{name}')" if name
+            else 'TrainedModel.from_workdir(WORKDIR)')
     if item.z is not None and 'z' not in out:
       out['z'] = np.asarray(item.z, np.float32).reshape(-1, self.z_size).tolist()
     method = item.recipe['method']
     if method == 'sample':
-      out['cli'] = (f'python -m musicvae_jax.generate --workdir={self.workdir} --mode=sample '
+      out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode=sample '
                     f'--num_outputs={out["n"]} --temperature={out["temperature"]} '
                     f'--seed={out["seed"]} '
                     + (f'--chords="{out["chords"]}" ' if out.get('chords') else '')
                     + f'--output_dir=out  # sample_{out["index"]:02d}.mid')
     elif method in ('humanize', 'drumify'):
-      out['cli'] = (f'python -m musicvae_jax.generate --workdir={self.workdir} --mode={method} '
+      out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode={method} '
                     f'--input_midi_1="{out["file"]}" --temperature={out["temperature"]} '
                     f'--seed={out["seed"]} --output_dir=out')
     elif method in ('decode', 'walk'):
-      out['cli'] = (f'python -m musicvae_jax.studio.reproduce --workdir={self.workdir} '
+      out['cli'] = (f'python -m musicvae_jax.studio.reproduce {flag} '
                     f'--recipe=THIS_FILE.json --output_dir=out')
     out['python'] = ('from musicvae_jax.studio import reproduce; '
-                     'ns = reproduce.replay(TrainedModel.from_workdir(WORKDIR), recipe)'
+                     f'ns = reproduce.replay({load}, recipe)'
                      if method in ('sample', 'decode', 'walk') else
                      f'model.{method}(note_seq.midi_file_to_note_sequence(FILE), '
                      f'{out["temperature"]}, {out["seed"]})'

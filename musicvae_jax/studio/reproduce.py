@@ -2,9 +2,12 @@
 
   python -m musicvae_jax.studio.reproduce --workdir=runs/demo \
       --recipe=~/Downloads/mix_i12.json --output_dir=out/again
+  python -m musicvae_jax.studio.reproduce --model=NAME --recipe=... --output_dir=...
 
 writes the same MIDI, WAV and piano roll the studio played (same model, same
-recipe). From Python: `reproduce.replay(TrainedModel.from_workdir(W), recipe)`.
+recipe). The model comes from the flags of model_source.py (--workdir, --model
+for a pretrained one, ...). From Python:
+`reproduce.replay(TrainedModel.from_workdir(W), recipe)`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from absl import flags
+
+from musicvae_jax import model_source
 
 
 def replay(model, recipe: dict):
@@ -46,7 +51,7 @@ FLAGS = flags.FLAGS
 def _define_flags() -> None:
   # Defined when run as a command only, so that importing `replay` never
   # clashes with other commands' flags (generate also has --workdir).
-  flags.DEFINE_string('workdir', None, 'The run the studio served.')
+  model_source.define_flags()   # the model the studio served: --workdir, --model, ...
   flags.DEFINE_string('recipe', None, 'A recipe JSON saved from the studio ("z" download).')
   flags.DEFINE_string('output_dir', None, 'Where the MIDI, WAV, PNG and index.html go.')
 
@@ -54,10 +59,10 @@ def _define_flags() -> None:
 def main(argv):
   del argv
   from musicvae_jax import render
-  from musicvae_jax.trained_model import TrainedModel
+  # Model errors are one line of their own (cli_errors); recipe errors name the recipe.
+  model = model_source.load(model_source.workdir(), best=FLAGS.best)
   try:
     recipe = json.loads(Path(FLAGS.recipe).expanduser().read_text())
-    model = TrainedModel.from_workdir(FLAGS.workdir)
     ns = replay(model, recipe)
     out = Path(FLAGS.output_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
@@ -75,8 +80,8 @@ def main(argv):
 def run():
   from musicvae_jax import cli_errors
   _define_flags()
-  flags.mark_flags_as_required(['workdir', 'recipe', 'output_dir'])
-  cli_errors.run(main)
+  flags.mark_flags_as_required(['recipe', 'output_dir'])
+  cli_errors.run(main, help_from=(model_source.__name__,))
 
 
 if __name__ == '__main__':

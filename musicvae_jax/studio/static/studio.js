@@ -685,7 +685,7 @@ async function start() {
   } catch (error) { showMessage(error.message); return; }
   const i = state.info;
   $('model-info').textContent = `${i.model || i.encoding} · ${i.slice_bars} bars · z ${i.z_size} · ` +
-    `step ${i.step} · ${i.workdir}`;
+    `step ${i.step} · ${i.pretrained ? 'pretrained ' + i.pretrained : i.workdir}`;
   $('upload-limit').textContent = `up to ${(i.max_upload_bytes / 1e6).toFixed(1)} MB each`;
   $('map-method').replaceChildren(...i.projections.map((m) => new Option(
       {pca: 'PCA', umap: 'UMAP', tsne: 't-SNE (openTSNE)'}[m] || m, m)));
