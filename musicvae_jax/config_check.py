@@ -157,11 +157,14 @@ def check_init_from(source, new, ckpt_path: str) -> None:
 
 def record(workdir: str | Path, event: str, step: int,
            changes: dict[str, tuple[Any, Any]] | None = None,
-           config=None) -> Path:
-  """Appends one JSON line to `<workdir>/config_history.jsonl`."""
+           config=None, machine: str = '') -> Path:
+  """Appends one JSON line to `<workdir>/config_history.jsonl` (`machine`:
+  what this part of the run trains on, `startup.machine_summary()`)."""
   path = Path(workdir) / HISTORY_NAME
   entry: dict[str, Any] = {'time': time.strftime('%Y-%m-%d %H:%M:%S %Z'),
                            'event': event, 'step': int(step)}
+  if machine:
+    entry['machine'] = machine
   if changes is not None:
     entry['changes'] = {k: {'saved': o, 'new': n} for k, (o, n) in changes.items()}
   if config is not None:

@@ -52,6 +52,16 @@ def device_summary(devices=None) -> str:
   return text
 
 
+def machine_summary(devices=None) -> str:
+  """What a run trains on, for its record (config_history.jsonl):
+  'gpu: 8 x NVIDIA H100 80GB HBM3, 16 CPU cores', 'cpu: 1 x cpu, 2 CPU cores'."""
+  import jax
+  devices = jax.devices() if devices is None else devices
+  platform = devices[0].platform if devices else 'none'
+  kinds = ', '.join(sorted({d.device_kind for d in devices})) or 'none'
+  return f'{platform}: {len(devices)} x {kinds}, {os.cpu_count()} CPU cores'
+
+
 def data_summary(data) -> str:
   """Window and file counts of an `input_pipeline.Data`."""
   train, evals = data.train.summary, data.eval.summary

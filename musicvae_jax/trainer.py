@@ -248,7 +248,8 @@ def _resume_or_start(config, workdir: Path, ckpt, state, batches, is_chief):
       batches.set_state(data_state)
     say(f'resumed from {ckpt.directory} at step {int(state.step)}')
     if is_chief:
-      history = config_check.record(workdir, 'resume', step, allowed)
+      history = config_check.record(workdir, 'resume', step, allowed,
+                                    machine=startup.machine_summary())
       if allowed:
         say(f'changed settings (saved -> new; kept in {history}):')
         for line in config_check.summary(allowed):
@@ -258,9 +259,11 @@ def _resume_or_start(config, workdir: Path, ckpt, state, batches, is_chief):
                                  config.ckpt_resume_state, config, say)
     say(f'initialised from {config.ckpt_path}')
     if is_chief:
-      config_check.record(workdir, 'start from ckpt_path', 0, config=config)
+      config_check.record(workdir, 'start from ckpt_path', 0, config=config,
+                          machine=startup.machine_summary())
   elif is_chief:
-    config_check.record(workdir, 'start', 0, config=config)
+    config_check.record(workdir, 'start', 0, config=config,
+                        machine=startup.machine_summary())
   if is_chief:
     checkpoints.write_config(workdir, config, report=say)
   return state
