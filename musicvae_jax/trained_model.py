@@ -159,7 +159,7 @@ class TrainedModel:
     instance = cls(config, None, **kw)
     _check_fits(params, instance._abstract_state().params, folder)
     instance.params = jax.tree.map(jnp.asarray, params)
-    instance.step = int(card.get('steps', 0))
+    instance.step = int(card['training'].get('steps', 0))
     instance.pretrained, instance.card = name, card
     return instance
 

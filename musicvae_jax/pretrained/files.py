@@ -32,8 +32,8 @@ CARD = 'card.json'
 FILES = (CONFIG, PARAMS, CARD)
 # Version of the folder layout, `card['format']`.
 FORMAT = 1
-# What every card holds (the loader reads name, params_sha256, steps and
-# format; the tests hold every shipped card to the whole list).
+# What every card holds (read_card checks them; the loader reads name,
+# params_sha256 and training.steps).
 CARD_KEYS = ('format', 'name', 'description', 'data', 'config', 'training',
              'params', 'params_sha256', 'evaluation', 'float16_check',
              'sample_statistics')
@@ -57,8 +57,12 @@ def read_card(folder: str | Path) -> dict[str, Any]:
     raise PretrainedFileError(f'{path}: no such file') from None
   except (ValueError, UnicodeDecodeError) as error:
     raise PretrainedFileError(f'{path}: not valid JSON ({error})') from None
-  if not isinstance(card, dict) or 'name' not in card:
-    raise PretrainedFileError(f'{path}: not a pretrained model card (no "name")')
+  if not isinstance(card, dict):
+    raise PretrainedFileError(f'{path}: not a pretrained model card (not a JSON object)')
+  missing = [k for k in CARD_KEYS if k not in card]
+  if missing:
+    raise PretrainedFileError(f'{path}: not a whole pretrained model card '
+                              f'(no {", ".join(missing)})')
   return card
 
 
