@@ -26,6 +26,7 @@ import pytest
 
 import musicvae_jax
 from musicvae_jax import evaluate, model_source, pretrained
+from musicvae_jax.errors import UserError
 from musicvae_jax.pretrained import files, params_codec, precision, stats
 from musicvae_jax.trained_model import TrainedModel
 
@@ -121,10 +122,10 @@ def test_export_writes_the_human_card_with_eight_samples(exported):
 def test_export_refuses_precision_loss_and_an_existing_export(exported, monkeypatch, tmp_path):
   _, _, workdir, _ = exported
   script = _script()
-  with pytest.raises(musicvae_jax.errors.UserError, match='pass --overwrite'):
+  with pytest.raises(UserError, match='pass --overwrite'):
     script.export(_argv(workdir, exported[0]))
   monkeypatch.setattr(precision, 'MAX_GREEDY_MISMATCH', -1.0)
-  with pytest.raises(musicvae_jax.errors.UserError) as error:
+  with pytest.raises(UserError) as error:
     script.export(_argv(workdir, tmp_path))
   assert 'pass --allow_precision_loss' in str(error.value) and '\n' not in str(error.value)
   assert not (tmp_path / 'registry').exists()   # nothing written
