@@ -11,6 +11,7 @@ driver is present) before anything else happens.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 from typing import Any
 
@@ -52,14 +53,30 @@ def device_summary(devices=None) -> str:
   return text
 
 
+def cpu_model() -> str:
+  """The processor's name ('AMD EPYC 7B13'), or '' where the system does not
+  say (read from /proc/cpuinfo on Linux, else `platform.processor()`)."""
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as info:
+      for line in info:
+        if line.startswith('model name'):
+          return line.partition(':')[2].strip()
+  except OSError:
+    pass
+  return platform.processor().strip()
+
+
 def machine_summary(devices=None) -> str:
   """What a run trains on, for its record (config_history.jsonl):
-  'gpu: 8 x NVIDIA H100 80GB HBM3, 16 CPU cores', 'cpu: 1 x cpu, 2 CPU cores'."""
+  'gpu: 8 x NVIDIA H100 80GB HBM3, 16 CPU cores (AMD EPYC 7B13)',
+  'cpu: 1 x cpu, 2 CPU cores (AMD EPYC)'."""
   import jax
   devices = jax.devices() if devices is None else devices
-  platform = devices[0].platform if devices else 'none'
+  kind = devices[0].platform if devices else 'none'
   kinds = ', '.join(sorted({d.device_kind for d in devices})) or 'none'
-  return f'{platform}: {len(devices)} x {kinds}, {os.cpu_count()} CPU cores'
+  model = cpu_model()
+  return (f'{kind}: {len(devices)} x {kinds}, {os.cpu_count()} CPU cores'
+          + (f' ({model})' if model else ''))
 
 
 def data_summary(data) -> str:
