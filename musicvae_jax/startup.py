@@ -42,12 +42,12 @@ def device_summary(devices=None) -> str:
   """
   import jax
   devices = jax.devices() if devices is None else devices
-  platform = devices[0].platform if devices else 'none'
+  kind = devices[0].platform if devices else 'none'
   kinds = sorted({d.device_kind for d in devices})
   count = len(devices)
-  text = (f'platform {platform}: {count} device{"s" * (count != 1)} '
+  text = (f'platform {kind}: {count} device{"s" * (count != 1)} '
           f'({", ".join(kinds)})')
-  if platform == 'cpu' and _nvidia_present():
+  if kind == 'cpu' and _nvidia_present():
     text += (" [an NVIDIA GPU is present but this jax has no CUDA backend: "
              "pip install -e '.[cuda12]' (or '.[cuda13]')]")
   return text
