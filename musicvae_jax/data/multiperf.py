@@ -52,6 +52,7 @@ from note_seq import chords_lib, performance_lib, sequences_lib
 from note_seq.protobuf import music_pb2
 
 from musicvae_jax.data import chord_inference
+from musicvae_jax.data.chords import triad_class
 from musicvae_jax.data.converter_base import Converter
 
 VERSION = 'multiperf-v1'
@@ -251,7 +252,7 @@ class MultiPerformanceConverter(Converter):
       per_track = chords_lib.event_list_chords(quantized, chunks)
       out = []
       for chords in per_track:
-        classes = [NO_CHORD_CLASS] + [int(_TRIAD.encode_event(c)) for c in chords]
+        classes = [NO_CHORD_CLASS] + [triad_class(c) for c in chords]
         out.append(classes + classes[-1:])
       return out
     except chords_lib.CoincidentChordsError:
