@@ -16,8 +16,9 @@ per piece after splitting at tempo / time-signature changes):
   * notes outside 21..108 (and, with `valid_programs`, of other programs) are
     dropped first; cat-mel_2bar_med_chords keeps every program;
   * the piece is quantised (4/4 only); unless it already carries chord symbols
-    (for example from ABC), `note_seq.infer_chords_for_sequence` infers one
-    chord per half bar on the whole quantised piece; a piece where inference
+    (for example from ABC), note-seq's `infer_chords_for_sequence` infers one
+    chord per half bar on the whole quantised piece (our identical, faster
+    copy, `data/chord_inference.py`); a piece where inference
     fails (`ChordInferenceError`) gives no windows;
   * melodies are extracted as for the plain melody converter, and a window's
     note-offs before its first note become "no event" (note_seq's `Melody`
@@ -37,15 +38,16 @@ per piece after splitting at tempo / time-signature changes):
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from typing import Sequence
 
 import note_seq
 import numpy as np
-from note_seq import chord_inference, chord_symbols_lib, chords_lib, sequences_lib
+from note_seq import chord_symbols_lib, chords_lib, sequences_lib
 from note_seq.protobuf import music_pb2
 
-from musicvae_jax.data import converter_base, converters, encodings
+from musicvae_jax.data import chord_inference, converter_base, converters, encodings
 
 VERSION = 'melody-chords-v1'
 TRIAD_CLASSES = 49
@@ -74,6 +76,15 @@ def chord_class(symbol: str) -> int:
         f'unknown chord symbol {symbol!r}: use a root A-G with optional #/b and '
         f'a triad quality (C, Am, F#dim, Bbaug; 7ths map to their triad) or '
         f'N.C. ({error})') from None
+
+
+@functools.lru_cache(maxsize=1024)
+def triad_class(figure: str) -> int:
+  """note-seq's `TriadChordOneHotEncoding().encode_event(figure)`, memoised:
+  parsing a figure costs ~40 us and a piece repeats a few dozen figures on
+  every step of every window. Raises what note-seq raises (ChordSymbolError,
+  ChordEncodingError; exceptions are not cached)."""
+  return int(_TRIAD.encode_event(figure))
 
 
 def chord_symbol(index: int) -> str:
@@ -215,7 +226,7 @@ class ChordMelodyConverter(converter_base.Converter):
     if not any(a.annotation_type == chords_lib.CHORD_SYMBOL
                for a in quantized.text_annotations):
       try:
-        note_seq.infer_chords_for_sequence(quantized)
+        chord_inference.infer_chords_for_sequence(quantized)
       except chord_inference.ChordInferenceError:
         return []
     melodies = converters.extract_melody_events(
@@ -233,7 +244,7 @@ class ChordMelodyConverter(converter_base.Converter):
     try:
       chord_lists = chords_lib.event_list_chords(
           quantized, [_Steps(start, self.seq_len) for _, start in slices])
-      chord_tokens = [[_TRIAD.encode_event(c) for c in chords] for chords in chord_lists]
+      chord_tokens = [[triad_class(c) for c in chords] for chords in chord_lists]
     except (chords_lib.CoincidentChordsError, note_seq.ChordSymbolError,
             note_seq.ChordEncodingError):
       return []

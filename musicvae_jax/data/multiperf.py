@@ -26,7 +26,8 @@ each slot's length is its number of tokens >= 0 (`slot_lengths`).
 With `chords=True` (the `_chords` configs) each window also carries a control
 column: the triad chord class (note_seq's `TriadChordOneHotEncoding`, 49
 classes, 0 = N.C.) of every event: chords are inferred once per piece
-(`note_seq.infer_chords_for_sequence`, unless the piece has chord symbols),
+(note-seq's `infer_chords_for_sequence` as `data/chord_inference.py` repeats
+it, unless the piece has chord symbols),
 a slot's program token gets N.C., its end token the last event's chord,
 padding -1. A bar whose chords cannot be encoded (or coincide) is dropped, as
 in Magenta; a piece where inference fails gives no windows.
@@ -50,6 +51,8 @@ import numpy as np
 from note_seq import chords_lib, performance_lib, sequences_lib
 from note_seq.protobuf import music_pb2
 
+from musicvae_jax.data import chord_inference
+from musicvae_jax.data.chords import triad_class
 from musicvae_jax.data.converter_base import Converter
 
 VERSION = 'multiperf-v1'
@@ -231,8 +234,8 @@ class MultiPerformanceConverter(Converter):
       if note_seq.steps_per_bar_in_quantized_sequence(quantized) != STEPS_PER_BAR:
         self.stats['pieces_not_4_4'] += 1
         return False
-      note_seq.infer_chords_for_sequence(quantized)
-    except _QUANTIZE_ERRORS + (note_seq.ChordInferenceError,
+      chord_inference.infer_chords_for_sequence(quantized)
+    except _QUANTIZE_ERRORS + (chord_inference.ChordInferenceError,
                                sequences_lib.MultipleTimeSignatureError,
                                sequences_lib.MultipleTempoError):
       self.stats['pieces_chord_inference_failed'] += 1
@@ -249,7 +252,7 @@ class MultiPerformanceConverter(Converter):
       per_track = chords_lib.event_list_chords(quantized, chunks)
       out = []
       for chords in per_track:
-        classes = [NO_CHORD_CLASS] + [int(_TRIAD.encode_event(c)) for c in chords]
+        classes = [NO_CHORD_CLASS] + [triad_class(c) for c in chords]
         out.append(classes + classes[-1:])
       return out
     except chords_lib.CoincidentChordsError:
