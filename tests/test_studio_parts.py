@@ -312,3 +312,32 @@ def test_eval_set_is_the_runs_own_or_refused_in_one_line(tmp_path):
   shipped = SimpleNamespace(config=config, pretrained='cat-mel', card={'data': {'train': 'LMD'}})
   assert datasets.eval_set_problem(shipped, '') == (
       'pretrained model cat-mel was trained on LMD, which does not ship with it')
+
+
+def test_a_stopped_conversion_keeps_the_files_done(tmp_path):
+  """data/cache.build_cache with an `on_file` that stops it (the map's
+  cancel): the files converted so far stay cached, the rest come next time."""
+  from conftest import write_midi
+  from musicvae_jax.data import cache
+  folder = tmp_path / 'midi'
+  for i in range(5):
+    write_midi(folder / f'm{i}.mid', [(60 + (k + i) % 7, k * 0.5, k * 0.5 + 0.4)
+                                      for k in range(16)])
+  seen = []
+
+  def stop_after_two(done, total):
+    seen.append((done, total))
+    if done == 2:
+      raise jobs.Cancelled()
+  with pytest.raises(jobs.Cancelled):
+    cache.build_cache(folder, tmp_path / 'cache', _melody_converter(), num_workers=1,
+                      progress=False, on_file=stop_after_two)
+  assert seen == [(0, 5), (1, 5), (2, 5)]
+  built = next((tmp_path / 'cache').iterdir())
+  manifest = json.loads((built / 'manifest.json').read_text())
+  assert len(manifest['files']) == 2 and all(e['status'] == 'ok' for e in manifest['files'].values())
+  seen.clear()
+  cache.build_cache(folder, tmp_path / 'cache', _melody_converter(), num_workers=1,
+                    progress=False, on_file=lambda done, total: seen.append((done, total)))
+  assert seen[0] == (0, 3) and seen[-1] == (3, 3)
+  assert len(cache.read_cache(built, str(folder)).files) == 5
