@@ -341,3 +341,31 @@ def test_a_stopped_conversion_keeps_the_files_done(tmp_path):
                     progress=False, on_file=lambda done, total: seen.append((done, total)))
   assert seen[0] == (0, 3) and seen[-1] == (3, 3)
   assert len(cache.read_cache(built, str(folder)).files) == 5
+
+
+def test_bars_of_a_groove_follow_its_tiling():
+  """GrooVAE tiles a piece with 2-bar windows that follow each other: the
+  studio's windows at bars 0, 2, 4 are the converter's own, and the one at
+  bar 1 is the same features moved to start there (a long piano note held
+  over the bar lines changes nothing)."""
+  from musicvae_jax import config_base, family
+  converter = family.build(config_base.load_config_file(
+      str(REPO / 'configs/groovae_2bar_humanize.py:tiny'))).converter
+  ns = note_seq.NoteSequence()
+  ns.tempos.add(qpm=120)
+  step = 0.125
+  for i in range(6 * 16):                      # 6 bars, a hit pattern that changes per bar
+    if i % 2 == 0 or i % 5 == 0:
+      pitch = (36, 38, 42, 46)[(i // 16 + i) % 4]
+      ns.notes.add(pitch=pitch, start_time=i * step + 0.01, end_time=i * step + 0.1,
+                   velocity=60 + i % 60, is_drum=True, instrument=9)
+  ns.notes.add(pitch=60, start_time=1.0, end_time=11.0, velocity=80, program=0)   # held
+  ns.total_time = 12.0
+  layout = bars.layout(ns)
+  own = converter.all_windows(ns)
+  assert len(own) == 3 and len(layout) == 6
+  for k in range(3):
+    np.testing.assert_allclose(bars.window_at(converter, layout, 2 * k, 2), own[k], atol=1e-6)
+  (index, features), = converter.piece_features(ns)
+  np.testing.assert_allclose(bars.window_at(converter, layout, 1, 2), features[16:48], atol=1e-6)
+  assert bars.window_at(converter, layout, 5, 2) is None       # one bar left

@@ -18,10 +18,13 @@ the converter would start a window on:
   converter's quantization rounds them onto the line; a note held over the
   bar line keeps its release inside the window, as in the converter's.
 
-Exact for the converters whose windows are slices of one track per piece
-(melody, drums, chords, GrooVAE, NADE); the trio and multitrack converters
-judge a piece as a whole (instrument coverage near its ends, per-bar hops),
-so a window cut out of it can differ there.
+Exact for the converters whose windows slide over one track per piece a bar
+at a time (melody, drums, NADE drums); chords inferred from the notes, the
+trio and multitrack converters judge a piece as a whole (chord inference,
+instrument coverage near its ends, per-bar hops), so a window cut out of it
+can differ there. GrooVAE tiles a piece with windows that follow each other:
+its windows at every other bar from a piece's start are its own, and the
+ones between are cut the same way.
 """
 
 from __future__ import annotations
@@ -104,6 +107,41 @@ def _cut(piece, begin: float, stop: float, lead: float, held: tuple = ()):
   return part
 
 
+def _moved(piece, line: float, stop: float, lead: float):
+  """The notes of `piece` starting in [line - lead, stop - lead), moved so
+  that `line` is time 0 (earlier starts onto it), ends cut at `stop`; the
+  chord symbol and controls in force at `line` come along. For converters
+  that tile a piece from its start (GrooVAE's windows follow each other)."""
+  part = type(piece)()
+  part.CopyFrom(piece)
+  for events in (part.notes, part.text_annotations, part.control_changes, part.pitch_bends):
+    del events[:]
+  for note in piece.notes:
+    if line - lead <= note.start_time < stop - lead:
+      copy = part.notes.add()
+      copy.CopyFrom(note)
+      copy.start_time = max(0.0, note.start_time - line)
+      copy.end_time = max(copy.start_time, min(note.end_time, stop) - line)
+  marks = sorted(piece.text_annotations, key=lambda a: a.time)
+  for mark in [a for a in marks if a.time <= line][-1:] + [a for a in marks
+                                                           if line < a.time < stop]:
+    copy = part.text_annotations.add()
+    copy.CopyFrom(mark)
+    copy.time = max(0.0, mark.time - line)
+  latest = {}
+  for change in sorted(piece.control_changes, key=lambda c: c.time):
+    if change.time <= line:
+      latest[(change.instrument, change.control_number)] = change
+    elif change.time < stop:
+      latest[(change.instrument, change.control_number, change.time)] = change
+  for change in latest.values():
+    copy = part.control_changes.add()
+    copy.CopyFrom(change)
+    copy.time = max(0.0, change.time - line)
+  part.total_time = stop - line
+  return part
+
+
 def _held(piece, line: float, lead: float) -> tuple:
   """Notes that start before the bar line at `line` and still sound on it
   (their release falls in the window)."""
@@ -117,10 +155,14 @@ def windows_at(converter, bars: Layout, number: int, slice_bars: int,
   (0-based): none when too few bars are left in its piece, the meter is not
   one the converter reads, or there are no notes it keeps.
 
-  A note held over the bar line is kept as the converter sees it (its release
-  inside the window): it stays in the part with its own start, and the
-  windows that start before the bar (those of the same part one bar
-  shorter) are removed.
+  The converter reads the piece from that bar to the window's end, in the
+  piece's own times (so every note quantizes to the step it has in the whole
+  piece): the windows it ends there are the ones that end at the window's
+  end (those of the same part one bar shorter are removed). A note held over
+  the bar line stays in the part with its own start, so its release shows
+  as in the converter's window. A converter that tiles a piece from its
+  start (GrooVAE: windows follow each other) ends none there on most bars;
+  it then reads the bars moved to time 0.
   """
   if not 0 <= number < len(bars.bars):
     return np.zeros((0,))
@@ -131,16 +173,25 @@ def windows_at(converter, bars: Layout, number: int, slice_bars: int,
   lead = 0.5 * 60.0 / bar.qpm / steps_per_quarter   # half a quantization step
   line = bar.index * bar.full_seconds
   stop = line + slice_bars * bar.full_seconds
+  held = _held(piece, line, lead) if bar.index else ()
+  whole = _windows(converter, _cut(piece, line, stop, lead, held))
+  if not len(whole):
+    return whole
+  earlier = {w.tobytes() for w in _windows(
+      converter, _cut(piece, line, stop - bar.full_seconds, lead, held))}
+  ending = [w for w in whole if w.tobytes() not in earlier]
+  if ending:
+    return np.asarray(ending)
+  return _windows(converter, _moved(piece, line, stop, lead))
+
+
+def _windows(converter, part) -> np.ndarray:
+  """`converter.all_windows(part)`; none where it refuses the part (odd
+  timing, no notes it keeps)."""
   try:
-    held = _held(piece, line, lead) if bar.index else ()
-    if not held:
-      return converter.all_windows(_cut(piece, line, stop, lead))
-    both = converter.all_windows(_cut(piece, line, stop, lead, held))
-    first = converter.all_windows(_cut(piece, line, stop - bar.full_seconds, lead, held))
-  except Exception:  # odd timing or content: no window at this bar
+    return converter.all_windows(part)
+  except Exception:
     return np.zeros((0,))
-  earlier = {w.tobytes() for w in first}
-  return np.asarray([w for w in both if w.tobytes() not in earlier])
 
 
 def window_at(converter, bars: Layout, number: int, slice_bars: int,
