@@ -238,7 +238,7 @@ def test_the_studio_names_a_pretrained_model_and_refuses_its_missing_data(export
   recipe = studio.recipe(item)
   assert recipe['pretrained'] == NAME and f'--model={NAME} --mode=sample' in recipe['cli']
   assert f"TrainedModel.from_pretrained('{NAME}')" in recipe['python']
-  with pytest.raises(StudioError, match='give a folder of MIDI files for the map'):
+  with pytest.raises(StudioError, match='which does not ship with it: map a folder of MIDI files'):
     studio.build_map('')
 
 

@@ -8,9 +8,11 @@ on how well the model was trained, and skipping training keeps this fast.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,6 +98,7 @@ def test_inverse_distance_mean_by_hand():
 # -- a tiny model ------------------------------------------------------------------------------
 
 MOTIFS = [[60, 62, 64, 65], [72, 71, 69, 67], [60, 64, 67, 72], [67, 67, 62, 62]]
+STEP = 12
 
 
 def _motif_notes(motif, bars=4):
@@ -104,12 +107,15 @@ def _motif_notes(motif, bars=4):
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-  """(workdir, MIDI folder, TrainedModel) of an initialised tiny mel_2bar."""
+  """(workdir, MIDI folder, TrainedModel) of an initialised tiny mel_2bar.
+  Window caches of mapped folders go to a cache root of the test's own."""
   import jax
-  from musicvae_jax import checkpoints, config_base, family, steps
+  from musicvae_jax import checkpoints, config_base, family, paths, steps
   from musicvae_jax.models import MusicVAE
   from musicvae_jax.trained_model import TrainedModel
   root = tmp_path_factory.mktemp('studio')
+  patch = pytest.MonkeyPatch()
+  patch.setenv(paths.ENV_VAR, str(root / 'cache_root'))
   data = root / 'midi'
   for i, motif in enumerate(MOTIFS):
     for shift in (0, 3):
@@ -125,10 +131,11 @@ def tiny(tmp_path_factory):
       objective.example_batch(config, 1))  # jit: twice as fast as eager
   workdir = root / 'run'
   ckpt = checkpoints.Checkpointer(workdir, async_save=False)
-  ckpt.save(0, state, config)
+  ckpt.save(STEP, state, config)   # the page shows the checkpoint's step
   ckpt.close()
   checkpoints.write_config(workdir, config)
-  return workdir, data, TrainedModel.from_workdir(workdir)
+  yield workdir, data, TrainedModel.from_workdir(workdir)
+  patch.undo()
 
 
 @pytest.fixture(scope='module')
@@ -224,37 +231,67 @@ def browser_path():
   return path
 
 
-@pytest.fixture(scope='module')
-def served(tiny):
-  """(base URL, Studio) of a studio served from a thread of this process."""
+@contextlib.contextmanager
+def _serve(studio):
+  """The base URL of `studio` served from a thread of this process."""
   pytest.importorskip('starlette')
   pytest.importorskip('uvicorn')
   from musicvae_jax.studio import server
-  from musicvae_jax.studio.engine import Studio
-  workdir, _, model = tiny
-  studio = Studio(model, str(workdir), max_upload_bytes=40_000)
   sock = server.bind('127.0.0.1', 0)
   app_server = server.make_server(studio, sock)
   thread = threading.Thread(target=app_server.run, kwargs={'sockets': [sock]}, daemon=True)
   thread.start()
-  port = sock.getsockname()[1]
   for _ in range(100):
     if app_server.started:
       break
     time.sleep(0.05)
-  yield f'http://127.0.0.1:{port}', studio
-  app_server.should_exit = True
-  thread.join(timeout=10)
+  try:
+    yield f'http://127.0.0.1:{sock.getsockname()[1]}'
+  finally:
+    app_server.should_exit = True
+    thread.join(timeout=10)
 
 
-def _post(url, body: bytes, content_type='application/json'):
-  request = urllib.request.Request(url, data=body, method='POST',
-                                   headers={'Content-Type': content_type})
+@pytest.fixture(scope='module')
+def served(tiny):
+  """(base URL, Studio) of a studio served from a thread of this process; the
+  map may read the test's folders (the run's data folder and its parent)."""
+  pytest.importorskip('starlette')
+  from musicvae_jax.studio.engine import Studio
+  workdir, data, model = tiny
+  studio = Studio(model, str(workdir), max_upload_bytes=40_000, map_roots=[data.parent])
+  with _serve(studio) as base:
+    yield base, studio
+
+
+def _token(base: str) -> str:
+  """The per-launch token, read from the page as the page itself reads it."""
+  with urllib.request.urlopen(base + '/', timeout=30) as response:
+    page = response.read().decode()
+  return re.search(r'<meta name="studio-token" content="([^"]+)">', page).group(1)
+
+
+def _request(url, body: bytes | None = None, content_type='application/json',
+             token: bool | str = True, headers=None):
+  """(status, JSON) of a GET (no body) or POST, with the studio's token
+  unless `token` is False (or another token)."""
+  base = re.match(r'https?://[^/]+', url).group(0)
+  sent = dict(headers or {})
+  if token:
+    sent['X-Studio-Token'] = _token(base) if token is True else token
+  if body is not None and content_type:
+    sent['Content-Type'] = content_type
+  request = urllib.request.Request(url, data=body, method='GET' if body is None else 'POST',
+                                   headers=sent)
   try:
     with urllib.request.urlopen(request, timeout=60) as response:
       return response.status, json.loads(response.read())
   except urllib.error.HTTPError as error:
     return error.code, json.loads(error.read())
+
+
+def _post(url, body: bytes, content_type='application/json', **kw):
+  return _request(url, body, content_type, **kw)
 
 
 def test_server_answers_bad_requests_with_messages(served):
@@ -264,13 +301,159 @@ def test_server_answers_bad_requests_with_messages(served):
   status, body = _post(f'{base}/api/sample', b'{not json')
   assert status == 400 and 'not JSON' in body['error']
   status, body = _post(f'{base}/api/mix', json.dumps({'ids': ['a', 'b'], 'x': 'left'}).encode())
-  assert status == 400 and 'bad request' in body['error']
+  assert status == 400 and body['error'] == "x: 'left' is not a number"
+  status, body = _post(f'{base}/api/sample', json.dumps({'seed': 'abc'}).encode())
+  assert status == 400 and body['error'] == "seed: 'abc' is not a whole number"
+  status, body = _post(f'{base}/api/sample', json.dumps({'seed': 1.5}).encode())
+  assert status == 400 and body['error'].startswith('seed: 1.5 is not a whole number')
   status, body = _post(f'{base}/api/window', b'{}')
   assert status == 400 and 'upload' in body['error']
   status, body = _post(f'{base}/api/mix', json.dumps({'ids': ['x', 'y']}).encode())
   assert status == 400 and "no result 'x'" in body['error']
-  with urllib.request.urlopen(f'{base}/api/info', timeout=10) as response:  # still serving
-    assert json.loads(response.read())['slice_bars'] == 2
+  status, info = _request(f'{base}/api/info')   # still serving
+  assert status == 200 and info['slice_bars'] == 2
+
+
+def test_server_answers_only_its_own_page(served, tiny):
+  """DNS rebinding (another Host), cross-site requests (a text/plain form
+  post, another Origin), a missing token and folders outside the map roots
+  are refused with one-line JSON errors; the page's own requests pass."""
+  base, studio = served
+  port = base.rsplit(':', 1)[1]
+  sample = json.dumps({'n': 1, 'seed': 0}).encode()
+  status, body = _post(f'{base}/api/sample', sample, headers={'Host': f'evil.example:{port}'})
+  assert status == 421 and 'answers only at its own address' in body['error']
+  status, body = _request(f'{base}/', headers={'Host': f'attacker.test:{port}'}, token=False)
+  assert status == 421      # a rebound page cannot even read the token
+  status, body = _post(f'{base}/api/sample', sample, 'text/plain', token=False,
+                       headers={'Origin': 'http://evil.example'})
+  assert status == 403 and body['error'].startswith('requests from other web sites')
+  status, body = _post(f'{base}/api/sample', sample, token=False)
+  assert status == 403 and 'studio token' in body['error']
+  status, body = _post(f'{base}/api/sample', sample, 'text/plain')
+  assert status == 415 and 'application/json' in body['error']
+  status, body = _post(f'{base}/api/sample', sample, headers={'Sec-Fetch-Site': 'cross-site'})
+  assert status == 403
+  status, body = _post(f'{base}/api/sample', sample, headers={'Origin': base})
+  assert status == 200 and len(body['items']) == 1      # the page's own request
+  item = body['items'][0]['id']
+  status, _ = _request(f'{base}/api/item/{item}/json', token=False)
+  assert status == 403
+  with urllib.request.urlopen(f'{base}/api/item/{item}/json?token={_token(base)}',
+                              timeout=30) as response:     # a download link carries it
+    assert json.loads(response.read())['method'] == 'sample'
+  # The map reads only the run's data folders and --map_root folders.
+  _, data, _ = tiny
+  for folder in ('/etc', str(data.parent / '..'), '~'):
+    status, body = _post(f'{base}/api/map', json.dumps({'folder': folder}).encode())
+    assert status == 403 and 'outside the folders the map may read' in body['error'], folder
+    assert '--map_root=' in body['error']
+  caches = Path(os.environ['MUSICVAE_CACHE_DIR']) / 'windows'
+  assert not caches.exists() or not [p for p in caches.iterdir() if p.name.startswith('etc-')]
+
+
+def _wait_for(condition, timeout=60.0, every=0.05):
+  end = time.monotonic() + timeout
+  while time.monotonic() < end:
+    value = condition()
+    if value:
+      return value
+    time.sleep(every)
+  raise AssertionError('timed out')
+
+
+def test_map_job_runs_beside_sampling_and_can_be_cancelled(served, tiny, monkeypatch):
+  """A slow map job (each file takes 0.4 s) reports progress; sampling and a
+  download answer at once meanwhile; a second map is refused (409); cancel
+  stops it; a folder over --map_max_files is refused with a message."""
+  from musicvae_jax.data import cache
+  base, studio = served
+  _, data, _ = tiny
+  slow = data.parent / 'slow'
+  for i in range(12):
+    write_midi(slow / f's{i:02d}.mid', _motif_notes(MOTIFS[i % 4]))
+  convert = cache._convert_one
+
+  def slowly(job):
+    time.sleep(0.4)
+    return convert(job)
+  monkeypatch.setattr(cache, '_convert_one', slowly)
+  _post(f'{base}/api/sample', json.dumps({'n': 2, 'seed': 1}).encode())   # compiled first
+  status, job = _post(f'{base}/api/map', json.dumps({'folder': str(slow)}).encode())
+  assert status == 200 and job['state'] == 'running'
+  running = _wait_for(lambda: (lambda s: s if s['phase'] == 'converting files' and s['done'] >= 1
+                               else None)(_request(f'{base}/api/map/status')[1]))
+  assert running['total'] == 12 and running['state'] == 'running'
+  started = time.perf_counter()
+  status, body = _post(f'{base}/api/sample', json.dumps({'n': 2, 'seed': 3}).encode())
+  took = time.perf_counter() - started
+  assert status == 200 and took < 2.0, took          # not stuck behind the map
+  assert _request(f'{base}/api/item/{body["items"][0]["id"]}/json')[0] == 200
+  status, body = _post(f'{base}/api/map', json.dumps({'folder': str(slow)}).encode())
+  assert status == 409 and 'already being built' in body['error']
+  status, job = _post(f'{base}/api/map/cancel', b'{}')
+  assert status == 200 and job['cancelling']
+  done = _wait_for(lambda: (lambda s: s if s['state'] != 'running' else None)(
+      _request(f'{base}/api/map/status')[1]), timeout=10)
+  assert done['state'] == 'cancelled' and done['done'] < 12
+  # Over the file limit: refused before any conversion, in one line.
+  monkeypatch.setattr(studio, 'map_max_files', 5)
+  _post(f'{base}/api/map', json.dumps({'folder': str(slow)}).encode())
+  failed = _wait_for(lambda: (lambda s: s if s['state'] != 'running' else None)(
+      _request(f'{base}/api/map/status')[1]))
+  assert failed['state'] == 'failed' and 'more than 5 music files' in failed['error']
+  assert '--map_max_files=' in failed['error']
+
+
+def test_engine_bounds_media_bytes_and_keeps_loop_lengths(tiny):
+  """Rendered media stay under the cache budget however many walks are
+  made; a 2-bar sample's MIDI lasts 4.0 s (its trailing rests included)."""
+  import mido
+  from musicvae_jax.studio.engine import Studio
+  workdir, _, model = tiny
+  small = Studio(model, str(workdir), media_cache_bytes=2_000_000)
+  for seed in range(6):   # each walk's WAV is ~1.4 MB: older ones are dropped
+    walk = small.walk([], 2, 0.5, seed, random_anchors=3)
+    for kind in ('wav', 'png', 'mid'):
+      assert small.media(walk.id, kind)[0]
+    assert small.media_cache.bytes <= 2_000_000
+  stats = small.media_cache.stats()
+  assert stats['evicted'] >= 4 and stats['bytes'] <= 2_000_000, stats
+  (sample,) = small.sample(1, 0.5, 0)
+  midi = mido.MidiFile(file=io.BytesIO(small.media(sample.id, 'mid')[0]))
+  assert midi.length == pytest.approx(4.0)
+  walk_midi = mido.MidiFile(file=io.BytesIO(small.media(walk.id, 'mid')[0]))
+  assert walk_midi.length == pytest.approx(7 * 4.0)    # 3 anchors, 2 steps between
+
+
+def test_engine_uploads_follow_time_signatures(studio, tmp_path):
+  """A pickup bar before 4/4 and a 3/4 bar in the middle: the first window
+  is bar 2, bars keep counting through the meter changes."""
+  from musicvae_jax.studio.engine import StudioError
+  from test_studio_parts import _changing_meters
+  path = tmp_path / 'meters.mid'
+  note_seq.sequence_proto_to_midi_file(_changing_meters(), str(path))
+  info = studio.upload('meters.mid', path.read_bytes())
+  assert info['bars'] == 16 and info['first_bar'] == 2
+  source, _ = studio.use_window(info['upload'], 2, 0.5, 0)
+  assert [n.pitch for n in source.ns.notes][:3] == [60, 65, 70]
+  with pytest.raises(StudioError, match='bars 10-11 give no 2-bar window'):
+    studio.use_window(info['upload'], 10, 0.5, 0)      # the 3/4 bar
+  later, _ = studio.use_window(info['upload'], 11, 0.5, 0)   # 4/4 again, at 100 qpm
+  assert [n.pitch for n in later.ns.notes][:2] == [62, 69]
+
+
+def test_recipes_quote_their_command_lines(tiny):
+  """Names that come from the person (the workdir, an upload's file name,
+  chords) are quoted for the shell in the saved `cli` line."""
+  import shlex
+  from musicvae_jax.studio.engine import Studio
+  _, _, model = tiny
+  odd = "runs/my run; rm -rf ~ #'"
+  studio = Studio(model, odd)
+  (item,) = studio.sample(1, 0.5, 0)
+  words = shlex.split(json.loads(studio.media(item.id, 'json')[0])['cli'])
+  assert f'--workdir={odd}' in words and words[:3] == ['python', '-m', 'musicvae_jax.generate']
 
 
 def test_page_in_a_real_browser(browser_path, served, tiny, tmp_path):
@@ -296,7 +479,7 @@ def test_page_in_a_real_browser(browser_path, served, tiny, tmp_path):
       page.on('pageerror', lambda error: errors.append(str(error)))
       page.goto(base + '/')
       page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
-      assert 'step 0' in page.text_content('#model-info')
+      assert f'step {STEP}' in page.text_content('#model-info')
       assert not page.locator('#chords').is_visible()   # a model without chords
 
       # Upload two files; each shows its window beside the reconstruction.
@@ -372,12 +555,24 @@ def test_page_in_a_real_browser(browser_path, served, tiny, tmp_path):
       walk_id = page.get_attribute('#walk-result .card', 'data-id')
       assert studio.item(walk_id).ns.total_time == pytest.approx(4 * 4.0)
 
-      # Map of a folder; clicking a dot plays that window.
+      # Map of the run's eval set, then of a folder; clicking a dot plays that window.
       page.click('.tab[data-tab=map]')
+      assert str(data) in page.text_content('#map-roots')
+      page.select_option('#map-source', 'eval')
+      page.click('#map-go')
+      page.wait_for_function('window.studioState.map && window.studioState.map.source === '
+                             '"the run\'s eval set"', timeout=60_000)
+      assert page.evaluate('window.studioState.map.count') >= 4
       page.select_option('#map-source', 'folder')
       page.fill('#map-folder', str(data))
       page.click('#map-go')
-      page.wait_for_function('window.studioState.map !== null', timeout=60_000)
+      page.wait_for_function(f'window.studioState.map && window.studioState.map.source === '
+                             f'{json.dumps(str(data))}', timeout=60_000)
+      assert page.locator('#map-cancel').is_hidden()
+      page.fill('#map-folder', '/etc')
+      page.click('#map-go')
+      page.wait_for_function('document.getElementById("message-text").textContent'
+                             '.includes("outside the folders the map may read")', timeout=30_000)
       x, y = page.evaluate('''() => { const s = mapScale();
         return s.toPx(window.studioState.map.points[0]); }''')
       page.locator('#map-canvas').click(position={'x': x, 'y': y})
@@ -416,6 +611,15 @@ def test_page_in_a_real_browser(browser_path, served, tiny, tmp_path):
       page.click('#sample-go')
       page.wait_for_function('document.querySelectorAll("#sample-results .card").length === 2',
                              timeout=60_000)
+      # Playback starts: the audio context runs and the card is marked playing.
+      first = page.locator('#sample-results .card').first
+      first.locator('.play').click()
+      first_id = first.get_attribute('data-id')
+      page.wait_for_function(f'window.studioState.played && window.studioState.played.id === '
+                             f'"{first_id}" && window.studioState.played.context === "running"',
+                             timeout=30_000)
+      assert 'playing' in first.get_attribute('class')
+      assert page.evaluate('window.studioState.lastAudio.buffers') <= 6   # old audio let go
       if os.environ.get('STUDIO_SCREENSHOTS'):
         page.screenshot(path=os.environ['STUDIO_SCREENSHOTS'])
     finally:
@@ -439,15 +643,22 @@ def test_reproduce_command_rebuilds_a_saved_result(tiny, studio, tmp_path):
   assert (out / 'result.wav').exists() and (out / 'index.html').exists()
 
 
-def test_command_line_serves_the_page(tiny):
+def test_command_line_serves_the_page_and_stops_mid_map(tiny, tmp_path):
+  """The command serves the page; SIGTERM stops it within seconds while a
+  map of a slow folder (big files) is being built."""
+  import signal
   pytest.importorskip('starlette')
   pytest.importorskip('uvicorn')
   workdir, _, _ = tiny
+  slow = tmp_path / 'big'
+  for i in range(8):    # ~1 s each to convert on a loaded CPU
+    write_midi(slow / f'b{i}.mid', [(60 + (k * 7 + i) % 24, k * 0.125, k * 0.125 + 0.1)
+                                    for k in range(8000)])
   env = dict(os.environ, PYTHONPATH=str(REPO))
   process = subprocess.Popen(
       [sys.executable, '-m', 'musicvae_jax.studio', f'--workdir={workdir}', '--port=0',
-       '--nowarmup'], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=env)
+       '--nowarmup', f'--map_root={slow}'], cwd=REPO, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True, env=env)
   try:
     lines = []
     for _ in range(20):  # the start-up summary line comes first
@@ -464,9 +675,18 @@ def test_command_line_serves_the_page(tiny):
     assert '<title>musicvae studio</title>' in page and '/static/studio.js' in page
     with urllib.request.urlopen(url + 'static/studio.js', timeout=30) as response:
       assert b'latestOnly' in response.read()
-  finally:
-    process.terminate()
+    base = url.rstrip('/')
+    status, job = _post(f'{base}/api/map', json.dumps({'folder': str(slow)}).encode())
+    assert status == 200 and job['state'] == 'running', job
+    _wait_for(lambda: _request(f'{base}/api/map/status')[1]['phase'] == 'converting files')
+    process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
     process.wait(timeout=30)
+    assert time.monotonic() - started < 8.0
+  finally:
+    if process.poll() is None:
+      process.kill()
+      process.wait(timeout=30)
 
 
 def test_command_line_bad_workdir_is_one_error_line(tmp_path):
@@ -541,28 +761,15 @@ def test_engine_decodes_over_chords_and_recipes_replay_them(chord_studio, studio
     assert recipe.get('chords'), item.title
     again = reproduce.replay(model, recipe)
     assert _notes(again) == _notes(item.ns) and _chord_marks(again) == _chord_marks(item.ns)
-  assert '--chords="C G"' in json.loads(chords.media(samples[1].id, 'json')[0])['cli']
+  assert "--chords='C G'" in json.loads(chords.media(samples[1].id, 'json')[0])['cli']
   # A model without chords ignores the field (the page hides it).
   assert 'chords' not in studio.sample(1, 0.5, 0, chords='C G')[0].recipe
 
 
 def test_server_passes_chords_and_their_errors(chord_studio):
-  pytest.importorskip('starlette')
-  pytest.importorskip('uvicorn')
-  from musicvae_jax.studio import server
   chords, _, _ = chord_studio
-  sock = server.bind('127.0.0.1', 0)
-  app_server = server.make_server(chords, sock)
-  thread = threading.Thread(target=app_server.run, kwargs={'sockets': [sock]}, daemon=True)
-  thread.start()
-  base = f'http://127.0.0.1:{sock.getsockname()[1]}'
-  try:
-    for _ in range(100):
-      if app_server.started:
-        break
-      time.sleep(0.05)
-    with urllib.request.urlopen(f'{base}/api/info', timeout=10) as response:
-      assert json.loads(response.read())['chords'] is True
+  with _serve(chords) as base:
+    assert _request(f'{base}/api/info')[1]['chords'] is True
     with urllib.request.urlopen(base + '/', timeout=10) as response:
       assert 'id="chords"' in response.read().decode()
     status, body = _post(f'{base}/api/sample', json.dumps(
@@ -572,9 +779,6 @@ def test_server_passes_chords_and_their_errors(chord_studio):
         {'n': 1, 'temperature': 0.5, 'seed': 0, 'chords': 'Am F'}).encode())
     assert status == 200 and 'Am F' in body['items'][0]['title']
     _chords_in_a_browser(base)
-  finally:
-    app_server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _chords_in_a_browser(base):
@@ -611,43 +815,139 @@ def _chords_in_a_browser(base):
   assert not errors, errors
 
 
-# -- GrooVAE ---------------------------------------------------------------------------------
+# -- GrooVAE and a 16-bar model ---------------------------------------------------------------
 
-def test_engine_humanizes_and_drumifies_an_uploaded_beat(tmp_path, studio, served):
-  """An initialised tiny groovae_2bar_humanize: uploads encode through its
-  transformed inputs; the whole beat can be humanized or drumified."""
+def _untrained(config_spec: str, **kw):
+  """A TrainedModel of an initialised (untrained) config, without a checkpoint."""
   import jax
   from musicvae_jax import config_base, family, steps
-  from musicvae_jax.families.groove.trained import GrooveTrainedModel
-  from musicvae_jax.studio.engine import Studio, StudioError
-  config = config_base.load_config_file(str(REPO / 'configs/groovae_2bar_humanize.py:tiny'))
+  config = config_base.load_config_file(str(REPO / config_spec))
   parts = family.build(config)
-  assert family.get(config).trained_model_class() is GrooveTrainedModel
   batch = parts.objective.example_batch(config, 2)
   params = jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
                                                jax.random.key(0), b))(batch)
-  groove = Studio(GrooveTrainedModel(config, params, max_batch=4), 'runs/groove')
-  assert groove.info()['groove'] and not studio.info()['groove']
-  groove.warmup()
-  step = 60 / 100 / 4      # a quantized 4-bar beat at 100 qpm, every hit at velocity 100
+  return family.get(config).trained_model_class()(config, params, max_batch=4, **kw)
+
+
+def _beat(path):
+  """A quantized 4-bar beat at 100 qpm, every hit at velocity 100."""
+  step = 60 / 100 / 4
   notes = [(42, i * step, (i + 0.5) * step) for i in range(0, 64, 2)]
   notes += [(36, i * step, (i + 0.5) * step) for i in range(0, 64, 8)]
-  beat = write_midi(tmp_path / 'beat.mid', notes, is_drum=True, qpm=100.0)
-  info = groove.upload('beat.mid', beat.read_bytes())
+  return write_midi(path, notes, is_drum=True, qpm=100.0)
+
+
+@pytest.fixture(scope='module')
+def groove(tmp_path_factory):
+  """(Studio, beats folder) of an initialised tiny groovae_2bar_humanize; the
+  map may read the beats folder."""
+  from musicvae_jax.families.groove.trained import GrooveTrainedModel
+  from musicvae_jax.studio.engine import Studio
+  model = _untrained('configs/groovae_2bar_humanize.py:tiny')
+  assert isinstance(model, GrooveTrainedModel)
+  beats = tmp_path_factory.mktemp('beats')
+  for name in ('beat.mid', 'beat2.mid'):
+    _beat(beats / name)
+  studio = Studio(model, 'runs/groove', map_roots=[beats])
+  studio.warmup()
+  return studio, beats
+
+
+def test_engine_humanizes_and_drumifies_an_uploaded_beat(groove, studio, served):
+  """An initialised tiny groovae_2bar_humanize: uploads encode through its
+  transformed inputs; the whole beat can be humanized or drumified; a folder
+  of beats maps; its eval set is refused in one line (no data of its own)."""
+  import shlex
+  from musicvae_jax.studio.engine import StudioError
+  groove, beats = groove
+  assert groove.info()['groove'] and not studio.info()['groove']
+  name = "beat $(touch x) 'q'.mid"      # a crafted name stays quoted in the recipe
+  info = groove.upload(name, (beats / 'beat.mid').read_bytes())
   source, recon = groove.use_window(info['upload'], 1, 0.5, 0)
   assert recon.z.shape == (groove.z_size,) and source.ns.notes
-  for how in ('humanize', 'drumify'):
+  for how, done in (('humanize', 'humanized'), ('drumify', 'drumified')):
     item = groove.perform(info['upload'], how, 0.5, 0)
     assert item.kind == how and item.z is None and item.ns.notes
+    assert item.title.startswith(f'{name}, {done} (T=0.5')
     assert all(n.is_drum for n in item.ns.notes)
     assert groove.media(item.id, 'wav')[0][:4] == b'RIFF'
     back = note_seq.midi_to_note_sequence(groove.media(item.id, 'mid')[0])
     assert len(back.notes) == len(item.ns.notes)
-    assert f'--mode={how}' in json.loads(groove.media(item.id, 'json')[0])['cli']
+    cli = json.loads(groove.media(item.id, 'json')[0])['cli']
+    assert f'--mode={how}' in cli and f'--input_midi_1={name}' in shlex.split(cli)
   with pytest.raises(StudioError, match='humanize or drumify'):
     groove.perform(info['upload'], 'quantize', 0.5, 0)
+  found = groove.build_map(str(beats), timeout=120)
+  assert found['count'] >= 1 and found['values'] == {} and found['source'] == str(beats)
+  assert groove.map_window(0).ns.notes
+  assert groove.info()['eval_set'].startswith('runs/groove names no training data')
+  with pytest.raises(StudioError, match='names no training data of its own .*map a folder'):
+    groove.start_map('eval')
   # A melody model has no such button; the server says so in one line.
   base, _ = served
   status, body = _post(f'{base}/api/perform', json.dumps(
       {'upload': 'u1', 'how': 'humanize'}).encode())
   assert status == 400 and 'humanize: needs a GrooVAE run' in body['error']
+
+
+def _launch(p, browser_path):
+  return p.chromium.launch(executable_path=browser_path, args=[
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--autoplay-policy=no-user-gesture-required'])
+
+
+MAP_SPANS = '''() => {
+  window.studioState.map = {points: [[-100, -1], [100, 1], [0, 0]], labels: ['a', 'b', 'c'],
+                            values: {}, count: 3, method: 'pca', source: 'test'};
+  const s = mapScale(), a = s.toPx([-100, -1]), b = s.toPx([100, 1]);
+  return [Math.abs(b[0] - a[0]), Math.abs(b[1] - a[1])]; }'''
+
+
+def test_pages_of_a_groove_and_a_16_bar_model(browser_path, groove):
+  """A GrooVAE beat is humanized from the page and plays; a 16-bar model
+  (tiny hierarchical) samples and draws its 16 bars; a map whose second axis
+  is far narrower than its first still fills the canvas both ways."""
+  from playwright import sync_api as playwright
+  from musicvae_jax.studio.engine import Studio
+  groove, beats = groove
+  hier = Studio(_untrained('configs/hier.py:tiny'), 'runs/hier')
+  assert hier.slice_bars == 16
+  errors = []
+  with _serve(groove) as groove_base, _serve(hier) as hier_base, \
+       playwright.sync_playwright() as p:
+    browser = _launch(p, browser_path)
+    try:
+      page = browser.new_page(viewport={'width': 1280, 'height': 900})
+      page.on('pageerror', lambda error: errors.append(str(error)))
+      page.goto(groove_base + '/')
+      page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
+      assert page.locator('#map-source option[value=eval]').is_disabled()
+      page.click('.tab[data-tab=inputs]')
+      page.set_input_files('#file-input', str(beats / 'beat.mid'))
+      page.wait_for_selector('.upload .humanize', timeout=60_000)
+      page.click('.upload .humanize')
+      page.wait_for_selector('#input-results .card[data-kind=humanize]', timeout=60_000)
+      card = page.locator('#input-results .card[data-kind=humanize]').first
+      assert 'humanized' in card.locator('h3').text_content()
+      humanized = card.get_attribute('data-id')
+      card.locator('.play').click()
+      page.wait_for_function(f'window.studioState.played && window.studioState.played.id === '
+                             f'"{humanized}" && window.studioState.played.context === "running"',
+                             timeout=30_000)
+
+      page.goto(hier_base + '/')
+      page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
+      assert '16 bars' in page.text_content('#model-info')
+      page.fill('#sample-n', '1')
+      page.click('#sample-go')
+      page.wait_for_selector('#sample-results .card', timeout=120_000)
+      item = page.evaluate('Object.values(window.studioState.items)[0]')
+      assert item['duration'] == pytest.approx(32.0)      # 16 bars at 120 qpm
+      assert page.evaluate('labelEvery(480 / 16)') == 1
+      assert page.evaluate('labelEvery(480 / 64)') == 5    # a 4-window walk: every 5th bar
+      spans = page.evaluate(MAP_SPANS)
+      assert spans[0] > 400 and spans[1] > 400, spans
+    finally:
+      browser.close()
+  assert not errors, errors

@@ -108,8 +108,14 @@ def _stat(path: Path) -> dict[str, int]:
 
 def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
                 num_workers: int = 0, fast: bool = False,
-                progress: bool = True) -> Path:
-  """Converts new or changed files of `input_dir` into the cache; returns it."""
+                progress: bool = True, on_file=None) -> Path:
+  """Converts new or changed files of `input_dir` into the cache; returns it.
+
+  `on_file(done, total)` (optional) is called before the first conversion and
+  after each one; an exception it raises (e.g. the studio's cancel) stops the
+  conversion: files done so far stay in the cache, the others are converted
+  next time.
+  """
   input_dir = Path(input_dir).expanduser().absolute()
   folder = cache_folder(input_dir, Path(cache_root).expanduser(), converter)
   fingerprint = converter.fingerprint()
@@ -141,19 +147,28 @@ def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
     jobs.append((str(path), rel, converter, fast))
     manifest['files'][rel] = {**stat, 'status': 'pending'}
 
-  for rel, status, reason, windows in run_jobs(jobs, num_workers, progress):
-    entry = manifest['files'][rel]
-    entry.update(status=status, reason=reason,
-                 windows=0 if windows is None else int(len(windows)))
-    target = folder / 'files' / f'{_key(rel)}.npy'
-    if windows is not None:
-      np.save(target, windows.astype(converter.window_dtype),
-              allow_pickle=False)
-    elif target.exists():
-      target.unlink()
-  tmp = manifest_path.with_suffix('.tmp')
-  tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-  tmp.replace(manifest_path)
+  try:
+    if on_file is not None:
+      on_file(0, len(jobs))
+    for done, (rel, status, reason, windows) in enumerate(
+        run_jobs(jobs, num_workers, progress), 1):
+      entry = manifest['files'][rel]
+      entry.update(status=status, reason=reason,
+                   windows=0 if windows is None else int(len(windows)))
+      target = folder / 'files' / f'{_key(rel)}.npy'
+      if windows is not None:
+        np.save(target, windows.astype(converter.window_dtype),
+                allow_pickle=False)
+      elif target.exists():
+        target.unlink()
+      if on_file is not None:
+        on_file(done, len(jobs))
+  finally:  # stopped early: forget the files not converted yet
+    for rel in [r for r, e in manifest['files'].items() if e.get('status') == 'pending']:
+      del manifest['files'][rel]
+    tmp = manifest_path.with_suffix('.tmp')
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    tmp.replace(manifest_path)
   return folder
 
 
@@ -253,11 +268,13 @@ def _reason_counts(skipped: dict[str, str]) -> dict[str, int]:
 
 def load_or_build_windows(input_dir: str | Path, cache_root: str | Path, converter,
                           num_workers: int = 0, fast: bool = False,
-                          progress: bool = True) -> WindowSet:
+                          progress: bool = True, on_file=None) -> WindowSet:
   """The windows of a folder for `converter` (the family's, see
   `family.Family.make_converter`), converting what the cache lacks; `fast`
-  reads MIDI with the fast parser (config.fast_midi)."""
-  folder = build_cache(input_dir, cache_root, converter, num_workers, fast, progress)
+  reads MIDI with the fast parser (config.fast_midi); `on_file` as in
+  `build_cache`."""
+  folder = build_cache(input_dir, cache_root, converter, num_workers, fast, progress,
+                       on_file)
   windows = read_cache(folder, str(input_dir),
                        converter.keep_duplicates)
   windows.summary['cache_folder'] = str(folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import note_seq
@@ -19,24 +20,44 @@ def write_midi(ns, path: str | Path) -> None:
   Drum notes (`is_drum`) go to MIDI channel 10 (pretty_midi reads them back
   with `is_drum=True`); every other note keeps its `program`; chord symbols
   (CHORD_SYMBOL annotations) are written as text events. Times before 0
-  are written at 0 and every note lasts at least one MIDI tick. `ns` is not
+  are written at 0 and every note lasts at least one MIDI tick. Every track
+  ends (its end-of-track event) at `ns.total_time` when that is later than
+  its last event, so a window's trailing rests stay in the file and a DAW
+  sees the whole loop (a 2-bar window at 120 qpm is a 4 s file). `ns` is not
   modified.
   """
+  import pretty_midi
   ns = _copy(ns)
   ns.ticks_per_quarter = ns.ticks_per_quarter or MIDI_TICKS_PER_QUARTER
   _name_instruments(ns)
   _clip_midi_times(ns)
   chords = [(a.time, a.text) for a in ns.text_annotations
             if a.annotation_type == note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL]
-  if not chords:
-    note_seq.sequence_proto_to_midi_file(ns, str(path))
-    return
-  # Chord symbols (chord models) become MIDI text events, which note-seq drops.
-  import pretty_midi
   midi = note_seq.note_sequence_to_pretty_midi(ns)
+  # Chord symbols (chord models) become MIDI text events, which note-seq drops.
   midi.text_events.extend(pretty_midi.Text(text, time) for time, text in chords)
-  with open(path, 'wb') as f:
-    midi.write(f)
+  buffer = io.BytesIO()
+  midi.write(buffer)
+  data = buffer.getvalue()
+  if ns.total_time > 0:
+    data = end_tracks_at(data, midi.time_to_tick(ns.total_time))
+  Path(path).write_bytes(data)
+
+
+def end_tracks_at(data: bytes, tick: int) -> bytes:
+  """The MIDI file `data` with every track's end-of-track event moved to
+  absolute `tick` where it came earlier (pretty_midi ends a track one tick
+  after its last event)."""
+  import mido
+  midi = mido.MidiFile(file=io.BytesIO(data))
+  for track in midi.tracks:
+    if not track or track[-1].type != 'end_of_track':
+      continue
+    before = sum(message.time for message in track[:-1])
+    track[-1].time = max(0, tick - before)
+  out = io.BytesIO()
+  midi.save(file=out)
+  return out.getvalue()
 
 
 def _unnamed_instruments(ns) -> list[Part]:

@@ -148,6 +148,23 @@ def _make_layout(sequences: Sequence, pixels_per_second: float,
                  drum_row_height=max(row_height, 11))
 
 
+# Grid lines closer than this (pixels) are left out; bar numbers get at least
+# BAR_LABEL_PX each (every 2nd, 5th, 10th, ... bar on long rolls).
+MIN_GRID_PX = 4
+BAR_LABEL_PX = 28
+
+
+def label_every(bar_px: float) -> int:
+  """Label every n-th bar (n in 1, 2, 5, 10, 20, 50, ...) so that labels
+  `bar_px` pixels apart per bar do not overlap."""
+  every, steps = 1, (2, 2.5, 2)   # 1, 2, 5, 10, 20, 50, 100, ...
+  i = 0
+  while every * bar_px < BAR_LABEL_PX and every < 10**6:
+    every = int(round(every * steps[i % 3]))
+    i += 1
+  return every
+
+
 def _draw_grid(draw: ImageDraw.ImageDraw, ns, layout: _Layout, top: int,
                bar_lines: bool) -> None:
   """Row shading, pitch labels (every C), drum labels, beat and bar lines and
@@ -175,15 +192,20 @@ def _draw_grid(draw: ImageDraw.ImageDraw, ns, layout: _Layout, top: int,
   if bar_lines:
     beat, beats_per_bar = _beat_and_bar(ns)
     num_beats = int(math.floor(layout.duration / beat + 1e-6))
-    for b in range(num_beats + 1):
-      x = layout.x(b * beat)
-      if b % beats_per_bar:
-        draw.line([(x, top), (x, bottom)], fill=GRID_BEAT)
+    beat_px = layout.x(beat) - layout.x(0)
+    if beat_px >= MIN_GRID_PX:   # beat lines only where they do not fill the plot
+      for b in range(num_beats + 1):
+        if b % beats_per_bar:
+          x = layout.x(b * beat)
+          draw.line([(x, top), (x, bottom)], fill=GRID_BEAT)
+    every = label_every(beat_px * beats_per_bar)
     for b in range(0, num_beats + 1, beats_per_bar):
-      x = layout.x(b * beat)
-      draw.line([(x, top), (x, bottom)], fill=GRID_BAR)
-      if b < num_beats:
-        draw.text((x + 3, top - 2), str(b // beats_per_bar + 1), fill=TEXT_SOFT,
+      bar = b // beats_per_bar
+      if beat_px * beats_per_bar >= MIN_GRID_PX or bar % every == 0:
+        x = layout.x(b * beat)
+        draw.line([(x, top), (x, bottom)], fill=GRID_BAR)
+      if b < num_beats and bar % every == 0:
+        draw.text((layout.x(b * beat) + 3, top - 2), str(bar + 1), fill=TEXT_SOFT,
                   font=small, anchor='ld')
   draw.rectangle([x0, top, x1, bottom], outline=GRID_BAR)
 

@@ -7,12 +7,16 @@
 Loads the run (or a Magenta checkpoint, converted once into the cache: the
 model-source flags of model_source.py), compiles the decoder once, then
 serves the page on the printed address until Ctrl-C. No internet needed.
+Only that address is answered, only the page it serves can use the API (a
+per-launch token), and the latent map reads only the run's data folders and
+the `--map_root` folders (docs/studio.md, "Security").
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from absl import flags, logging
 
@@ -26,6 +30,13 @@ flags.DEFINE_integer('port', 8765, 'Port to listen on (0: any free port).')
 flags.DEFINE_bool('warmup', True, 'Compile the decoder before serving (first moves are fast).')
 flags.DEFINE_float('qpm', 120.0, 'Tempo of everything the studio plays and writes.')
 flags.DEFINE_float('max_upload_mb', 4.0, 'Largest accepted upload, in megabytes.')
+flags.DEFINE_multi_string('map_root', [], 'A folder the latent map may read (with '
+                          'everything below it), besides the run\'s own data folders; repeatable.')
+flags.DEFINE_integer('map_max_files', 2000, 'Most music files a mapped folder may hold.')
+flags.DEFINE_float('media_cache_mb', 64.0, 'Rendered audio, pictures and MIDI kept for '
+                   'reuse, in megabytes (least recently used dropped first).')
+flags.DEFINE_multi_string('allowed_host', [], 'Another Host to answer (NAME or NAME:PORT), '
+                          'e.g. behind a proxy or a tunnel to another port; repeatable.')
 
 
 def main(argv):
@@ -38,6 +49,11 @@ def main(argv):
     raise cli_errors.UserError("the studio needs its extra: pip install -e '.[studio]'")
   from musicvae_jax.studio import server
   from musicvae_jax.studio.engine import Studio
+  if FLAGS.map_max_files < 1 or FLAGS.media_cache_mb <= 0:
+    raise cli_errors.UserError('--map_max_files and --media_cache_mb must be positive')
+  for root in FLAGS.map_root:
+    if not Path(root).expanduser().is_dir():
+      raise cli_errors.UserError(f'--map_root={root}: not a folder')
   workdir = model_source.workdir()
   try:
     model = model_source.load(workdir, best=FLAGS.best)
@@ -47,7 +63,9 @@ def main(argv):
   startup.print_summary(model.params, extra={'step': model.step})
   # A pretrained model has no workdir: its recipes name it by --model.
   studio = Studio(model, '' if model.pretrained else str(workdir), qpm=FLAGS.qpm,
-                  max_upload_bytes=int(FLAGS.max_upload_mb * 1e6))
+                  max_upload_bytes=int(FLAGS.max_upload_mb * 1e6),
+                  map_roots=FLAGS.map_root, map_max_files=FLAGS.map_max_files,
+                  media_cache_bytes=int(FLAGS.media_cache_mb * 2**20))
   if FLAGS.warmup:
     start = time.perf_counter()
     studio.warmup()
@@ -65,7 +83,8 @@ def main(argv):
         flush=True)
   if FLAGS.warmup:  # the default 4 samples compile while the page loads
     threading.Thread(target=studio.warmup, kwargs={'sample_batch': True}, daemon=True).start()
-  server.make_server(studio, sock).run(sockets=[sock])
+  policy = server.policy_for(sock, FLAGS.host, FLAGS.allowed_host)
+  server.make_server(studio, sock, policy=policy).run(sockets=[sock])
 
 
 def run():

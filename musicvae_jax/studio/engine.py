@@ -7,6 +7,12 @@ here and items into JSON and bytes; nothing here knows about HTTP.
 Shapes stay fixed: single decodes (mix, attributes, map, reconstruction) are
 batches of one; samples and walks use TrainedModel's power-of-two buckets;
 `warmup` compiles the batch-of-one encode and decode at start-up.
+
+One lock guards the model and the results, held for one request's work at a
+time. Building a latent map is a background job (`start_map`): it reads and
+converts files outside the lock and takes the lock only to encode a chunk
+of windows, so sampling and downloads stay quick while it runs, and it can
+be cancelled.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import collections
 import dataclasses
 import itertools
 import math
+import shlex
 import tempfile
 import threading
 from pathlib import Path
@@ -22,19 +29,24 @@ from typing import Sequence
 
 import numpy as np
 
-from musicvae_jax import attributes, pretrained
-from musicvae_jax.studio import latent, media, projection
+from musicvae_jax import attributes
+from musicvae_jax.studio import bars as bars_lib
+from musicvae_jax.studio import datasets, jobs, latent, media, projection
+from musicvae_jax.studio.errors import BusyError, ForbiddenError, StudioError
+from musicvae_jax.studio.map_roots import MapRoots
+from musicvae_jax.studio.media_cache import MediaCache
+
+__all__ = ['Studio', 'StudioError', 'ForbiddenError', 'BusyError', 'Item', 'bar_seconds']
 
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_WALK_POINTS = 33
 MAX_SAMPLES = 16
 MAX_MAP_WINDOWS = 2000
-MAX_BAR_SCAN = 64
+MAX_MAP_FILES = 2000
 MAX_UPLOADS = 200
-
-
-class StudioError(ValueError):
-  """Bad input from the page: the message is shown to the person as it is."""
+MEDIA_CACHE_BYTES = 64 * 1024 * 1024
+ENCODE_CHUNK = 64          # windows encoded per hold of the lock while mapping
+PERFORMED = {'humanize': 'humanized', 'drumify': 'drumified'}
 
 
 @dataclasses.dataclass
@@ -46,7 +58,6 @@ class Item:
   ns: object                   # note_seq NoteSequence
   z: np.ndarray | None         # [Z] (one window) or [n, Z] (a walk); None if none
   recipe: dict                 # JSON-ready; see reproduce.replay
-  cache: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -54,8 +65,7 @@ class Upload:
   id: str
   name: str
   ns: object
-  bars: int
-  bar_seconds: float
+  bars: bars_lib.Layout        # bars as the converter counts them
 
 
 @dataclasses.dataclass
@@ -70,7 +80,8 @@ class MapData:
 
 def bar_seconds(ns) -> float:
   """Seconds per bar from the first tempo and time signature (120 qpm 4/4
-  when absent)."""
+  when absent): the grid of a decoded window (uploads follow every meter of
+  the piece, see bars.py)."""
   qpm = ns.tempos[0].qpm if ns.tempos and ns.tempos[0].qpm > 0 else 120.0
   numerator, denominator = 4, 4
   if ns.time_signatures and ns.time_signatures[0].numerator > 0:
@@ -86,10 +97,15 @@ class Studio:
   (`model.pretrained`, no workdir) is named by `--model=NAME` instead, and
   its latent map and attribute sliders read its own eval tunes only where
   they ship (the built-in folk corpus), else a folder given on the page.
+  `map_roots`: folders (besides the run's own data folders) the map may
+  read; `map_max_files`: the most music files a mapped folder may hold;
+  `media_cache_bytes`: the budget of rendered WAV / PNG / MIDI bytes kept.
   """
 
   def __init__(self, model, workdir: str = '', qpm: float = 120.0,
-               max_items: int = 1000, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+               max_items: int = 1000, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+               map_roots: Sequence[str] = (), map_max_files: int = MAX_MAP_FILES,
+               media_cache_bytes: int = MEDIA_CACHE_BYTES):
     self.model = model
     self.workdir = str(workdir)
     self.qpm = float(qpm)
@@ -101,9 +117,14 @@ class Studio:
     self._vectors: dict[str, np.ndarray] = {}
     self._ids = itertools.count(1)
     self.lock = threading.RLock()
+    self.roots = MapRoots.for_run(model.config, map_roots)
+    self.map_max_files = int(map_max_files)
+    self.map_job = jobs.Slot('a map')
+    self.media_cache = MediaCache(media_cache_bytes)
     config = model.config
     self.z_size = int(config.z_size)
     self.slice_bars = int(config.slice_bars)
+    self.steps_per_quarter = int(config.get('steps_per_quarter', 4))
     self.window_seconds = model.seq_len * 60.0 / self.qpm / model.converter.steps_per_quarter
     # What the page offers is what the family declares (family.py).
     self.capabilities = model.family.capabilities(config)
@@ -121,7 +142,8 @@ class Studio:
     item = Item(self._new_id('i'), title, kind, ns, z, recipe)
     self.items[item.id] = item
     while len(self.items) > self.max_items:
-      self.items.popitem(last=False)
+      dropped, _ = self.items.popitem(last=False)
+      self.media_cache.drop(lambda key: key[0] == dropped)
     return item
 
   def item(self, item_id: str) -> Item:
@@ -140,7 +162,7 @@ class Studio:
         'encoding': config.encoding,
         'slice_bars': self.slice_bars,
         'z_size': self.z_size,
-        'step': int(self.model.step or 0),
+        'step': int(self.model.step or 0),   # the checkpoint's (Magenta's global step when converted)
         'window_seconds': self.window_seconds,
         'qpm': self.qpm,
         'attributes': sorted(attributes.ATTRIBUTES) if self.melodic else [],
@@ -150,6 +172,10 @@ class Studio:
         'max_walk_points': MAX_WALK_POINTS,
         'chords': self.takes_chords,
         'groove': self.groove,
+        'eval_set': datasets.eval_set_problem(self.model, self.workdir),  # '' when mappable
+        'map_roots': self.roots.describe(),
+        'map_max_files': self.map_max_files,
+        'max_audio_seconds': media.MAX_AUDIO_SECONDS,
     }
 
   def warmup(self, sample_batch: bool = False) -> None:
@@ -183,8 +209,11 @@ class Studio:
   def _decode(self, z: np.ndarray, temperature: float, seed: int, chords=None) -> list:
     """`TrainedModel.decode` at the studio's tempo (over `chords` for a chord
     model; "no chord" on every step when None)."""
-    return self.model.decode(np.asarray(z, np.float32), temperature=float(temperature),
+    seqs = self.model.decode(np.asarray(z, np.float32), temperature=float(temperature),
                              seed=int(seed), qpm=self.qpm, chords=chords)
+    for ns in seqs:  # a window lasts its whole length, trailing rests included
+      ns.total_time = max(ns.total_time, self.window_seconds)
+    return seqs
 
   def _decode_one(self, z, title, kind, temperature, seed, extra=None, chords=None) -> Item:
     z = np.asarray(z, np.float32).reshape(1, self.z_size)
@@ -242,43 +271,31 @@ class Studio:
         path = Path(folder) / f'upload{suffix}'
         path.write_bytes(data)
         ns = midi_io.load_note_sequence(path)
+      layout = bars_lib.layout(ns)
     except BadInputError as error:
       raise StudioError(f'{name}: {error}') from None
     except Exception as error:  # a reader choking on odd bytes is still bad input
       raise StudioError(f'{name}: unreadable ({type(error).__name__})') from None
-    seconds = bar_seconds(ns)
-    bars = max(1, int(math.ceil(ns.total_time / seconds - 1e-6)))
+    # Reading and scanning need no model: outside the lock.
+    first = bars_lib.first_window_bar(self.model.converter, layout, self.slice_bars,
+                                      self.steps_per_quarter)
+    if first is None:
+      raise StudioError(
+          f'{name}: no {self.slice_bars}-bar {self.model.config.encoding} window '
+          f'anywhere in its {len(layout)} bars (the model needs 4/4 time and notes its '
+          'converter keeps)')
     with self.lock:
-      upload = Upload(self._new_id('u'), name, ns, bars, seconds)
-      first = self._first_bar(upload)
-      if first is None:
-        raise StudioError(
-            f'{name}: no {self.slice_bars}-bar {self.model.config.encoding} window '
-            f'anywhere in its {bars} bars (the model needs 4/4 time and notes its '
-            'converter keeps)')
+      upload = Upload(self._new_id('u'), name, ns, layout)
       self.uploads[upload.id] = upload
       while len(self.uploads) > MAX_UPLOADS:  # keep the newest
         del self.uploads[next(iter(self.uploads))]
-    return {'upload': upload.id, 'name': name, 'bars': bars, 'first_bar': first + 1,
+    return {'upload': upload.id, 'name': name, 'bars': len(layout), 'first_bar': first + 1,
             'slice_bars': self.slice_bars}
 
   def _window_at(self, upload: Upload, start_bar: int) -> np.ndarray | None:
-    from note_seq import sequences_lib
-    start = start_bar * upload.bar_seconds
-    end = start + self.slice_bars * upload.bar_seconds
-    try:
-      part = sequences_lib.extract_subsequence(upload.ns, start, min(end, upload.ns.total_time))
-      part.total_time = self.slice_bars * upload.bar_seconds
-      found = self.model.converter.all_windows(part)
-    except Exception:  # odd timing in a file: this bar range is simply unusable
-      return None
-    return found[0] if len(found) else None
-
-  def _first_bar(self, upload: Upload) -> int | None:
-    for bar in range(min(upload.bars, MAX_BAR_SCAN)):
-      if self._window_at(upload, bar) is not None:
-        return bar
-    return None
+    """The converter's window at bar `start_bar` (0-based) of an upload."""
+    return bars_lib.window_at(self.model.converter, upload.bars, start_bar,
+                              self.slice_bars, self.steps_per_quarter)
 
   def use_window(self, upload_id: str, start_bar: int, temperature: float,
                  seed: int) -> tuple[Item, Item]:
@@ -289,14 +306,14 @@ class Studio:
       if upload is None:
         raise StudioError(f'no upload {upload_id!r}: upload the file again')
       start_bar = int(start_bar)
-      if not 1 <= start_bar <= upload.bars:
-        raise StudioError(f'{upload.name}: bar {start_bar} is outside 1..{upload.bars}')
+      if not 1 <= start_bar <= len(upload.bars):
+        raise StudioError(f'{upload.name}: bar {start_bar} is outside 1..{len(upload.bars)}')
       window = self._window_at(upload, start_bar - 1)
       if window is None:
         raise StudioError(
             f'{upload.name}: bars {start_bar}-{start_bar + self.slice_bars - 1} give no '
-            f'{self.slice_bars}-bar window (a rest at the start, too few notes, or '
-            'not 4/4); try another bar')
+            f'{self.slice_bars}-bar window (a rest at the start, too few notes, too '
+            'few bars left before a change of meter or tempo, or not 4/4); try another bar')
       _, mu, _ = self._encode(window[None])
       label = f'{upload.name}, bars {start_bar}-{start_bar + self.slice_bars - 1}'
       source = self._add(label, 'input',
@@ -328,7 +345,8 @@ class Studio:
         ns = perform(upload.ns, temperature, int(seed))
       except ValueError as error:
         raise StudioError(f'{upload.name}: {error}') from None
-      return self._add(f'{upload.name}, {how[:-1]}ed (T={temperature:g}, seed {int(seed)})',
+      ns.total_time = max(ns.total_time, upload.ns.total_time)  # the input's length
+      return self._add(f'{upload.name}, {PERFORMED[how]} (T={temperature:g}, seed {int(seed)})',
                        how, ns, None, {'method': how, 'file': upload.name,
                                        'temperature': temperature, 'seed': int(seed),
                                        'qpm': self.qpm})
@@ -391,62 +409,104 @@ class Studio:
         title = f'{title} over {chords}'
       return self._add(f'{title}, {len(z)} windows', 'walk', ns, z, recipe)
 
-  # -- 5. latent map -------------------------------------------------------------
-  def _dataset(self, folder: str) -> tuple[np.ndarray, list[str], str]:
-    from musicvae_jax import input_pipeline
-    from musicvae_jax.data import cache
-    config = self.model.config
-    try:
-      if folder:
-        path = Path(folder).expanduser()
-        if not path.is_dir():
-          raise StudioError(f'{folder} is not a folder on the studio\'s machine')
-        data = cache.load_or_build_windows(
-            path, input_pipeline.default_cache_dir(config) / 'windows',
-            self.model.converter, num_workers=1,
-            fast=bool(config.get('fast_midi', False)), progress=False)
-        source = str(path)
-      else:
-        if self.model.pretrained and not pretrained.ships_eval_data(config):
-          raise StudioError(
-              f'{pretrained.missing_data_reason(self.model.pretrained, self.model.card)}: '
-              'give a folder of MIDI files for the map (and the attribute sliders)')
-        data = input_pipeline.eval_set(config, self.model.converter)
-        source = ("the model's eval tunes" if self.model.pretrained
-                  else "the run's eval set")
-    except StudioError:
-      raise
-    except (ValueError, OSError) as error:
-      raise StudioError(f'{folder or "eval set"}: {error}') from None
-    labels = [data.files[i] for i in data.file_ids]
-    return np.asarray(data.windows), labels, source
+  # -- 5. latent map (a background job) ------------------------------------------
+  SOURCES = ('eval', 'folder', 'uploads')
 
-  def build_map(self, folder: str = '', method: str = 'pca', seed: int = 0,
-                limit: int = MAX_MAP_WINDOWS) -> dict:
-    """Encodes a folder (or the eval set), projects mu to 2-D; JSON of points."""
+  def _map_source(self, source: str, folder: str):
+    """A function `job -> datasets.Dataset` for the map's data, checked now
+    (a folder outside the roots is refused before anything is read)."""
+    if source not in self.SOURCES:
+      raise StudioError(f'map source {source!r}: choose one of {", ".join(self.SOURCES)}')
+    if source == 'folder':
+      path = self.roots.resolve(folder)
+      return lambda job: datasets.folder(self.model, path, self.map_max_files, job)
+    if source == 'uploads':
+      with self.lock:
+        chosen = [(u.name, u.ns) for u in self.uploads.values()]
+      return lambda job: datasets.uploads(self.model, chosen, job)
+    problem = datasets.eval_set_problem(self.model, self.workdir)
+    if problem:
+      raise StudioError(f'{problem}: map a folder of MIDI files instead')
+    return lambda job: datasets.eval_set(self.model, self.workdir, job)
+
+  def start_map(self, source: str = 'eval', folder: str = '', method: str = 'pca',
+                seed: int = 0, limit: int = MAX_MAP_WINDOWS) -> dict:
+    """Starts building a map in the background; its status (`map_status`).
+    BusyError while another map is being built."""
+    try:
+      projection.check(method)
+    except ValueError as error:
+      raise StudioError(str(error)) from None
+    read = self._map_source(source, folder)
+    seed = int(seed)
+    job = self.map_job.start('map', lambda job: self._build_map(job, read, method, seed, limit))
+    return job.status()
+
+  def _build_map(self, job, read, method: str, seed: int, limit: int) -> dict:
+    """The map job: read the data, encode it a chunk at a time, project it."""
+    data = read(job)
+    windows, labels, source = data.windows, data.labels, data.source
+    if len(windows) == 0:
+      raise StudioError(f'{source}: no windows')
+    if len(windows) > limit:
+      keep = np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
+      windows, labels = windows[keep], [labels[i] for i in keep]
+    mus = []
+    for start in range(0, len(windows), ENCODE_CHUNK):
+      job.report('encoding', start, len(windows))
+      with self.lock:  # one chunk at a time: other requests run in between
+        mus.append(self._encode(windows[start:start + ENCODE_CHUNK])[1])
+    mu = np.concatenate(mus)
+    job.report('projecting', len(windows), len(windows))
+    tokens = self.model.split_windows(windows)[0]  # without a chord model's chords
+    values = ({name: attributes.compute(name, tokens) for name in attributes.ATTRIBUTES}
+              if self.melodic else {})
+    try:
+      proj = projection.fit(mu, method, seed)
+    except ValueError as error:
+      raise StudioError(str(error)) from None
+    job.check()
     with self.lock:
-      windows, labels, source = self._dataset(folder)
-      if len(windows) == 0:
-        raise StudioError(f'{source}: no windows')
-      if len(windows) > limit:
-        keep = np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
-        windows, labels = windows[keep], [labels[i] for i in keep]
-      _, mu, _ = self._encode(windows)
-      tokens = self.model.split_windows(windows)[0]  # without a chord model's chords
-      values = ({name: attributes.compute(name, tokens) for name in attributes.ATTRIBUTES}
-                if self.melodic else {})
-      try:
-        proj = projection.fit(mu, method, seed)
-      except ValueError as error:
-        raise StudioError(str(error)) from None
       self.map = MapData(source, windows, labels, mu, values, proj)
       self._vectors = {}
-      return {
-          'source': source, 'method': method, 'count': int(len(windows)),
-          'points': proj.coords.tolist(), 'labels': labels,
-          'values': {k: [None if np.isnan(v) else round(float(v), 4) for v in vals]
-                     for k, vals in values.items()},
-      }
+    return {
+        'source': source, 'method': method, 'count': int(len(windows)),
+        'points': proj.coords.tolist(), 'labels': labels,
+        'values': {k: [None if np.isnan(v) else round(float(v), 4) for v in vals]
+                   for k, vals in values.items()},
+    }
+
+  def map_status(self) -> dict:
+    """The map job's status; with the map itself once it is done."""
+    job = self.map_job.job
+    if job is None:
+      return {'job': 'map', 'state': 'none'}
+    status = job.status()
+    if status['state'] == jobs.DONE:
+      status['map'] = job.result
+    return status
+
+  def cancel_map(self) -> dict:
+    """Asks the running map job to stop (it stops at its next step)."""
+    job = self.map_job.cancel()
+    return {'job': 'map', 'state': 'none'} if job is None else job.status()
+
+  def build_map(self, folder: str = '', method: str = 'pca', seed: int = 0,
+                limit: int = MAX_MAP_WINDOWS, source: str | None = None,
+                timeout: float | None = None) -> dict:
+    """`start_map` and wait: the map's JSON (StudioError with the job's
+    message when it fails). `source` defaults to 'folder' when a folder is
+    given, else 'eval'."""
+    self.start_map(source or ('folder' if folder else 'eval'), folder, method, seed, limit)
+    job = self.map_job.job
+    job.wait(timeout)
+    if job.state == jobs.DONE:
+      return job.result
+    raise StudioError(job.error or f'the map was {job.state}')
+
+  def close(self) -> None:
+    """Stops background work (the server is shutting down)."""
+    self.map_job.cancel()
 
   def map_window(self, index: int) -> Item:
     """The dataset window behind a map point (as it is; z = its mu)."""
@@ -475,13 +535,14 @@ class Studio:
 
   # -- 6. attributes ---------------------------------------------------------------
   def attribute_vectors(self) -> dict[str, np.ndarray]:
-    """Attribute name -> vector [Z], from the map's set (the eval set if no map)."""
+    """Attribute name -> vector [Z], from the map's windows. Without a map,
+    a map of the run's eval set starts building (BusyError until it is done)."""
     with self.lock:
       if not self.melodic:
         raise StudioError('attribute sliders need a melody or trio model')
       if not self._vectors:
         if self.map is None:
-          self.build_map('')
+          self._start_attribute_map()
         for name, values in self.map.values.items():
           try:
             self._vectors[name] = attributes.attribute_vector(self.map.mu, values)
@@ -490,6 +551,25 @@ class Studio:
         if not self._vectors:
           raise StudioError(f'{self.map.source}: too few windows for attribute vectors')
       return self._vectors
+
+  def _start_attribute_map(self) -> None:
+    """Raises BusyError after starting (or while building) the map the
+    attribute vectors need; StudioError when the eval set cannot be mapped."""
+    job = self.map_job.job
+    if job is None or not job.running:
+      problem = datasets.eval_set_problem(self.model, self.workdir)
+      if problem:
+        raise StudioError(f'the attribute sliders need a map: build one of a folder '
+                          f'first (Map tab); {problem}')
+      read = lambda j: datasets.eval_set(self.model, self.workdir, j)
+      try:
+        job = self.map_job.start('map', lambda j: self._build_map(
+            j, read, 'pca', 0, MAX_MAP_WINDOWS))
+      except BusyError:
+        job = self.map_job.job
+    raise BusyError('the attribute vectors come from a map: building one of the '
+                    f"run's eval set now ({job.phase}); move the slider again when it "
+                    'is done')
 
   def attribute(self, base_id: str, amounts: dict, temperature: float, seed: int,
                 chords: str = '') -> Item:
@@ -514,12 +594,19 @@ class Studio:
                               {'amounts': used}, chords=chords)
 
   # -- 7. saving -------------------------------------------------------------------
+  MEDIA_TYPES = {'wav': 'audio/wav', 'mid': 'audio/midi', 'png': 'image/png',
+                 'json': 'application/json', 'npy': 'application/octet-stream'}
+
   def media(self, item_id: str, kind: str) -> tuple[bytes, str, str]:
-    """(bytes, content type, file name) of an item as wav / mid / png / json / npy."""
+    """(bytes, content type, file name) of an item as wav / mid / png / json / npy
+    (rendered outside the lock; kept in the byte-bounded media cache)."""
+    if kind not in self.MEDIA_TYPES:
+      raise StudioError(f'unknown download {kind!r}')
     with self.lock:
       item = self.item(item_id)
     stem = f'{item.kind}_{item.id}'
-    if kind not in item.cache:
+    data = self.media_cache.get((item.id, kind))
+    if data is None:
       if kind == 'wav':
         data = media.wav_bytes(item.ns)
       elif kind == 'mid':
@@ -528,16 +615,12 @@ class Studio:
         data = media.png_bytes(item.ns, title=item.title)
       elif kind == 'json':
         data = media.json_bytes(self.recipe(item))
-      elif kind == 'npy':
+      else:
         if item.z is None:
           raise StudioError(f'{item.title} has no latent')
         data = media.npy_bytes(item.z)
-      else:
-        raise StudioError(f'unknown download {kind!r}')
-      item.cache[kind] = data
-    types = {'wav': 'audio/wav', 'mid': 'audio/midi', 'png': 'image/png',
-             'json': 'application/json', 'npy': 'application/octet-stream'}
-    return item.cache[kind], types[kind], f'{stem}.{kind}'
+      self.media_cache.put((item.id, kind), data)
+    return data, self.MEDIA_TYPES[kind], f'{stem}.{kind}'
 
   def recipe(self, item: Item) -> dict:
     """The item's recipe with the workdir (or pretrained model) and commands
@@ -546,8 +629,9 @@ class Studio:
     name = self.model.pretrained
     if name:
       out['pretrained'] = name
-    flag = f'--model={name}' if name else f'--workdir={self.workdir}'
-    load = (f"TrainedModel.from_pretrained('{name}')" if name
+    q = shlex.quote   # names and files come from the person: quoted for the shell
+    flag = f'--model={q(name)}' if name else f'--workdir={q(self.workdir)}'
+    load = (f"TrainedModel.from_pretrained({name!r})" if name
             else 'TrainedModel.from_workdir(WORKDIR)')
     if item.z is not None and 'z' not in out:
       out['z'] = np.asarray(item.z, np.float32).reshape(-1, self.z_size).tolist()
@@ -556,11 +640,11 @@ class Studio:
       out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode=sample '
                     f'--num_outputs={out["n"]} --temperature={out["temperature"]} '
                     f'--seed={out["seed"]} '
-                    + (f'--chords="{out["chords"]}" ' if out.get('chords') else '')
+                    + (f'--chords={q(out["chords"])} ' if out.get('chords') else '')
                     + f'--output_dir=out  # sample_{out["index"]:02d}.mid')
     elif method in ('humanize', 'drumify'):
       out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode={method} '
-                    f'--input_midi_1="{out["file"]}" --temperature={out["temperature"]} '
+                    f'--input_midi_1={q(out["file"])} --temperature={out["temperature"]} '
                     f'--seed={out["seed"]} --output_dir=out')
     elif method in ('decode', 'walk'):
       out['cli'] = (f'python -m musicvae_jax.studio.reproduce {flag} '
@@ -577,6 +661,7 @@ class Studio:
   def item_json(self, item: Item) -> dict:
     return {'id': item.id, 'title': item.title, 'kind': item.kind,
             'notes': media.notes_json(item.ns),
-            'duration': round(max([item.ns.total_time] + [n.end_time for n in item.ns.notes]), 4),
+            'duration': round(media.end_time(item.ns), 4),
+            'audio_seconds': round(media.audio_seconds(item.ns), 4),  # the WAV's length
             'bar_seconds': bar_seconds(item.ns),
             'mixable': item.z is not None and np.ndim(item.z) == 1}

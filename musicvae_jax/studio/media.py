@@ -4,6 +4,11 @@ Each function has one job and reuses `render` (the files `generate` writes
 are the same bytes). Audio goes through `synthesize`: FluidSynth with a GM
 SoundFont when the system has both, else the built-in synthesiser
 (`render.preview_audio`).
+
+Sizes stay bounded however long a piece is: WAV audio covers at most
+`MAX_AUDIO_SECONDS` (a 33-window walk of a 16-bar model lasts over 17
+minutes; its MIDI has all of it), and a piano roll is at most
+`MAX_PNG_WIDTH` pixels wide (the time scale shrinks to fit).
 """
 
 from __future__ import annotations
@@ -19,6 +24,36 @@ import numpy as np
 from musicvae_jax import render
 
 SAMPLE_RATE = 22050
+MAX_AUDIO_SECONDS = 300.0
+MAX_PNG_WIDTH = 6000
+PIXELS_PER_SECOND = 100.0
+
+
+def end_time(ns) -> float:
+  """Seconds to the end of `ns` (total_time or the last note's end)."""
+  return max([ns.total_time, 0.0] + [n.end_time for n in ns.notes])
+
+
+def audio_seconds(ns, max_seconds: float = MAX_AUDIO_SECONDS) -> float:
+  """How much of `ns` the WAV covers."""
+  return min(end_time(ns), max_seconds)
+
+
+def head(ns, seconds: float):
+  """The first `seconds` of `ns` (notes cut there; `ns` itself when shorter)."""
+  if end_time(ns) <= seconds:
+    return ns
+  from note_seq.protobuf import music_pb2
+  out = music_pb2.NoteSequence()
+  out.CopyFrom(ns)
+  del out.notes[:]
+  for note in ns.notes:
+    if note.start_time < seconds:
+      copy = out.notes.add()
+      copy.CopyFrom(note)
+      copy.end_time = min(note.end_time, seconds)
+  out.total_time = seconds
+  return out
 
 
 def synthesize(ns, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -27,9 +62,11 @@ def synthesize(ns, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
   return render.preview_audio(ns, sample_rate)
 
 
-def wav_bytes(ns, sample_rate: int = SAMPLE_RATE) -> bytes:
-  """A 16-bit PCM mono WAV file of `synthesize(ns)`."""
-  audio = synthesize(ns, sample_rate)
+def wav_bytes(ns, sample_rate: int = SAMPLE_RATE,
+              max_seconds: float = MAX_AUDIO_SECONDS) -> bytes:
+  """A 16-bit PCM mono WAV file of `synthesize(ns)`, of its first
+  `max_seconds` at most (`audio_seconds`)."""
+  audio = synthesize(head(ns, max_seconds), sample_rate)
   pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype('<i2')
   buffer = io.BytesIO()
   with wave.open(buffer, 'wb') as f:
@@ -48,10 +85,12 @@ def midi_bytes(ns) -> bytes:
     return path.read_bytes()
 
 
-def png_bytes(ns, title: str | None = None) -> bytes:
-  """A piano-roll PNG of `ns` (`render.piano_roll_image`)."""
+def png_bytes(ns, title: str | None = None, max_width: int = MAX_PNG_WIDTH) -> bytes:
+  """A piano-roll PNG of `ns` (`render.piano_roll_image`), at most about
+  `max_width` pixels wide."""
+  scale = min(PIXELS_PER_SECOND, (max_width - 80) / max(end_time(ns), 1.0))
   buffer = io.BytesIO()
-  render.piano_roll_image(ns, title=title).save(buffer, format='PNG')
+  render.piano_roll_image(ns, title=title, pixels_per_second=scale).save(buffer, format='PNG')
   return buffer.getvalue()
 
 

@@ -13,7 +13,8 @@ import importlib.util
 import numpy as np
 
 METHODS = ('pca', 'umap', 'tsne')
-_MODULES = {'umap': 'umap', 'tsne': 'openTSNE'}
+_MODULES = {'umap': 'umap', 'tsne': 'openTSNE'}      # what is imported
+_PACKAGES = {'umap': 'umap-learn', 'tsne': 'openTSNE'}  # what pip installs
 
 
 def available() -> list[str]:
@@ -69,13 +70,18 @@ class Projection:
     return inverse_distance_mean(point, self.coords, self.mu)
 
 
-def fit(mu: np.ndarray, method: str = 'pca', seed: int = 0) -> Projection:
-  """Projects `mu [N, Z]` to 2-D with `method` ('pca', 'umap', 'tsne')."""
+def check(method: str) -> None:
+  """ValueError (one line) unless `method` is a projection usable here."""
   if method not in METHODS:
     raise ValueError(f'projection {method!r}: choose one of {", ".join(METHODS)}')
   if method not in available():
     raise ValueError(f'projection {method!r} needs the package '
-                     f'{_MODULES[method]} (pip install {_MODULES[method]})')
+                     f'{_PACKAGES[method]} (pip install {_PACKAGES[method]})')
+
+
+def fit(mu: np.ndarray, method: str = 'pca', seed: int = 0) -> Projection:
+  """Projects `mu [N, Z]` to 2-D with `method` ('pca', 'umap', 'tsne')."""
+  check(method)
   mu = np.asarray(mu, np.float32)
   if method == 'pca':
     coords, mean, components = pca(mu)

@@ -3,6 +3,11 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
+// The per-launch token the server rendered into this page: every API call
+// carries it (server.py, security.py), so other web sites cannot use the API.
+const TOKEN = (document.querySelector('meta[name="studio-token"]') || {}).content || '';
+const mediaUrl = (id, kind, download) =>
+  `/api/item/${id}/${kind}?token=${encodeURIComponent(TOKEN)}${download ? '&download=1' : ''}`;
 const state = {
   info: null,
   items: {},          // id -> item JSON
@@ -12,6 +17,8 @@ const state = {
   map: null,          // {points, labels, values, ...}
   mapMark: null,      // [x, y] of the last decoded place
   lastAudio: null,    // {id, duration} of the last decoded buffer (tests read it)
+  played: null,       // {id, context} of the last playback started (tests read it)
+  mapJob: null,       // status of the map being built
   requests: 0,
 };
 window.studioState = state;
@@ -40,13 +47,13 @@ async function api(path, body, options) {
   busy(1, options.busyText || 'working');
   state.requests += 1;
   try {
-    const init = {method: body === undefined ? 'GET' : 'POST'};
+    const init = {method: body === undefined ? 'GET' : 'POST', headers: {'X-Studio-Token': TOKEN}};
     if (body instanceof Blob) {
       init.body = body;
-      init.headers = {'Content-Type': 'application/octet-stream'};
+      init.headers['Content-Type'] = 'application/octet-stream';
     } else if (body !== undefined) {
       init.body = JSON.stringify(body);
-      init.headers = {'Content-Type': 'application/json'};
+      init.headers['Content-Type'] = 'application/json';
     }
     let response;
     try {
@@ -57,7 +64,9 @@ async function api(path, body, options) {
     let data = null;
     try { data = await response.json(); } catch (error) { data = null; }
     if (!response.ok) {
-      throw new Error((data && data.error) || `the server answered ${response.status}`);
+      const error = new Error((data && data.error) || `the server answered ${response.status}`);
+      error.status = response.status;
+      throw error;
     }
     return data;
   } finally {
@@ -78,24 +87,35 @@ function latestOnly(run) {
 }
 
 // -- audio ---------------------------------------------------------------------------
+// Decoded audio is large (a long walk is hundreds of MB as float samples):
+// the player keeps the few most recently played buffers and lets go of the
+// rest, and disconnects each source node when it stops.
+const MAX_BUFFERS = 6;
 const player = {
-  context: null, source: null, buffers: {}, item: null, started: 0, loop: false,
+  context: null, source: null, buffers: new Map(), item: null, started: 0, loop: false,
   ensure() {
     if (!this.context) this.context = new (window.AudioContext || window.webkitAudioContext)();
     if (this.context.state === 'suspended') this.context.resume();
     return this.context;
   },
   async buffer(id) {
-    if (this.buffers[id]) return this.buffers[id];
+    if (this.buffers.has(id)) {   // most recently used last
+      const kept = this.buffers.get(id);
+      this.buffers.delete(id); this.buffers.set(id, kept);
+      return kept;
+    }
     const context = this.ensure();
-    const response = await fetch(`/api/item/${id}/wav`);
+    const response = await fetch(mediaUrl(id, 'wav'), {headers: {'X-Studio-Token': TOKEN}});
     if (!response.ok) throw new Error('could not fetch the audio');
     const bytes = await response.arrayBuffer();
     const buffer = await context.decodeAudioData(bytes);
-    this.buffers[id] = buffer;
-    state.lastAudio = {id, duration: buffer.duration, samples: buffer.length};
+    this.buffers.set(id, buffer);
+    while (this.buffers.size > MAX_BUFFERS) this.buffers.delete(this.buffers.keys().next().value);
+    state.lastAudio = {id, duration: buffer.duration, samples: buffer.length,
+                       buffers: this.buffers.size};
     return buffer;
   },
+  forget(id) { this.buffers.delete(id); },
   async play(id, loop) {
     const item = state.items[id];
     if (!item) return;
@@ -108,10 +128,12 @@ const player = {
     source.loop = !!loop;
     if (loop) { source.loopStart = 0; source.loopEnd = Math.min(item.duration, buffer.duration); }
     source.connect(context.destination);
-    source.onended = () => { if (this.source === source) this.stop(); };
+    source.onended = () => { if (this.source === source) this.stop(); else release(source); };
     source.start();
     this.source = source; this.item = item; this.started = context.currentTime;
+    this.length = loop ? item.duration : Math.min(item.duration, buffer.duration);
     this.loop = !!loop;
+    state.played = {id, context: context.state, at: context.currentTime};
     $('player-loop').checked = this.loop;
     $('player-title').textContent = item.title;
     $('player-toggle').disabled = false;
@@ -124,7 +146,11 @@ const player = {
     requestAnimationFrame(tick);
   },
   stop() {
-    if (this.source) { try { this.source.stop(); } catch (error) { /* already stopped */ } }
+    if (this.source) {
+      const source = this.source;
+      try { source.stop(); } catch (error) { /* already stopped */ }
+      release(source);
+    }
     this.source = null;
     const item = this.item;
     $('player-toggle').innerHTML = '&#9654;';
@@ -138,9 +164,15 @@ const player = {
   position() {
     if (!this.source) return null;
     const t = this.context.currentTime - this.started;
-    return this.loop ? t % this.item.duration : t;
+    return this.loop ? t % this.item.duration : Math.min(t, this.length);
   },
 };
+
+// A stopped source node holds its buffer until it is collected: drop the links.
+function release(source) {
+  source.onended = null;
+  try { source.disconnect(); } catch (error) { /* not connected */ }
+}
 
 function tick() {
   const t = player.position();
@@ -217,13 +249,16 @@ function drawRoll(canvas, item, playhead) {
     }
   });
   const bar = item.bar_seconds || 2, beat = bar / 4;
+  const barPx = x(bar) - x(0), every = labelEvery(barPx);
   for (let b = 0, i = 0; b <= duration + 1e-6; b += beat, i++) {   // beats and bars
-    const major = i % 4 === 0;
+    const major = i % 4 === 0, number = i / 4;
+    if (!major && barPx < 16) continue;                 // beat lines would fill the roll
+    if (major && barPx < 4 && number % every) continue;  // so would bar lines
     g.strokeStyle = major ? '#9aa0aa' : '#e3e5ea';
     g.beginPath(); g.moveTo(Math.round(x(b)) + 0.5, top); g.lineTo(Math.round(x(b)) + 0.5, bottom); g.stroke();
-    if (major && b < duration - 1e-6) {
+    if (major && b < duration - 1e-6 && number % every === 0) {
       g.fillStyle = '#8b919c'; g.textAlign = 'left';
-      g.fillText(String(i / 4 + 1), x(b) + 2, 9);
+      g.fillText(String(number + 1), x(b) + 2, 9);
     }
   }
   const minDrum = 0.06 * plotW / duration;
@@ -249,6 +284,14 @@ function drawRoll(canvas, item, playhead) {
     g.beginPath(); g.moveTo(x(playhead), top - 2); g.lineTo(x(playhead), height); g.stroke();
     g.lineWidth = 1;
   }
+}
+
+// Label every n-th bar (1, 2, 5, 10, 20, 50, ...) so that numbers do not overlap.
+function labelEvery(barPx) {
+  const steps = [2, 2.5, 2];
+  let every = 1;
+  for (let i = 0; every * barPx < 24 && every < 1e6; i++) every = Math.round(every * steps[i % 3]);
+  return every;
 }
 
 function redrawCards(id, playhead) {
@@ -280,18 +323,42 @@ function makeCard(item) {
   for (const kind of ['mid', 'wav', 'png', 'json', 'npy']) {
     const link = card.querySelector(`.dl-${kind}`);
     if (kind === 'npy' && !item.mixable && item.kind !== 'walk') { link.remove(); continue; }
-    link.href = `/api/item/${item.id}/${kind}?download=1`;
+    link.href = mediaUrl(item.id, kind, true);
     link.setAttribute('download', `${item.kind}_${item.id}.${kind}`);
+  }
+  if (item.audio_seconds < item.duration - 0.01) {   // a long walk: the WAV has its start
+    const note = document.createElement('p');
+    note.className = 'note';
+    note.textContent = `audio: the first ${clock(item.audio_seconds)} of ${clock(item.duration)} ` +
+                       '(the MIDI has all of it)';
+    card.querySelector('.actions').before(note);
   }
   requestAnimationFrame(() => drawRoll(canvas, item, null));
   return card;
+}
+
+function clock(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function showItems(container, items, replace) {
   if (replace) container.replaceChildren();
   const cards = items.map(makeCard);
   cards.forEach((c) => container.appendChild(c));
+  if (replace) forgetUnshown();
   return cards;
+}
+
+// Results no longer on the page (replaced cards), not in the mix and not the
+// base: their notes and audio are let go.
+function forgetUnshown() {
+  const shown = new Set([...document.querySelectorAll('.card')].map((c) => c.dataset.id));
+  for (const id of Object.keys(state.items)) {
+    const kept = shown.has(id) || state.mix.includes(id) || state.base === id ||
+                 (player.item && player.item.id === id);
+    if (!kept) { delete state.items[id]; player.forget(id); }
+  }
 }
 
 // -- 1. sample ------------------------------------------------------------------------
@@ -501,15 +568,19 @@ $('walk-go').onclick = async () => {
 
 // -- 5. map ------------------------------------------------------------------------------
 const MAP_MARGIN = 24;
+// Each axis is fitted to its own range (a 16-bar model's second component
+// can be a hundred times smaller than its first: one shared scale would
+// draw the map as a line).
 function mapScale() {
   const pts = state.map.points, canvas = $('map-canvas');
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (const [x, y] of pts) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
-  const span = Math.max(x1 - x0, y1 - y0, 1e-6) * 1.1;
-  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, size = canvas.width - 2 * MAP_MARGIN;
+  const spanX = Math.max(x1 - x0, 1e-6) * 1.1, spanY = Math.max(y1 - y0, 1e-6) * 1.1;
+  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  const w = canvas.width - 2 * MAP_MARGIN, h = canvas.height - 2 * MAP_MARGIN;
   return {
-    toPx: ([x, y]) => [MAP_MARGIN + ((x - cx) / span + 0.5) * size, MAP_MARGIN + (0.5 - (y - cy) / span) * size],
-    fromPx: (px, py) => [cx + ((px - MAP_MARGIN) / size - 0.5) * span, cy + (0.5 - (py - MAP_MARGIN) / size) * span],
+    toPx: ([x, y]) => [MAP_MARGIN + ((x - cx) / spanX + 0.5) * w, MAP_MARGIN + (0.5 - (y - cy) / spanY) * h],
+    fromPx: (px, py) => [cx + ((px - MAP_MARGIN) / w - 0.5) * spanX, cy + (0.5 - (py - MAP_MARGIN) / h) * spanY],
   };
 }
 
@@ -577,17 +648,54 @@ function canvasXY(canvas, event) {
 
 $('map-source').onchange = () => { $('map-folder').hidden = $('map-source').value !== 'folder'; };
 $('map-colour').onchange = drawMap;
-$('map-go').onclick = async () => {
-  clearMessage();
-  const folder = $('map-source').value === 'folder' ? $('map-folder').value.trim() : '';
-  if ($('map-source').value === 'folder' && !folder) { showMessage('Type the folder of MIDI files to map.'); return; }
-  try {
-    state.map = await api('/api/map', {folder, method: $('map-method').value, seed: 0},
-                          {busyText: 'encoding the dataset'});
+
+// A map is built by a background job on the server: start it, then ask how
+// it goes until it is done (the rest of the page keeps working meanwhile).
+function showMapJob(job) {
+  state.mapJob = job;
+  const running = job.state === 'running';
+  $('map-cancel').hidden = !running;
+  $('map-go').disabled = running;
+  $('map-progress').hidden = !running;
+  if (running) {
+    const count = job.total ? ` ${job.done} / ${job.total}` : (job.done ? ` ${job.done}` : '');
+    $('map-progress').textContent = `${job.cancelling ? 'cancelling' : job.phase}${count} ` +
+                                    `(${Math.round(job.seconds)} s)`;
+  }
+}
+
+async function followMapJob(job) {
+  showMapJob(job);
+  while (job.state === 'running') {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    job = await fetch('/api/map/status', {headers: {'X-Studio-Token': TOKEN}}).then((r) => r.json());
+    showMapJob(job);
+  }
+  if (job.state === 'done') {
+    state.map = job.map;
     state.mapMark = null;
     showMessage(`${state.map.count} windows of ${state.map.source}, ${state.map.method.toUpperCase()}.`, 'info');
     drawMap();
-  } catch (error) { showMessage(error.message); }
+  } else if (job.state === 'failed') {
+    showMessage(job.error);
+  } else if (job.state === 'cancelled') {
+    showMessage('The map was cancelled.', 'info');
+  }
+}
+
+$('map-go').onclick = async () => {
+  clearMessage();
+  const source = $('map-source').value;
+  const folder = source === 'folder' ? $('map-folder').value.trim() : '';
+  if (source === 'folder' && !folder) { showMessage('Type the folder of MIDI files to map.'); return; }
+  try {
+    const job = await api('/api/map', {source, folder, method: $('map-method').value, seed: 0},
+                          {busyText: 'starting the map'});
+    await followMapJob(job);
+  } catch (error) { showMessage(error.message); showMapJob({state: 'none'}); }
+};
+$('map-cancel').onclick = async () => {
+  try { showMapJob(await api('/api/map/cancel', {})); } catch (error) { showMessage(error.message); }
 };
 $('map-canvas').addEventListener('mousemove', (event) => {
   if (!state.map) return;
@@ -626,10 +734,19 @@ function setBase(id) {
 $('attr-base-clear').onclick = () => setBase('');
 
 const attrLive = latestOnly(async (amounts) => {
-  const data = await api('/api/attribute', {
-    base: state.base, amounts, temperature: Number($('attr-temperature').value), seed: 0,
-    chords: chordsText()},
-    {busyText: 'decoding'});
+  let data;
+  try {
+    data = await api('/api/attribute', {
+      base: state.base, amounts, temperature: Number($('attr-temperature').value), seed: 0,
+      chords: chordsText()},
+      {busyText: 'decoding'});
+  } catch (error) {   // 409: the map behind the vectors is being built; show its progress
+    if (error.status === 409 && !(state.mapJob && state.mapJob.state === 'running')) {
+      fetch('/api/map/status', {headers: {'X-Studio-Token': TOKEN}}).then((r) => r.json())
+        .then(followMapJob).catch(() => {});
+    }
+    throw error;
+  }
   showItems($('attr-result'), data.items, true);
   await player.play(data.items[0].id, false);
 });
@@ -692,9 +809,23 @@ async function start() {
   $('map-colour').replaceChildren(...(i.attributes.length ? i.attributes : ['']).map(
       (a) => new Option(a ? a.replace('_', ' ') : '(none)', a)));
   $('chords-bar').hidden = !i.chords;
+  const evalOption = $('map-source').querySelector('option[value=eval]');
+  if (i.eval_set) {   // no eval set of its own: say why, start on "a folder"
+    evalOption.disabled = true;
+    evalOption.textContent = "the run's eval set (not available)";
+    evalOption.title = i.eval_set;
+    $('map-source').value = 'folder';
+    $('map-folder').hidden = false;
+  }
+  $('map-roots').textContent = 'Folders the map may read: ' +
+    (i.map_roots.length ? i.map_roots.join(', ') : 'none') +
+    ` (more with --map_root; at most ${i.map_max_files} files each).`;
   buildSliders(i.attributes);
   renderMix();
   drawMap();
   document.body.dataset.ready = '1';
+  // A map still being built (e.g. for the attribute sliders, or before a reload).
+  fetch('/api/map/status', {headers: {'X-Studio-Token': TOKEN}}).then((r) => r.json())
+    .then((job) => { if (job.state === 'running') followMapJob(job); }).catch(() => {});
 }
 start();
