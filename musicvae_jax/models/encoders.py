@@ -56,7 +56,10 @@ class BidirectionalLayer(nn.Module):
       (h_fw_final [B, H], h_bw_final [B, H], outputs [T, B, 2H]).
     """
     fused = self.loops.fused_bidirectional
-    if not self.custom_vjp or not (fused or self.loops.save == 'states'):
+    # Stored (inference-only) kernels take the plain loops (training options
+    # off; same forward numbers).
+    if (not self.custom_vjp or not (fused or self.loops.save == 'states')
+        or self.fw.stored_weights):
       gates_fw, gates_bw = gates() if callable(gates) else gates
       batch = gates_fw.shape[1]
       carry0 = zero_carry(batch, self.features)

@@ -1,0 +1,213 @@
+"""Inference-only storage of LSTM kernels in bfloat16 or int8 (issue 27).
+
+`TrainedModel(weights='bfloat16' | 'int8')` replaces every LSTM kernel of its
+parameter tree (`input_kernel` and `recurrent_kernel`, `[K, N]`, N = 4H) by a
+`StoredKernel` (`store_params`); `weights='float32'` (the default) changes
+nothing. Training never sees a `StoredKernel`: `LSTMLayer` reads its kernels
+through `matmul` / `dense` / `rows` below, which take either a float array
+(today's path, unchanged) or a `StoredKernel`.
+
+Formats (`FORMATS`):
+
+* `float32`: the parameters as trained.
+* `bfloat16`: values rounded to bfloat16 (8 significant bits); half the bytes.
+* `int8`: symmetric per-output-column quantisation, `w[k, n] ~ q[k, n] *
+  scale[n]` with `scale[n] = max_k |w[k, n]| / 127` and `q = round(w /
+  scale)`; a quarter of the bytes (plus one float per column).
+
+Arithmetic is float32 throughout (weight-only quantisation: activations are
+never rounded): `x @ w` is `(x @ float32(q)) * scale`, accumulated in float32.
+
+How the matmul runs, and why (XLA:CPU, jax 0.10, measured in
+`scripts/benchmark_inference.py` and docs/benchmarks.md): XLA:CPU has no
+bfloat16 or int8 matrix-vector kernel for a batch-one step, so a plain
+`x @ w.astype(float32)` inside the time loop is rewritten into a float32 copy
+of the whole kernel made once *before* the loop (loop-invariant code motion),
+and every step reads float32 again: no bytes saved. `matmul` therefore
+converts the kernel block by block (`block_rows` rows at a time, a few MB of
+float32 that stays in cache) inside a `lax.scan` of its own, so each step reads
+the stored bytes. For many rows (a whole-sequence projection, `rows >
+STEP_ROWS`) the kernel is converted once and multiplied in one matmul.
+
+A `StoredKernel`'s first leaf is `values`, shaped like the float kernel: Flax
+compares that leaf's shape with the parameter's declared shape when the
+module reads it (`Scope.param`), so the module definitions stay unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+FORMATS = ('float32', 'bfloat16', 'int8')
+# Parameter names of the LSTM kernels `store_params` converts.
+KERNEL_NAMES = ('input_kernel', 'recurrent_kernel')
+# A matmul with at most this many rows (batch rows of one time step) converts
+# the kernel block by block inside its own loop; more rows convert it once.
+STEP_ROWS = 64
+# Target size of one converted block in float32 (kept in cache).
+BLOCK_BYTES = 4 << 20
+
+
+@flax.struct.dataclass
+class StoredKernel:
+  """An LSTM kernel `[K, N]` stored for inference.
+
+  values: `[K, N]` bfloat16 (format 'bfloat16') or int8 (format 'int8').
+  scale: `[N]` float32 per output column (int8), or None (bfloat16).
+  """
+
+  values: jax.Array
+  scale: jax.Array | None = None
+
+  @property
+  def shape(self) -> tuple[int, int]:
+    return tuple(self.values.shape)
+
+  @property
+  def format(self) -> str:
+    return 'int8' if self.scale is not None else 'bfloat16'
+
+
+def check_format(weights: str) -> str:
+  """`weights` if it is one of `FORMATS`, else ValueError (one line)."""
+  if weights not in FORMATS:
+    raise ValueError(f'weights={weights!r}: use one of {", ".join(FORMATS)}')
+  return weights
+
+
+def store(kernel: jax.Array, weights: str) -> jax.Array | StoredKernel:
+  """A float kernel `[K, N]` in format `weights` (float32: unchanged)."""
+  check_format(weights)
+  if weights == 'float32':
+    return kernel
+  kernel = jnp.asarray(kernel, jnp.float32)
+  if weights == 'bfloat16':
+    return StoredKernel(kernel.astype(jnp.bfloat16))
+  peak = jnp.max(jnp.abs(kernel), axis=0)                      # [N]
+  scale = jnp.where(peak > 0, peak / 127., 1.).astype(jnp.float32)
+  q = jnp.clip(jnp.round(kernel / scale), -127, 127).astype(jnp.int8)
+  return StoredKernel(q, scale)
+
+
+def store_params(params: Any, weights: str) -> Any:
+  """`params` with every LSTM kernel (`KERNEL_NAMES`) stored as `weights`;
+  everything else (biases, dense layers, embeddings) stays as it is.
+  float32 returns `params` itself."""
+  check_format(weights)
+  if weights == 'float32':
+    return params
+
+  def convert(tree):
+    if not isinstance(tree, Mapping):
+      return tree
+    return {k: (store(v, weights) if k in KERNEL_NAMES and not isinstance(v, Mapping)
+                else convert(v)) for k, v in tree.items()}
+
+  return convert(params)
+
+
+def is_stored(kernel) -> bool:
+  return isinstance(kernel, StoredKernel)
+
+
+def _to_float(values: jax.Array) -> jax.Array:
+  """Stored values -> float32, exactly. bfloat16 goes through its bits (a
+  16-bit shift): XLA:CPU's own bfloat16 conversion was measured 3-4x slower."""
+  if values.dtype == jnp.bfloat16:
+    bits = jax.lax.bitcast_convert_type(values, jnp.uint16).astype(jnp.uint32)
+    return jax.lax.bitcast_convert_type(bits << 16, jnp.float32)
+  return values.astype(jnp.float32)
+
+
+def dense(kernel) -> jax.Array:
+  """The kernel as a float array `[K, N]` (a float kernel unchanged)."""
+  if not is_stored(kernel):
+    return kernel
+  w = _to_float(kernel.values)
+  return w if kernel.scale is None else w * kernel.scale
+
+
+def rows(kernel, start: int, stop: int):
+  """Rows `start:stop` of the kernel, in the kernel's own storage."""
+  if not is_stored(kernel):
+    return kernel[start:stop]
+  return StoredKernel(kernel.values[start:stop], kernel.scale)
+
+
+def block_rows(k: int, n: int, block_bytes: int = BLOCK_BYTES) -> int:
+  """Rows per converted block: the largest divisor of `k` whose float32 block
+  `[rows, n]` fits in `block_bytes` (at least 1; `k` when all of it fits)."""
+  target = max(1, block_bytes // (4 * n))
+  if target >= k:
+    return k
+  for size in range(target, 0, -1):
+    if k % size == 0:
+      return size
+  return 1
+
+
+def matmul(x: jax.Array, kernel, dtype=jnp.float32) -> jax.Array:
+  """`x [..., K] @ kernel [K, N]` -> float32 `[..., N]`.
+
+  A float kernel: `jnp.dot` in `dtype` with float32 accumulation (today's
+  path). A `StoredKernel`: float32 arithmetic on the stored values; block by
+  block for a step's few rows (see the module docstring), converted once for
+  many rows.
+  """
+  if not is_stored(kernel):
+    return jnp.dot(x.astype(dtype), kernel.astype(dtype),
+                   preferred_element_type=jnp.float32)
+  x = x.astype(jnp.float32)
+  k, n = kernel.shape
+  lead = x.shape[:-1]
+  count = 1
+  for d in lead:
+    count *= d
+  size = block_rows(k, n)
+  if count > STEP_ROWS or size == k:
+    out = jnp.dot(x, _to_float(kernel.values), preferred_element_type=jnp.float32)
+  else:
+    out = _blocked(x.reshape(count, k), kernel.values, size).reshape(lead + (n,))
+  return out if kernel.scale is None else out * kernel.scale
+
+
+def _blocked(x: jax.Array, values: jax.Array, size: int) -> jax.Array:
+  """`x [M, K] @ float32(values [K, N])`, converting `size` rows at a time in
+  a loop (the conversion depends on the loop index, so XLA cannot hoist a
+  float32 copy of the whole kernel out of an enclosing time loop)."""
+  m, k = x.shape
+  blocks = values.reshape(k // size, size, values.shape[1])   # a bitcast
+  xs = jnp.swapaxes(x.reshape(m, k // size, size), 0, 1)       # [B, M, size]
+
+  def body(acc, inputs):
+    w, xb = inputs
+    return acc + jnp.dot(xb, _to_float(w), preferred_element_type=jnp.float32), None
+
+  out, _ = jax.lax.scan(body, jnp.zeros((m, values.shape[1]), jnp.float32),
+                        (blocks, xs))
+  return out
+
+
+def concat_matmul(xs, kernels, dtype=jnp.float32) -> jax.Array:
+  """`concat(xs, -1) @ concat(kernels, 0)` for inputs `[..., K_i]` and kernels
+  `[K_i, N]`: one matmul over the concatenated float kernels (XLA builds the
+  loop-invariant concatenation once), or a sum of `matmul`s when any kernel
+  is stored (their scales differ)."""
+  if not any(is_stored(k) for k in kernels):
+    kernel = jnp.concatenate(kernels, 0)
+    x = jnp.concatenate([x.astype(dtype) for x in xs], -1)
+    return jnp.dot(x, kernel.astype(dtype), preferred_element_type=jnp.float32)
+  out = 0.
+  for x, k in zip(xs, kernels):
+    out = out + matmul(x, k, dtype)
+  return out
+
+
+def nbytes(params: Any) -> int:
+  """Bytes of every array in `params` (stored kernels at their stored size)."""
+  return sum(int(leaf.size) * leaf.dtype.itemsize for leaf in jax.tree.leaves(params))
