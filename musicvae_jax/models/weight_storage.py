@@ -57,7 +57,8 @@ BLOCK_BYTES = 4 << 20
 class StoredKernel:
   """An LSTM kernel `[K, N]` stored for inference.
 
-  values: `[K, N]` bfloat16 (format 'bfloat16') or int8 (format 'int8').
+  values: `[K, N]` int8 (format 'int8'), or uint16 holding bfloat16 bits
+    (format 'bfloat16': `bfloat16_values` reads them as bfloat16).
   scale: `[N]` float32 per output column (int8), or None (bfloat16).
   """
 
@@ -71,6 +72,10 @@ class StoredKernel:
   @property
   def format(self) -> str:
     return 'int8' if self.scale is not None else 'bfloat16'
+
+  def bfloat16_values(self) -> jax.Array:
+    """A bfloat16 kernel's values as bfloat16 `[K, N]`."""
+    return jax.lax.bitcast_convert_type(self.values, jnp.bfloat16)
 
 
 def check_format(weights: str) -> str:
@@ -87,7 +92,10 @@ def store(kernel: jax.Array, weights: str) -> jax.Array | StoredKernel:
     return kernel
   kernel = jnp.asarray(kernel, jnp.float32)
   if weights == 'bfloat16':
-    return StoredKernel(kernel.astype(jnp.bfloat16))
+    # Kept as the bits (uint16): as bfloat16, XLA turns the conversion below
+    # back into a bfloat16 -> float32 convert and hoists it out of the loop.
+    return StoredKernel(jax.lax.bitcast_convert_type(kernel.astype(jnp.bfloat16),
+                                                     jnp.uint16))
   peak = jnp.max(jnp.abs(kernel), axis=0)                      # [N]
   scale = jnp.where(peak > 0, peak / 127., 1.).astype(jnp.float32)
   q = jnp.clip(jnp.round(kernel / scale), -127, 127).astype(jnp.int8)
@@ -116,11 +124,12 @@ def is_stored(kernel) -> bool:
 
 
 def _to_float(values: jax.Array) -> jax.Array:
-  """Stored values -> float32, exactly. bfloat16 goes through its bits (a
-  16-bit shift): XLA:CPU's own bfloat16 conversion was measured 3-4x slower."""
-  if values.dtype == jnp.bfloat16:
-    bits = jax.lax.bitcast_convert_type(values, jnp.uint16).astype(jnp.uint32)
-    return jax.lax.bitcast_convert_type(bits << 16, jnp.float32)
+  """Stored values -> float32, exactly: int8 by conversion, bfloat16 bits
+  (uint16) by a 16-bit shift (XLA:CPU's own bfloat16 conversion was measured
+  3-4x slower)."""
+  if values.dtype == jnp.uint16:
+    bits = values.astype(jnp.uint32) << 16
+    return jax.lax.bitcast_convert_type(bits, jnp.float32)
   return values.astype(jnp.float32)
 
 
@@ -151,13 +160,14 @@ def block_rows(k: int, n: int, block_bytes: int = BLOCK_BYTES) -> int:
   return 1
 
 
-def matmul(x: jax.Array, kernel, dtype=jnp.float32) -> jax.Array:
+def matmul(x: jax.Array, kernel, dtype=jnp.float32,
+           block_bytes: int | None = None) -> jax.Array:
   """`x [..., K] @ kernel [K, N]` -> float32 `[..., N]`.
 
   A float kernel: `jnp.dot` in `dtype` with float32 accumulation (today's
-  path). A `StoredKernel`: float32 arithmetic on the stored values; block by
-  block for a step's few rows (see the module docstring), converted once for
-  many rows.
+  path). A `StoredKernel`: float32 arithmetic on the stored values (`dtype`
+  is not used); block by block of `block_bytes` (default `BLOCK_BYTES`) for
+  a step's few rows (see the module docstring), converted once for many rows.
   """
   if not is_stored(kernel):
     return jnp.dot(x.astype(dtype), kernel.astype(dtype),
@@ -168,7 +178,7 @@ def matmul(x: jax.Array, kernel, dtype=jnp.float32) -> jax.Array:
   count = 1
   for d in lead:
     count *= d
-  size = block_rows(k, n)
+  size = block_rows(k, n, BLOCK_BYTES if block_bytes is None else block_bytes)
   if count > STEP_ROWS or size == k:
     out = jnp.dot(x, _to_float(kernel.values), preferred_element_type=jnp.float32)
   else:
