@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from musicvae_jax.models import MusicVAE, TokenSpec
+from musicvae_jax.models import cpu_kernels
 from musicvae_jax.models import weight_storage as ws
 
 DEPTH = 11
@@ -196,6 +197,90 @@ def test_blocked_matmul_equals_plain_matmul_in_a_time_loop(fmt):
   wide = jax.random.normal(jax.random.key(2), (ws.STEP_ROWS + 1, k))
   np.testing.assert_allclose(ws.matmul(wide, kernel), wide @ ws.dense(kernel),
                              rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not cpu_kernels.available(), reason='numba is not installed')
+def test_cpu_int8_kernel_matches_numpy():
+  rs = np.random.RandomState(0)
+  for m, k, n in ((1, 37, 24), (3, 64, 40)):              # K not a multiple of 4 too
+    q = rs.randint(-127, 128, (k, n)).astype(np.int8)
+    scale = rs.uniform(0.01, 1., n).astype(np.float32)
+    x = rs.standard_normal((m, k)).astype(np.float32)
+    np.testing.assert_allclose(cpu_kernels.matmul_host(x, q, scale),
+                               (x.astype(np.float64) @ q) * scale, rtol=1e-5, atol=1e-5)
+  with pytest.raises(TypeError, match='int8'):
+    cpu_kernels.matmul_host(x, q.astype(np.int16), scale)
+
+
+@pytest.mark.skipif(not cpu_kernels.available() or jax.default_backend() != 'cpu',
+                    reason='the numba kernel runs on the CPU backend with numba')
+def test_cpu_int8_path_in_a_time_loop_equals_xla_path(monkeypatch):
+  """int8 steps on the numba kernel (a callback whose only operand is the
+  step's input: the kernel is not copied per call) equal the XLA path and
+  the dense float32 product; so does the one callback for [x, h] @ [W_in;
+  W_rec]."""
+  k, n = 24, 32
+  monkeypatch.setattr(ws, 'CPU_KERNEL_MIN_WEIGHTS', k * n)
+  w_in = ws.store(jax.random.normal(jax.random.key(0), (k, n)), 'int8')
+  w_rec = ws.store(jax.random.normal(jax.random.key(1), (k, n)), 'int8')
+  assert w_in.host is not None and ws.rows(w_in, 0, 8).host.shape == (8, n)
+  xla = [ws.StoredKernel(w.values, w.scale) for w in (w_in, w_rec)]    # no host
+  xs = jax.random.normal(jax.random.key(2), (6, 2, k))
+
+  def loop(w_in, w_rec, xs):
+    def step(h, x):
+      y = ws.concat_matmul((x, h[:, :k]), (w_in, w_rec)) + ws.matmul(x, w_rec)
+      return jnp.tanh(y), y
+    return jax.lax.scan(step, jnp.zeros((2, n)), xs)[1]
+
+  def dense(h, x):
+    y = x @ ws.dense(w_in) + h[:, :k] @ ws.dense(w_rec) + x @ ws.dense(w_rec)
+    return jnp.tanh(y), y
+
+  fast = jax.jit(loop)
+  np.testing.assert_allclose(fast(w_in, w_rec, xs), jax.jit(loop)(*xla, xs),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(fast(w_in, w_rec, xs),
+                             jax.lax.scan(dense, jnp.zeros((2, n)), xs)[1],
+                             rtol=1e-5, atol=1e-5)
+  text = fast.lower(w_in, w_rec, xs).compile().as_text()
+  calls = [line for line in text.splitlines() if 'custom-call(' in line]
+  assert len(calls) == 2 and not any('s8[' in line for line in calls)
+  assert f'f32[{k},{n}]' not in text
+
+
+@pytest.mark.skipif(not cpu_kernels.available() or jax.default_backend() != 'cpu',
+                    reason='the numba kernel runs on the CPU backend with numba')
+def test_cpu_int8_recurrence_equals_xla_recurrence():
+  """Whole-sequence int8 runs on the numba kernel (both directions in one
+  callback, held steps, a non-zero initial state) equal `run_layer`'s XLA
+  loop over the same stored kernel."""
+  from musicvae_jax.models.lstm import LSTMLayer, run_layer, run_stored_layers
+  layer = LSTMLayer(features=6, input_features=5, forget_bias=0.7)
+  params = layer.init(jax.random.key(0), (jnp.zeros((3, 6)),) * 2, jnp.zeros((3, 5)))
+  params = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.key(1), x.shape),
+                        params)
+  stored = ws.store_params(params, 'int8')
+  kernel = stored['params']['recurrent_kernel']
+  no_host = {'params': {**stored['params'],
+                        'recurrent_kernel': ws.StoredKernel(kernel.values, kernel.scale)}}
+  gates = jax.random.normal(jax.random.key(2), (9, 3, 24))
+  keep = jnp.arange(9)[:, None] < jnp.asarray([9, 5, 1])[None, :]
+  carry = (0.5 * jnp.ones((3, 6)), -0.2 * jnp.ones((3, 6)))
+
+  def xla(reverse):
+    return layer.apply(no_host, method=lambda m: run_layer(m, carry, gates, keep, reverse))
+
+  fast = layer.apply(stored, method=lambda m: run_stored_layers(
+      [(m, carry, gates, keep, False), (m, carry, gates, None, True)]))
+  for (final, out), ref in zip(fast, (xla(False), layer.apply(
+      no_host, method=lambda m: run_layer(m, carry, gates, None, True)))):
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+                 (final, out), ref)
+  # run_layer itself takes the numba path for a kernel with host values.
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+               layer.apply(stored, method=lambda m: run_layer(m, carry, gates, keep, True)),
+               xla(True))
 
 
 # Stated tolerances (random parameters of std 0.5, layers of 5-8 units):

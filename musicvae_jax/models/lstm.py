@@ -46,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from musicvae_jax.models import cpu_kernels
 from musicvae_jax.models import lstm_loops, weight_storage
 
 Carry = tuple[jax.Array, jax.Array]  # (c, h), each [batch, features]
@@ -314,6 +315,8 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
   Returns:
     The final carry and the outputs h `[T, B, H]`.
   """
+  if weight_storage.cpu_host(layer.recurrent_kernel) is not None:
+    return run_stored_layers([(layer, carry, gates_x, keep, reverse)])[0]
   if not layer.custom_vjp or layer.stored_weights:  # stored: inference only
     body = _plain_recur
     if layer.remat:
@@ -344,6 +347,25 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
 
   recurrence = nn.custom_vjp(primal, forward_fn=forward, backward_fn=backward)
   return recurrence(layer, carry, gates_x, keep)
+
+
+def run_stored_layers(runs) -> list[tuple[Carry, jax.Array]]:
+  """Independent layers with int8 kernels (inference, CPU backend) over
+  whole sequences, each a loop of the numba kernel, side by side in threads
+  (`cpu_kernels.lstm_runs`; same math as `run_layer`).
+
+  Args:
+    runs: per layer `(layer, carry (c, h) [B, H], gates_x [T, B, 4H], keep
+      bool [T, B] or None, reverse)`.
+
+  Returns:
+    per layer (final carry, outputs `[T, B, H]`).
+  """
+  return cpu_kernels.lstm_runs([
+      (gates_x, jnp.ones(gates_x.shape[:2], bool) if keep is None else keep,
+       carry, weight_storage.cpu_host(layer.recurrent_kernel), layer.forget_bias,
+       reverse)
+      for layer, carry, gates_x, keep, reverse in runs])
 
 
 def run_group(layers: Sequence[LSTMLayer], gates, carries: Sequence[Carry],

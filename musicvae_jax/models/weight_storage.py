@@ -23,11 +23,21 @@ How the matmul runs, and why (XLA:CPU, jax 0.10, measured in
 bfloat16 or int8 matrix-vector kernel for a batch-one step, so a plain
 `x @ w.astype(float32)` inside the time loop is rewritten into a float32 copy
 of the whole kernel made once *before* the loop (loop-invariant code motion),
-and every step reads float32 again: no bytes saved. `matmul` therefore
-converts the kernel block by block (`block_rows` rows at a time, a few MB of
-float32 that stays in cache) inside a `lax.scan` of its own, so each step reads
-the stored bytes. For many rows (a whole-sequence projection, `rows >
-STEP_ROWS`) the kernel is converted once and multiplied in one matmul.
+and every step reads float32 again: no bytes saved. So, for a step's few rows
+(`rows <= STEP_ROWS`):
+
+* int8 on the CPU backend: `cpu_kernels`, a numba matrix-vector kernel that
+  reads the int8 bytes and converts them in registers, called from inside
+  the loop (`jax.pure_callback`, the kernel passed as static host data, not
+  copied per call). About 4x faster per step than float32 at 2048 x 8192.
+* otherwise (bfloat16; int8 without numba or off the CPU backend): the kernel
+  is converted block by block (`block_rows` rows at a time, a few MB of
+  float32 that stays in cache) inside a `lax.scan` of its own, so each step
+  reads the stored bytes (XLA cannot hoist a conversion that depends on the
+  loop index). On XLA:CPU the conversion costs about what it saves.
+
+For many rows (a whole-sequence projection) the kernel is converted once and
+multiplied in one matmul.
 
 A `StoredKernel`'s first leaf is `values`, shaped like the float kernel: Flax
 compares that leaf's shape with the parameter's declared shape when the
@@ -42,6 +52,9 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from musicvae_jax.models import cpu_kernels
 
 FORMATS = ('float32', 'bfloat16', 'int8')
 # Parameter names of the LSTM kernels `store_params` converts.
@@ -51,6 +64,11 @@ KERNEL_NAMES = ('input_kernel', 'recurrent_kernel')
 STEP_ROWS = 64
 # Target size of one converted block in float32 (kept in cache).
 BLOCK_BYTES = 4 << 20
+# Smallest kernel (K * N weights) a step's matmul sends to the numba kernel:
+# below it the float32 kernel sits in cache, XLA's own product is as fast,
+# and the callback's overhead (~0.05-0.2 ms a call) is pure loss (measured:
+# cat-mel_2bar_small's 256 x 1024 decoder decodes 2x slower through it).
+CPU_KERNEL_MIN_WEIGHTS = 1 << 21
 
 
 @flax.struct.dataclass
@@ -60,10 +78,16 @@ class StoredKernel:
   values: `[K, N]` int8 (format 'int8'), or uint16 holding bfloat16 bits
     (format 'bfloat16': `bfloat16_values` reads them as bfloat16).
   scale: `[N]` float32 per output column (int8), or None (bfloat16).
+  host: static (not a pytree leaf): the same int8 values and scale as numpy
+    arrays for the CPU kernel (`cpu_kernels.HostInt8`), or None. Made by
+    `store` only; a tree map over a `StoredKernel`'s leaves keeps the old
+    `host`, so make stored kernels with `store` / `store_params`, never by
+    transforming one.
   """
 
   values: jax.Array
   scale: jax.Array | None = None
+  host: cpu_kernels.HostInt8 | None = flax.struct.field(pytree_node=False, default=None)
 
   @property
   def shape(self) -> tuple[int, int]:
@@ -99,7 +123,10 @@ def store(kernel: jax.Array, weights: str) -> jax.Array | StoredKernel:
   peak = jnp.max(jnp.abs(kernel), axis=0)                      # [N]
   scale = jnp.where(peak > 0, peak / 127., 1.).astype(jnp.float32)
   q = jnp.clip(jnp.round(kernel / scale), -127, 127).astype(jnp.int8)
-  return StoredKernel(q, scale)
+  host = None
+  if cpu_kernels.available() and not isinstance(q, jax.core.Tracer):
+    host = cpu_kernels.HostInt8(np.asarray(q), np.asarray(scale))
+  return StoredKernel(q, scale, host)
 
 
 def store_params(params: Any, weights: str) -> Any:
@@ -145,7 +172,24 @@ def rows(kernel, start: int, stop: int):
   """Rows `start:stop` of the kernel, in the kernel's own storage."""
   if not is_stored(kernel):
     return kernel[start:stop]
-  return StoredKernel(kernel.values[start:stop], kernel.scale)
+  host = None if kernel.host is None else kernel.host.rows(start, stop)
+  return StoredKernel(kernel.values[start:stop], kernel.scale, host)
+
+
+def cpu_host(kernel) -> cpu_kernels.HostInt8 | None:
+  """The numba kernel's host values of an int8 kernel on the CPU backend
+  (whole-sequence LSTM runs use them: `lstm.run_stored_layers`), else None."""
+  if is_stored(kernel) and kernel.host is not None and jax.default_backend() == 'cpu':
+    return kernel.host
+  return None
+
+
+def _cpu_kernel(kernel, rows_: int) -> bool:
+  """Whether `matmul` runs on the numba kernel: an int8 kernel of at least
+  `CPU_KERNEL_MIN_WEIGHTS` with host values, a step's few rows, on the CPU
+  backend."""
+  return (cpu_host(kernel) is not None and rows_ <= STEP_ROWS
+          and kernel.shape[0] * kernel.shape[1] >= CPU_KERNEL_MIN_WEIGHTS)
 
 
 def block_rows(k: int, n: int, block_bytes: int = BLOCK_BYTES) -> int:
@@ -166,8 +210,10 @@ def matmul(x: jax.Array, kernel, dtype=jnp.float32,
 
   A float kernel: `jnp.dot` in `dtype` with float32 accumulation (today's
   path). A `StoredKernel`: float32 arithmetic on the stored values (`dtype`
-  is not used); block by block of `block_bytes` (default `BLOCK_BYTES`) for
-  a step's few rows (see the module docstring), converted once for many rows.
+  is not used); for a step's few rows on CPU, an int8 kernel runs on the
+  numba kernel (`cpu_kernels`), otherwise block by block of `block_bytes`
+  (default `BLOCK_BYTES`; see the module docstring); many rows convert the
+  kernel once.
   """
   if not is_stored(kernel):
     return jnp.dot(x.astype(dtype), kernel.astype(dtype),
@@ -175,15 +221,23 @@ def matmul(x: jax.Array, kernel, dtype=jnp.float32,
   x = x.astype(jnp.float32)
   k, n = kernel.shape
   lead = x.shape[:-1]
-  count = 1
-  for d in lead:
-    count *= d
+  count = _rows_of(x)
+  if _cpu_kernel(kernel, count):
+    out = cpu_kernels.matmul_sum((x.reshape(count, k),), (kernel.host,))
+    return out.reshape(lead + (n,))
   size = block_rows(k, n, BLOCK_BYTES if block_bytes is None else block_bytes)
   if count > STEP_ROWS or size == k:
     out = jnp.dot(x, _to_float(kernel.values), preferred_element_type=jnp.float32)
   else:
     out = _blocked(x.reshape(count, k), kernel.values, size).reshape(lead + (n,))
   return out if kernel.scale is None else out * kernel.scale
+
+
+def _rows_of(x: jax.Array) -> int:
+  count = 1
+  for d in x.shape[:-1]:
+    count *= d
+  return count
 
 
 def _blocked(x: jax.Array, values: jax.Array, size: int) -> jax.Array:
@@ -212,6 +266,14 @@ def concat_matmul(xs, kernels, dtype=jnp.float32) -> jax.Array:
     kernel = jnp.concatenate(kernels, 0)
     x = jnp.concatenate([x.astype(dtype) for x in xs], -1)
     return jnp.dot(x, kernel.astype(dtype), preferred_element_type=jnp.float32)
+  count = _rows_of(xs[0])
+  if (all(cpu_host(k) is not None for k in kernels) and count <= STEP_ROWS
+      and sum(k.shape[0] * k.shape[1] for k in kernels) >= CPU_KERNEL_MIN_WEIGHTS):
+    # One callback for all the kernels.
+    lead = xs[0].shape[:-1]
+    out = cpu_kernels.matmul_sum([x.reshape(count, x.shape[-1]) for x in xs],
+                                 [k.host for k in kernels])
+    return out.reshape(lead + (out.shape[-1],))
   out = 0.
   for x, k in zip(xs, kernels):
     out = out + matmul(x, k, dtype)
