@@ -194,8 +194,27 @@ def test_blocked_matmul_equals_plain_matmul_in_a_time_loop(fmt):
   assert f'f32[{k},{n}]' not in text and f'f32[3,16,{n}]' not in text
   # Many rows: converted once, one matmul; same numbers.
   wide = jax.random.normal(jax.random.key(2), (ws.STEP_ROWS + 1, k))
-  np.testing.assert_allclose(ws.matmul(wide, kernel), wide @ ws.dense(kernel),
+  no_host = ws.StoredKernel(kernel.values, kernel.scale)
+  np.testing.assert_allclose(ws.matmul(wide, no_host), wide @ ws.dense(kernel),
                              rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not cpu_kernels.available() or jax.default_backend() != 'cpu',
+                    reason='int8 host values exist on the CPU backend with numba')
+def test_int8_many_rows_quantise_rows_and_stay_close():
+  """Many rows of an int8 kernel on CPU (whole-sequence projections): rows
+  quantised per row, exact int32 products, within 2 % of the float32 product
+  of the stored kernel (relative to its largest value)."""
+  k, n = 40, 24
+  kernel = ws.store(jax.random.normal(jax.random.key(0), (k, n)), 'int8')
+  x = jnp.tanh(jax.random.normal(jax.random.key(1), (3, ws.STEP_ROWS, k)))
+  out = ws.matmul(x, kernel)
+  peak = np.abs(np.asarray(x)).max(-1, keepdims=True) / 127.
+  xq = np.clip(np.round(np.asarray(x) / peak), -127, 127).astype(np.int64)
+  exact = (xq @ np.asarray(kernel.values, np.int64)) * peak * np.asarray(kernel.scale)
+  np.testing.assert_allclose(out, exact, rtol=1e-5, atol=1e-5)
+  ref = x @ ws.dense(kernel)
+  assert float(jnp.abs(out - ref).max()) < 0.02 * float(jnp.abs(ref).max())
 
 
 @pytest.mark.skipif(not cpu_kernels.available(), reason='numba is not installed')
@@ -280,6 +299,30 @@ def test_cpu_int8_recurrence_equals_xla_recurrence():
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
                layer.apply(stored, method=lambda m: run_layer(m, carry, gates, keep, True)),
                xla(True))
+
+
+@pytest.mark.skipif(not cpu_kernels.available() or jax.default_backend() != 'cpu',
+                    reason='the numba kernel runs on the CPU backend with numba')
+def test_cpu_int8_stack_step_equals_xla_step(monkeypatch):
+  """A decoder step through stacked int8 layers in one callback equals the
+  layer-by-layer XLA step over the same stored kernels."""
+  from musicvae_jax.models.lstm import StackedLSTM
+  stack = StackedLSTM(sizes=(8, 6, 6), input_features=5, forget_bias=0.5)
+  carries = [(jax.random.normal(jax.random.key(k), (2, h)),) * 2
+             for k, h in enumerate((8, 6, 6))]
+  gates0 = jax.random.normal(jax.random.key(9), (2, 32))
+  params = stack.init(jax.random.key(0), carries, gates0, method=StackedLSTM.step)
+  params = jax.tree.map(lambda x: x + 0.2, params)
+  stored = ws.store_params(params, 'int8')
+  xla = {'params': {name: {key: (ws.StoredKernel(v.values, v.scale) if ws.is_stored(v) else v)
+                           for key, v in layer.items()}
+                    for name, layer in stored['params'].items()}}   # no host values
+  run = jax.jit(lambda p: stack.apply(p, carries, gates0, method=StackedLSTM.step))
+  monkeypatch.setattr(ws, 'CPU_KERNEL_MIN_WEIGHTS', 1)
+  fast = run(stored)
+  assert 'custom-call' in run.lower(stored).compile().as_text()
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+               fast, run(xla))
 
 
 # Stated tolerances (random parameters of std 0.5, layers of 5-8 units):
@@ -374,3 +417,22 @@ def test_trained_model_weights_option():
   q.params = jax.tree.map(lambda x: 2 * x, params)           # new params: re-stored
   assert not np.array_equal(q.inference_params['decoder']['lstm']['layer_0']['bias'],
                             layer['bias'])
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f'no Magenta fixtures at {FIXTURES}')
+def test_model_source_loads_with_weights(tmp_path):
+  """What generate / studio --weights=int8 do: model_source.load(..., weights=)."""
+  from musicvae_jax import model_source
+  from musicvae_jax.magenta import convert
+  assert model_source.WEIGHT_FORMATS == ws.FORMATS
+  name = 'cat-mel_2bar_small'
+  folder = FIXTURES / name
+  prefix = folder / (folder / 'checkpoint_name.txt').read_text().strip()
+  workdir = convert.convert_checkpoint(name, str(prefix), str(tmp_path / 'run'),
+                                       hparams='z_size=32')
+  model = model_source.load(workdir, weights='int8')
+  assert model.weights == 'int8' and model.step > 0
+  assert ws.is_stored(model.inference_params['decoder']['lstm']['layer_0']['recurrent_kernel'])
+  golden = dict(np.load(folder / 'golden.npz'))
+  _, mu, _ = model.encode_tensors(golden['inputs_onehot'], golden['lengths'])
+  assert float(np.abs(mu - golden['mu']).max()) < 1e-2

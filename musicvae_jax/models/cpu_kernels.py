@@ -8,8 +8,9 @@ float32 before the time loop (and reads float32 every step) or, converted
 block by block (`weight_storage._blocked`), spends more on the conversion
 than it saves on bytes. This kernel reads the int8 values once, converts
 them in registers and accumulates in float32: `out[m, n] = scale[n] * sum_k
-x[m, k] * float32(values[k, n])`, rows of the kernel eight at a time, one
-thread per call. (A bfloat16 version written the same way was slower than
+x[m, k] * float32(values[k, n])`, rows of the kernel eight at a time, the
+output columns split across the cores (numba `prange`; each column summed by
+one thread in a fixed order, so results do not depend on the thread count). (A bfloat16 version written the same way was slower than
 XLA's blocked conversion, so bfloat16 keeps that path.)
 
 `matmul_sum(xs, hosts)` is the JAX entry point (one `pure_callback` per
@@ -21,9 +22,7 @@ numpy directly.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
@@ -31,8 +30,10 @@ import numpy as np
 
 try:  # numba is a dependency of the package, but keep this importable without it
   import numba
+  numba_prange = numba.prange
 except ImportError:  # pragma: no cover - exercised only without numba
   numba = None
+  numba_prange = range
 
 
 def available() -> bool:
@@ -65,10 +66,23 @@ def _accumulate(x_row, values, out_row):
     k += 1
 
 
-def _matmul_rows(x, values, scale, out):
+def _accumulate_parts(x_row, values, out_row, parts):
+  """`_accumulate` with the columns split into `parts` ranges, one thread
+  each (numba's `prange`): every column is still summed by one thread in
+  the same order, so the result does not depend on `parts`."""
+  n_all = values.shape[1]
+  width = (n_all + parts - 1) // parts
+  for p in numba_prange(parts):
+    lo = p * width
+    hi = min(n_all, lo + width)
+    if lo < hi:
+      _accumulate(x_row, values[:, lo:hi], out_row[lo:hi])
+
+
+def _matmul_rows(x, values, scale, out, parts):
   """`out [M, N] = (x [M, K] @ float32(values)) * scale [N]`."""
   for m in range(x.shape[0]):
-    _accumulate(x[m], values, out[m])
+    _accumulate_parts(x[m], values, out[m], parts)
     for n in range(out.shape[1]):
       out[m, n] *= scale[n]
 
@@ -77,42 +91,62 @@ def _sigmoid(x):
   return np.float32(1.) / (np.float32(1.) + np.exp(-x))
 
 
-def _lstm_rows(gates, keep, c, h, values, scale, forget_bias, reverse, out):
+def _cell_parts(g, gates_t, scale, c_row, h_row, forget_bias, parts):
+  """The element-wise step for units split into `parts` ranges (one thread
+  each): gate pre-activations `g * scale + gates_t` `[4H]` -> new `c_row`,
+  `h_row` `[H]` in place, TF's gate order (i, j, f, o)."""
+  size = c_row.shape[0]
+  width = (size + parts - 1) // parts
+  for p in numba_prange(parts):
+    for j in range(p * width, min(size, (p + 1) * width)):
+      i_ = g[j] * scale[j] + gates_t[j]
+      j_ = g[size + j] * scale[size + j] + gates_t[size + j]
+      f_ = g[2 * size + j] * scale[2 * size + j] + gates_t[2 * size + j]
+      o_ = g[3 * size + j] * scale[3 * size + j] + gates_t[3 * size + j]
+      new_c = c_row[j] * _sigmoid(f_ + forget_bias) + _sigmoid(i_) * np.tanh(j_)
+      c_row[j] = new_c
+      h_row[j] = np.tanh(new_c) * _sigmoid(o_)
+
+
+def _lstm_rows(gates, keep, c, h, values, scale, forget_bias, reverse, out, parts):
   """One LSTM layer over all steps, in place on `c`, `h` `[B, H]`.
 
   gates `[T, B, 4H]` (input gates with bias), keep bool `[T, B]` (False holds
   the state), int8 recurrent kernel `values [H, 4H]` with `scale [4H]`; TF's
   gate order (i, j, f, o) with `forget_bias` added to f; `out [T, B, H]`
   receives each step's h. `reverse` runs from the last step to the first.
+  Each step's product and element-wise part are split across `parts` threads.
   """
   steps, batch, width = gates.shape
-  size = width // 4
   g = np.empty(width, np.float32)
   for step in range(steps):
     t = steps - 1 - step if reverse else step
     for b in range(batch):
       if keep[t, b]:
-        _accumulate(h[b], values, g)
-        for n in range(width):
-          g[n] = g[n] * scale[n] + gates[t, b, n]
-        for j in range(size):
-          new_c = (c[b, j] * _sigmoid(g[2 * size + j] + forget_bias)
-                   + _sigmoid(g[j]) * np.tanh(g[size + j]))
-          c[b, j] = new_c
-          h[b, j] = np.tanh(new_c) * _sigmoid(g[3 * size + j])
-      for j in range(size):
-        out[t, b, j] = h[b, j]
+        _accumulate_parts(h[b], values, g, parts)
+        _cell_parts(g, gates[t, b], scale, c[b], h[b], forget_bias, parts)
+      out[t, b] = h[b]
 
 
 if numba is not None:
   _jit = numba.njit(fastmath=True, nogil=True, cache=True)
   # Compiled under the names the functions above call each other by.
   _accumulate = _jit(_accumulate)
+  _accumulate_parts = numba.njit(fastmath=True, nogil=True, cache=True,
+                                 parallel=True)(_accumulate_parts)
   _sigmoid = _jit(_sigmoid)
+  _cell_parts = numba.njit(fastmath=True, nogil=True, cache=True,
+                           parallel=True)(_cell_parts)
   _int8_rows = _jit(_matmul_rows)
   _lstm_int8 = _jit(_lstm_rows)
 else:  # pragma: no cover
   _int8_rows = _lstm_int8 = None
+
+
+def threads(columns: int) -> int:
+  """Threads a product over `columns` output columns is split across:
+  numba's thread count (the cores), at most 8, at least 512 columns each."""
+  return max(1, min(numba.get_num_threads(), 8, columns // 512))
 
 
 def matmul_host(x: np.ndarray, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -122,7 +156,8 @@ def matmul_host(x: np.ndarray, values: np.ndarray, scale: np.ndarray) -> np.ndar
     raise TypeError(f'stored values of dtype {values.dtype}: int8 expected')
   x = np.ascontiguousarray(x, np.float32)
   out = np.empty((x.shape[0], values.shape[1]), np.float32)
-  _int8_rows(x, np.ascontiguousarray(values), np.ascontiguousarray(scale, np.float32), out)
+  _int8_rows(x, np.ascontiguousarray(values), np.ascontiguousarray(scale, np.float32), out,
+             threads(values.shape[1]))
   return out
 
 
@@ -172,43 +207,31 @@ def matmul_sum(xs, hosts) -> jax.Array:
                            vmap_method='sequential')
 
 
-_POOL: list = []
-
-
-def _pool():
-  """Threads for independent recurrences (numba releases the GIL)."""
-  if not _POOL:
-    _POOL.append(concurrent.futures.ThreadPoolExecutor(
-        max_workers=max(1, min(2, os.cpu_count() or 1)),
-        thread_name_prefix='musicvae-lstm'))
-  return _POOL[0]
-
-
 def lstm_host(gates, keep, c0, h0, host: HostInt8, forget_bias: float, reverse: bool):
   """`_lstm_rows` on numpy arrays -> (c `[B, H]`, h `[B, H]`, outputs `[T, B, H]`)."""
   c = np.array(c0, np.float32)
   h = np.array(h0, np.float32)
   out = np.empty(np.shape(gates)[:2] + (h.shape[1],), np.float32)
   _lstm_int8(np.ascontiguousarray(gates, np.float32), np.asarray(keep, np.bool_), c, h,
-             host.values, host.scale, np.float32(forget_bias), reverse, out)
+             host.values, host.scale, np.float32(forget_bias), reverse, out,
+             threads(host.values.shape[1]))
   return c, h, out
 
 
 def _runs(specs, *arrays):
-  """Host side of `lstm_runs`: each run in its own thread."""
-  jobs = []
+  """Host side of `lstm_runs`: the runs one after the other (each kernel in
+  cache while its own run lasts; its product split across the cores)."""
+  out = []
   for i, (host, forget_bias, reverse) in enumerate(specs):
     gates, keep, c0, h0 = arrays[4 * i:4 * i + 4]
-    jobs.append(_pool().submit(lstm_host, np.asarray(gates), np.asarray(keep),
-                               np.asarray(c0), np.asarray(h0), host, forget_bias,
-                               reverse))
-  return tuple(x for job in jobs for x in job.result())
+    out.extend(lstm_host(np.asarray(gates), np.asarray(keep), np.asarray(c0),
+                         np.asarray(h0), host, forget_bias, reverse))
+  return tuple(out)
 
 
 def lstm_runs(runs):
   """Independent LSTM layers over whole sequences on the numba kernel, in
-  one `jax.pure_callback`, each run in its own thread (the two directions of
-  an encoder layer run side by side on two cores).
+  one `jax.pure_callback` (the two directions of an encoder layer: one call).
 
   Args:
     runs: per layer `(gates [T, B, 4H], keep bool [T, B], (c0, h0) [B, H],
@@ -229,3 +252,70 @@ def lstm_runs(runs):
   flat = jax.pure_callback(functools.partial(_runs, tuple(specs)), tuple(shapes),
                            *arrays, vmap_method='sequential')
   return [((flat[3 * i], flat[3 * i + 1]), flat[3 * i + 2]) for i in range(len(runs))]
+
+
+def stack_step_host(gates0, carries, layers, biases):
+  """One step of stacked LSTM layers on numpy arrays (rows one at a time).
+
+  Args:
+    gates0: `[B, 4H_0]` layer 0's input gates (bias included).
+    carries: per layer `(c, h)` `[B, H_k]` (not modified).
+    layers: per layer `(input HostInt8 or None, recurrent HostInt8,
+      forget_bias)`; layer 0's input is None (its gates are given).
+    biases: per layer `[4H_k]` (layer 0's is unused: it is in `gates0`).
+
+  Returns:
+    `(c_0, h_0, c_1, h_1, ...)`, the new states.
+  """
+  out = []
+  x = None
+  for k, ((w_in, w_rec, forget_bias), bias) in enumerate(zip(layers, biases)):
+    c = np.array(carries[k][0], np.float32)
+    h = np.array(carries[k][1], np.float32)
+    if k == 0:
+      gates = np.ascontiguousarray(gates0, np.float32)
+    else:
+      gates = matmul_host(x, w_in.values, w_in.scale) + np.asarray(bias, np.float32)
+    g = np.empty(gates.shape[1], np.float32)
+    parts = threads(g.shape[0])
+    for b in range(h.shape[0]):
+      _accumulate_parts(h[b], w_rec.values, g, parts)
+      _cell_parts(g, gates[b], w_rec.scale, c[b], h[b], np.float32(forget_bias), parts)
+    out += [c, h]
+    x = h
+  return tuple(out)
+
+
+def _stack_step(layers, sizes, packed, biases):
+  """Host side of `stack_step`: unpack `[gates0 | c_0 | h_0 | c_1 | ...]`
+  and the concatenated biases, step, pack the new states."""
+  packed = np.asarray(packed)
+  biases = np.asarray(biases)
+  at = 4 * sizes[0]
+  gates0, carries, bias_list, b_at = packed[:, :at], [], [], 0
+  for size in sizes:
+    carries.append((packed[:, at:at + size], packed[:, at + size:at + 2 * size]))
+    at += 2 * size
+    bias_list.append(biases[b_at:b_at + 4 * size])
+    b_at += 4 * size
+  return np.concatenate(stack_step_host(gates0, carries, layers, bias_list), axis=-1)
+
+
+def stack_step(gates0, carries, layers, biases):
+  """`stack_step_host` from inside a jitted computation: one
+  `jax.pure_callback` per time step for the whole stack, its operands packed
+  into two arrays and its result into one (each operand costs ~20 us a
+  call); the kernels travel as `HostInt8`, static. Returns the new carries
+  `[(c, h)]`."""
+  sizes = tuple(int(c.shape[-1]) for c, _ in carries)
+  packed = jnp.concatenate([gates0.astype(jnp.float32)]
+                           + [x.astype(jnp.float32) for carry in carries for x in carry], -1)
+  shape = jax.ShapeDtypeStruct(gates0.shape[:1] + (2 * sum(sizes),), jnp.float32)
+  flat = jax.pure_callback(
+      functools.partial(_stack_step, tuple(layers), sizes), shape, packed,
+      jnp.concatenate([b.astype(jnp.float32) for b in biases]), vmap_method='sequential')
+  out, at = [], 0
+  for size in sizes:
+    out.append((flat[:, at:at + size], flat[:, at + size:at + 2 * size]))
+    at += 2 * size
+  return out

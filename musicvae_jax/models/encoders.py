@@ -64,7 +64,7 @@ class BidirectionalLayer(nn.Module):
       batch = gates_fw.shape[1]
       carry0 = zero_carry(batch, self.features)
       if weight_storage.cpu_host(self.fw.recurrent_kernel) is not None:
-        # int8 kernels on CPU: both directions at once, on two cores.
+        # int8 kernels on CPU: both directions in one callback.
         ((_, h_fw), out_fw), ((_, h_bw), out_bw) = run_stored_layers(
             [(self.fw, carry0, gates_fw, keep, False),
              (self.bw, carry0, gates_bw, keep, True)])

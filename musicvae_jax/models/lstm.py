@@ -351,7 +351,7 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
 
 def run_stored_layers(runs) -> list[tuple[Carry, jax.Array]]:
   """Independent layers with int8 kernels (inference, CPU backend) over
-  whole sequences, each a loop of the numba kernel, side by side in threads
+  whole sequences, each a loop of the numba kernel, in one callback
   (`cpu_kernels.lstm_runs`; same math as `run_layer`).
 
   Args:
@@ -497,6 +497,11 @@ class StackedLSTM(nn.Module):
   def step(self, carries: Sequence[Carry],
            gates0: jax.Array) -> tuple[list[Carry], jax.Array]:
     """One time step through every layer. `gates0 [B, 4 * sizes[0]]`."""
+    layers = self._cpu_step_layers(gates0.shape[0])
+    if layers is not None:  # int8 kernels on CPU: the stack in one callback
+      new = cpu_kernels.stack_step(gates0, carries, layers,
+                                   [layer.bias for layer in self.layers])
+      return new, new[-1][1]
     new, x = [], None
     for k, layer in enumerate(self.layers):
       if k == 0:  # input gates given: only h @ recurrent_kernel remains
@@ -509,3 +514,19 @@ class StackedLSTM(nn.Module):
   @property
   def state_size(self) -> int:
     return 2 * sum(self.sizes)
+
+  def _cpu_step_layers(self, rows: int):
+    """`cpu_kernels.stack_step`'s layer list when every kernel is int8 with
+    host values on the CPU backend, the batch a step's few rows and the
+    stack at least `weight_storage.CPU_KERNEL_MIN_WEIGHTS`; else None."""
+    layers, weights = [], 0
+    for k, layer in enumerate(self.layers):
+      w_rec = weight_storage.cpu_host(layer.recurrent_kernel)
+      w_in = None if k == 0 else weight_storage.cpu_host(layer.input_kernel)
+      if w_rec is None or (k and w_in is None):
+        return None
+      weights += w_rec.values.size + (0 if w_in is None else w_in.values.size)
+      layers.append((w_in, w_rec, float(layer.forget_bias)))
+    if rows > weight_storage.STEP_ROWS or weights < weight_storage.CPU_KERNEL_MIN_WEIGHTS:
+      return None
+    return layers
