@@ -5,6 +5,8 @@ by side, and how closely each agrees with float32.
   python scripts/benchmark_inference.py --configs=hier.py:full --repeats=9
   python scripts/benchmark_inference.py --skip_timing --agreement_z=16   # agreement only
   python scripts/benchmark_inference.py --json=runs/inference.json
+  python scripts/benchmark_inference.py --configs= --workdirs=runs/folk16_hier@1000 \
+      --agreement_z=32                  # a trained run (read only, at that step)
 
 What one timing is: `TrainedModel.encode_tensors` of one random window
 (`encode`), `decode_to_tensors` of one z at temperature 1e-5 (`decode`,
@@ -24,7 +26,9 @@ Agreement with float32 (same parameters, `--agreement_z` latents): encoder mu
 max |error| on random windows, the share of greedy decodes (from the same z)
 identical token for token, and the max |error| of per-step logits along the
 float32 greedy sequence (teacher forced, so every storage reads the same
-inputs).
+inputs). Freshly initialised parameters have tiny logits (near-ties at every
+step), so their greedy decodes are a harsh test; `--workdirs` measures
+trained runs (`DIR@STEP`: that checkpoint, read only) as well.
 """
 
 from __future__ import annotations
@@ -77,6 +81,17 @@ def models(config_spec: str, formats):
   params = fresh_params(config)
   cls = family.get(config).trained_model_class()
   return config, {fmt: cls(config, params, weights=fmt) for fmt in formats}
+
+
+def trained_models(spec: str, formats):
+  """{format: TrainedModel} of a trained run `DIR[@STEP]` (an explicit step
+  reads the checkpoint without locking or tidying the workdir)."""
+  from musicvae_jax.trained_model import TrainedModel
+  path, _, step = spec.partition('@')
+  base = TrainedModel.from_workdir(path, step=int(step) if step else None)
+  cls = type(base)
+  return base.config, {fmt: base if fmt == 'float32' else
+                       cls(base.config, base.params, weights=fmt) for fmt in formats}
 
 
 def _cpu_seconds() -> float:
@@ -191,6 +206,8 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--configs', default=DEFAULT_CONFIGS,
                       help='comma-separated NAME.py[:VARIANT] (fresh parameters)')
+  parser.add_argument('--workdirs', default='',
+                      help='comma-separated trained runs DIR[@STEP] to measure too')
   parser.add_argument('--weights', default=','.join(weight_storage.FORMATS),
                       help='storages to compare (float32 is always included)')
   parser.add_argument('--repeats', type=int, default=7, help='interleaved rounds')
@@ -206,9 +223,11 @@ def main(argv=None):
   results = {'machine': machine(), 'jax': jax.__version__, 'repeats': args.repeats,
              'date': time.strftime('%Y-%m-%d %H:%M'), 'configs': {}}
   print(f'{results["machine"]}, jax {jax.__version__}, {results["date"]}')
-  for spec in args.configs.split(','):
+  specs = [(s, models) for s in args.configs.split(',') if s]
+  specs += [(s, trained_models) for s in args.workdirs.split(',') if s]
+  for spec, make in specs:
     before = os.getloadavg()
-    _, trained = models(spec, formats)
+    _, trained = make(spec, formats)
     times = None if args.skip_timing else timing(trained, args.repeats)
     agree = agreement(trained, args.agreement_z) if args.agreement_z else None
     load = (tuple(round(x, 2) for x in before),

@@ -269,11 +269,12 @@ def test_cpu_int8_path_in_a_time_loop_equals_xla_path(monkeypatch):
 
 @pytest.mark.skipif(not cpu_kernels.available() or jax.default_backend() != 'cpu',
                     reason='the numba kernel runs on the CPU backend with numba')
-def test_cpu_int8_recurrence_equals_xla_recurrence():
+def test_cpu_int8_recurrence_equals_xla_recurrence(monkeypatch):
   """Whole-sequence int8 runs on the numba kernel (both directions in one
   callback, held steps, a non-zero initial state) equal `run_layer`'s XLA
   loop over the same stored kernel."""
   from musicvae_jax.models.lstm import LSTMLayer, run_layer, run_stored_layers
+  monkeypatch.setattr(ws, 'CPU_KERNEL_MIN_WEIGHTS', 1)
   layer = LSTMLayer(features=6, input_features=5, forget_bias=0.7)
   params = layer.init(jax.random.key(0), (jnp.zeros((3, 6)),) * 2, jnp.zeros((3, 5)))
   params = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.key(1), x.shape),
@@ -323,6 +324,45 @@ def test_cpu_int8_stack_step_equals_xla_step(monkeypatch):
   assert 'custom-call' in run.lower(stored).compile().as_text()
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
                fast, run(xla))
+
+
+def _without_host(tree):
+  """`tree` with every int8 kernel's host values dropped (the XLA paths)."""
+  if isinstance(tree, dict):
+    return {k: _without_host(v) for k, v in tree.items()}
+  if ws.is_stored(tree):
+    return ws.StoredKernel(tree.values, tree.scale)
+  return tree
+
+
+@pytest.mark.skipif(not cpu_kernels.available() or jax.default_backend() != 'cpu',
+                    reason='the numba kernel runs on the CPU backend with numba')
+def test_cpu_int8_decode_loop_equals_xla_loop(monkeypatch):
+  """The free-running decode as one numba loop (two token parts, chord-like
+  controls, temperature 1 with its Gumbel noise, bars resetting the state)
+  samples the same tokens as the XLA loop over the same int8 kernels, logits
+  to float tolerance."""
+  monkeypatch.setattr(ws, 'CPU_KERNEL_MIN_WEIGHTS', 1)
+  model = _model(spec=TokenSpec((5, 6), control_depths=(4,)))
+  tokens = jnp.zeros((2, 16, 2), jnp.int32)
+  controls = jnp.asarray(np.random.RandomState(0).randint(0, 4, (2, 16, 1)))
+  shapes = jax.eval_shape(lambda: model.init(
+      {'params': jax.random.key(0), 'z': jax.random.key(1)}, tokens,
+      jnp.full((2,), 16), None, controls)['params'])
+  leaves, tree = jax.tree.flatten(shapes)
+  keys = jax.random.split(jax.random.key(5), len(leaves))
+  params = jax.tree.unflatten(tree, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  stored = ws.store_params(params, 'int8')
+  z = jax.random.normal(jax.random.key(3), (2, 6))
+  run = jax.jit(lambda p: model.apply({'params': p}, z, 1.0, None, controls,
+                                      rngs={'sample': jax.random.key(0)},
+                                      method=MusicVAE.sample))
+  fast_tokens, fast_logits = run(stored)
+  assert 'custom-call' in run.lower(stored).compile().as_text()
+  ref_tokens, ref_logits = run(_without_host(stored))
+  np.testing.assert_array_equal(fast_tokens, ref_tokens)
+  np.testing.assert_allclose(fast_logits, ref_logits, rtol=1e-4, atol=1e-4)
+  assert len(np.unique(np.asarray(ref_tokens))) > 3
 
 
 # Stated tolerances (random parameters of std 0.5, layers of 5-8 units):

@@ -145,8 +145,9 @@ else:  # pragma: no cover
 
 def threads(columns: int) -> int:
   """Threads a product over `columns` output columns is split across:
-  numba's thread count (the cores), at most 8, at least 512 columns each."""
-  return max(1, min(numba.get_num_threads(), 8, columns // 512))
+  numba's thread count (the cores), at most 8, at least 2048 columns each
+  (a parallel region costs microseconds: small products stay on one)."""
+  return max(1, min(numba.get_num_threads(), 8, columns // 2048))
 
 
 def matmul_host(x: np.ndarray, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -319,3 +320,90 @@ def stack_step(gates0, carries, layers, biases):
     out.append((flat[:, at:at + size], flat[:, at + size:at + 2 * size]))
     at += 2 * size
   return out
+
+
+def generate_host(tables, cond_g, init, ctrl_g, noise, temperature, w_out, b_out,
+                  biases, layers, part_depths, bar_steps):
+  """`CoreDecoder.generate`'s loop on numpy arrays, the stack stepped by
+  `stack_step_host` (one Python loop over the steps, no callback per step).
+
+  Args:
+    tables: per part `[depth + 1, 4H_0]`: layer 0's gates of each token (the
+      last row, all zero, stands for "no token").
+    cond_g: `[n_bars, B, 4H_0]` conditioning gates with bias, per bar.
+    init: per layer `(c, h)` `[n_bars, B, H_k]`: the state each bar starts from.
+    ctrl_g: `[T, B, 4H_0]` control gates per step, or None.
+    noise: per part `[T, B, depth]` Gumbel noise (`decoders.gumbel_noise`).
+    temperature: softmax temperature (scalar).
+    w_out, b_out: output projection `[H_top, V]`, `[V]`.
+    biases, layers: as `stack_step_host`.
+    part_depths: classes per part; bar_steps: steps per bar.
+
+  Returns:
+    (tokens int32 `[T, B, K]`, logits float32 `[T, B, V]`), T = n_bars * bar_steps.
+  """
+  n_bars, batch = cond_g.shape[:2]
+  steps = n_bars * bar_steps
+  tokens = np.empty((steps, batch, len(part_depths)), np.int32)
+  logits = np.empty((steps, batch, sum(part_depths)), np.float32)
+  last = np.full((batch, len(part_depths)), -1, np.int64)
+  temperature = np.float32(temperature)
+  carries = None
+  for t in range(steps):
+    bar = t // bar_steps
+    if t % bar_steps == 0:
+      carries = [(c[bar], h[bar]) for c, h in init]
+    token_gates = np.float32(0.)
+    for k, (table, depth) in enumerate(zip(tables, part_depths)):
+      token_gates = token_gates + table[np.where(last[:, k] < 0, depth, last[:, k])]
+    gates0 = token_gates + cond_g[bar]
+    if ctrl_g is not None:
+      gates0 = gates0 + ctrl_g[t]
+    flat = stack_step_host(gates0, carries, layers, biases)
+    carries = [(flat[2 * k], flat[2 * k + 1]) for k in range(len(layers))]
+    step_logits = carries[-1][1] @ w_out + b_out
+    logits[t] = step_logits
+    start = 0
+    for k, depth in enumerate(part_depths):
+      tokens[t, :, k] = np.argmax(noise[k][t] + step_logits[:, start:start + depth]
+                                  / temperature, axis=-1)
+      start += depth
+    last = tokens[t].astype(np.int64)
+  return tokens, logits
+
+
+def _generate(layers, part_depths, bar_steps, has_ctrl, *arrays):
+  arrays = [np.asarray(a) for a in arrays]
+  parts, count = len(part_depths), len(layers)
+  tables, arrays = arrays[:parts], arrays[parts:]
+  cond_g, arrays = arrays[0], arrays[1:]
+  init = [(arrays[2 * k], arrays[2 * k + 1]) for k in range(count)]
+  arrays = arrays[2 * count:]
+  ctrl_g, arrays = (arrays[0], arrays[1:]) if has_ctrl else (None, arrays)
+  noise, arrays = arrays[:parts], arrays[parts:]
+  temperature, w_out, b_out = arrays[:3]
+  biases = arrays[3:]
+  return generate_host(tables, cond_g, init, ctrl_g, noise, temperature, w_out, b_out,
+                       biases, layers, part_depths, bar_steps)
+
+
+def generate(tables, cond_g, init, ctrl_g, noise, temperature, w_out, b_out, biases,
+             layers, part_depths, bar_steps):
+  """`generate_host` from inside a jitted computation: the whole free-running
+  decode in one `jax.pure_callback` (between steps XLA's threads sit idle,
+  so the products get both cores; one callback per step left them one).
+  Arguments as `generate_host` (arrays as JAX arrays; `layers`,
+  `part_depths`, `bar_steps` static). Returns (tokens, logits)."""
+  steps, batch = cond_g.shape[0] * bar_steps, cond_g.shape[1]
+  shapes = (jax.ShapeDtypeStruct((steps, batch, len(part_depths)), jnp.int32),
+            jax.ShapeDtypeStruct((steps, batch, sum(part_depths)), jnp.float32))
+  f32 = lambda x: jnp.asarray(x, jnp.float32)
+  operands = ([f32(t) for t in tables] + [f32(cond_g)]
+              + [f32(x) for carry in init for x in carry]
+              + ([] if ctrl_g is None else [f32(ctrl_g)])
+              + [f32(n) for n in noise] + [f32(temperature), f32(w_out), f32(b_out)]
+              + [f32(b) for b in biases])
+  return jax.pure_callback(
+      functools.partial(_generate, tuple(layers), tuple(part_depths), int(bar_steps),
+                        ctrl_g is not None),
+      shapes, *operands, vmap_method='sequential')

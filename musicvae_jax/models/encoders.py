@@ -63,7 +63,7 @@ class BidirectionalLayer(nn.Module):
       gates_fw, gates_bw = gates() if callable(gates) else gates
       batch = gates_fw.shape[1]
       carry0 = zero_carry(batch, self.features)
-      if weight_storage.cpu_host(self.fw.recurrent_kernel) is not None:
+      if weight_storage.cpu_recurrent_host(self.fw.recurrent_kernel) is not None:
         # int8 kernels on CPU: both directions in one callback.
         ((_, h_fw), out_fw), ((_, h_bw), out_bw) = run_stored_layers(
             [(self.fw, carry0, gates_fw, keep, False),

@@ -315,7 +315,7 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
   Returns:
     The final carry and the outputs h `[T, B, H]`.
   """
-  if weight_storage.cpu_host(layer.recurrent_kernel) is not None:
+  if weight_storage.cpu_recurrent_host(layer.recurrent_kernel) is not None:
     return run_stored_layers([(layer, carry, gates_x, keep, reverse)])[0]
   if not layer.custom_vjp or layer.stored_weights:  # stored: inference only
     body = _plain_recur
@@ -363,7 +363,7 @@ def run_stored_layers(runs) -> list[tuple[Carry, jax.Array]]:
   """
   return cpu_kernels.lstm_runs([
       (gates_x, jnp.ones(gates_x.shape[:2], bool) if keep is None else keep,
-       carry, weight_storage.cpu_host(layer.recurrent_kernel), layer.forget_bias,
+       carry, weight_storage.cpu_recurrent_host(layer.recurrent_kernel), layer.forget_bias,
        reverse)
       for layer, carry, gates_x, keep, reverse in runs])
 
@@ -497,7 +497,7 @@ class StackedLSTM(nn.Module):
   def step(self, carries: Sequence[Carry],
            gates0: jax.Array) -> tuple[list[Carry], jax.Array]:
     """One time step through every layer. `gates0 [B, 4 * sizes[0]]`."""
-    layers = self._cpu_step_layers(gates0.shape[0])
+    layers = self.cpu_step_layers(gates0.shape[0])
     if layers is not None:  # int8 kernels on CPU: the stack in one callback
       new = cpu_kernels.stack_step(gates0, carries, layers,
                                    [layer.bias for layer in self.layers])
@@ -515,7 +515,7 @@ class StackedLSTM(nn.Module):
   def state_size(self) -> int:
     return 2 * sum(self.sizes)
 
-  def _cpu_step_layers(self, rows: int):
+  def cpu_step_layers(self, rows: int):
     """`cpu_kernels.stack_step`'s layer list when every kernel is int8 with
     host values on the CPU backend, the batch a step's few rows and the
     stack at least `weight_storage.CPU_KERNEL_MIN_WEIGHTS`; else None."""

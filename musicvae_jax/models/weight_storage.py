@@ -177,11 +177,21 @@ def rows(kernel, start: int, stop: int):
 
 
 def cpu_host(kernel) -> cpu_kernels.HostInt8 | None:
-  """The numba kernel's host values of an int8 kernel on the CPU backend
-  (whole-sequence LSTM runs use them: `lstm.run_stored_layers`), else None."""
+  """The numba kernel's host values of an int8 kernel on the CPU backend,
+  else None."""
   if is_stored(kernel) and kernel.host is not None and jax.default_backend() == 'cpu':
     return kernel.host
   return None
+
+
+def cpu_recurrent_host(kernel) -> cpu_kernels.HostInt8 | None:
+  """`cpu_host` of a recurrent kernel of at least `CPU_KERNEL_MIN_WEIGHTS`
+  (whole-sequence LSTM runs on the numba loop: `lstm.run_stored_layers`;
+  smaller ones stay in XLA, as fast and without the callback)."""
+  host = cpu_host(kernel)
+  if host is None or host.values.size < CPU_KERNEL_MIN_WEIGHTS:
+    return None
+  return host
 
 
 def _cpu_kernel(kernel, rows_: int) -> bool:
