@@ -383,7 +383,8 @@ def main(argv):
     prepared = prepare(config, FLAGS.mode, FLAGS.input_midi_1, FLAGS.input_midi_2,
                        FLAGS.window_1, FLAGS.window_2, FLAGS.attribute,
                        FLAGS.attribute_dir, FLAGS.seed, FLAGS.input_midi)
-    model = model_source.load(workdir, best=FLAGS.best, max_batch=FLAGS.max_batch_size)
+    model = model_source.load(workdir, best=FLAGS.best, max_batch=FLAGS.max_batch_size,
+                              weights=FLAGS.weights)
     startup.print_summary(model.params, extra={'step': model.step})
     output_dir = Path(FLAGS.output_dir).expanduser()
     items = generate(model, FLAGS.mode, output_dir, FLAGS.num_outputs,
@@ -411,6 +412,7 @@ def _check_attribute_data(folder: Path, config) -> None:
 def run():
   from musicvae_jax import cli_errors
   model_source.define_flags()
+  model_source.define_weights_flag()
   flags.mark_flags_as_required(['output_dir'])
   cli_errors.run(main, help_from=(model_source.__name__,))
 

@@ -153,6 +153,24 @@ def is_pretrained(path: str | Path) -> bool:
   return pretrained.is_model_folder(path)
 
 
+# TrainedModel's `weights` choices (models/weight_storage.py FORMATS; named
+# here so that --help does not import JAX).
+WEIGHT_FORMATS = ('float32', 'bfloat16', 'int8')
+
+
+def define_weights_flag() -> None:
+  """Defines --weights (generate and studio: how the model is stored for
+  inference; once per process)."""
+  if 'weights' in FLAGS:
+    return
+  flags.DEFINE_enum('weights', 'float32', list(WEIGHT_FORMATS),
+                    'How the LSTM kernels are stored for encoding and decoding: '
+                    'float32 (as trained), bfloat16 or int8 (per-column scales; '
+                    'float32 arithmetic). int8 is about 2x faster for 16-bar '
+                    'models on a CPU and a close approximation, not identical '
+                    '(docs/usage.md).')
+
+
 def load(path: str | Path, best: bool = False, **kw):
   """The `TrainedModel` in the folder `resolve` gave (`kw`: its options,
   e.g. `max_batch`): a run's latest checkpoint (its best with `best`) or a

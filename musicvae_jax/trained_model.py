@@ -15,6 +15,12 @@ Array-level methods mirror Magenta's TrainedModel: `encode_tensors`,
 gets "no chord", and interpolations / reconstructions use the input's own
 inferred chords. Every computation is jit-compiled once per batch-size
 bucket (powers of two up to `max_batch`), so repeated calls never recompile.
+
+`weights='bfloat16'` or `'int8'` (any constructor: `from_workdir(...,
+weights='int8')`) stores the LSTM kernels that encode / decode read in lower
+precision (`models/weight_storage.py`; float32 arithmetic); `params` stays
+float32 (exports, evaluation). Off (`'float32'`) by default: see
+docs/usage.md for its agreement with float32 and its speed.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 from musicvae_jax import checkpoints, config_base, input_pipeline, pretrained, steps, workdir_lock
 from musicvae_jax import family as family_lib
 from musicvae_jax.data import chords as chords_lib
+from musicvae_jax.models import weight_storage
 from musicvae_jax.pretrained import files as pretrained_files
 from musicvae_jax.pretrained import params_codec
 
@@ -62,8 +69,10 @@ class TrainedModel:
   """A MusicVAE with its parameters and converter, ready to use."""
 
   def __init__(self, config: ml_collections.ConfigDict, params,
-               max_batch: int = 256):
+               max_batch: int = 256, weights: str = 'float32'):
     self.config = config
+    # Storage of the LSTM kernels the jitted paths read (inference only).
+    self.weights = weight_storage.check_format(weights)
     self.family = family_lib.get(config)
     self.converter = self._make_converter(config)
     self.spec = input_pipeline.token_spec(self.converter)
@@ -95,6 +104,24 @@ class TrainedModel:
   def _make_converter(self, config):
     """The converter for `config` (a family's TrainedModel may override)."""
     return self.family.make_converter(config)
+
+  @property
+  def params(self):
+    """The float32 parameters as trained (or as loaded)."""
+    return self._params
+
+  @params.setter
+  def params(self, value):
+    self._params = value
+    self._inference_params = None
+
+  @property
+  def inference_params(self):
+    """What encode / decode read: `params` with the LSTM kernels stored as
+    `self.weights` (`params` itself for float32); made on first use."""
+    if self._inference_params is None and self._params is not None:
+      self._inference_params = weight_storage.store_params(self._params, self.weights)
+    return self._inference_params
 
   # -- loading ---------------------------------------------------------------
   @classmethod
@@ -282,7 +309,7 @@ class TrainedModel:
       x = np.pad(inputs[start:stop], ((0, pad), (0, 0), (0, 0)))
       l = np.pad(lengths[start:stop], (0, pad), constant_values=inputs.shape[1])
       c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
-      mu, sigma = self._encode_fn(self.params, x, l, c)
+      mu, sigma = self._encode_fn(self.inference_params, x, l, c)
       mus.append(np.asarray(mu)[:stop - start])
       sigmas.append(np.asarray(sigma)[:stop - start])
     mu = np.concatenate(mus) if mus else np.zeros((0, self.config.z_size), np.float32)
@@ -312,7 +339,7 @@ class TrainedModel:
       chunk = np.pad(z[start:stop], ((0, size - (stop - start)), (0, 0)))
       c = None if controls is None else np.pad(
           controls[start:stop], ((0, size - (stop - start)), (0, 0), (0, 0)))
-      tokens, _ = self._sample_fn(self.params, chunk, jax.random.fold_in(key, i),
+      tokens, _ = self._sample_fn(self.inference_params, chunk, jax.random.fold_in(key, i),
                                   jnp.float32(temperature), steps_, c)
       out.append(np.asarray(tokens)[:stop - start])
     return np.concatenate(out) if out else np.zeros((0, self.seq_len, self.spec.num_parts), np.int32)
@@ -322,7 +349,7 @@ class TrainedModel:
     """Decoder logits `[B, T, V]` given targets (no sampling)."""
     tokens = self._tokens_from(inputs)
     controls = self._controls_from(controls, len(tokens), tokens.shape[1])
-    return np.asarray(self._logits_fn(self.params, np.asarray(z, np.float32),
+    return np.asarray(self._logits_fn(self.inference_params, np.asarray(z, np.float32),
                                       tokens, controls))
 
   # -- NoteSequences -----------------------------------------------------------

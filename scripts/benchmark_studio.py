@@ -3,6 +3,8 @@
   python scripts/benchmark_studio.py                       # mel_2bar:small, hier:cpu
   python scripts/benchmark_studio.py --configs=configs/hier.py:full --repeats=5
   python scripts/benchmark_studio.py --workdir=runs/folk_mel_2bar
+  python scripts/benchmark_studio.py --configs=configs/hier.py:full --repeats=5 \
+      --weights=float32,int8        # the studio's --weights, one after the other
 
 What one measurement is (what the page does when the mix point moves):
 `POST /api/mix` (blend two latents, decode a batch of one, build the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -31,7 +34,8 @@ if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
 
 
-def _model(spec: str):
+def _models(spec: str, weights: list[str]):
+  """One `TrainedModel` per weight storage over the same fresh parameters."""
   import jax
   from musicvae_jax import config_base, family, steps
   config = config_base.load_config_file(str(REPO / spec) if ':' in spec or spec.endswith('.py')
@@ -40,7 +44,8 @@ def _model(spec: str):
   batch = parts.objective.example_batch(config, 1)
   params = jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
                                                jax.random.key(0), b))(batch)
-  return parts.family.trained_model_class()(config, params)
+  cls = parts.family.trained_model_class()
+  return [cls(config, params, weights=w) for w in weights]
 
 
 def _post(url: str, body: dict) -> dict:
@@ -90,7 +95,8 @@ def measure(model, name: str, repeats: int, temperature: float = 0.5) -> dict:
   app.should_exit = True
   thread.join(timeout=10)
   summary = lambda xs: {'median_ms': round(statistics.median(xs), 1), 'max_ms': round(max(xs), 1)}
-  return {'model': name, 'slice_bars': studio.slice_bars, 'warmup_s': round(warmup_s, 1),
+  return {'model': name, 'weights': model.weights, 'slice_bars': studio.slice_bars,
+          'warmup_s': round(warmup_s, 1), 'load_average': [round(x, 2) for x in os.getloadavg()],
           'wav_bytes': len(wav), 'slider_to_audio': summary(total),
           'decode_only': summary(decode), 'synth_only': summary(synth), 'repeats': repeats}
 
@@ -101,14 +107,21 @@ def main():
                       help='comma-separated config specs (fresh parameters)')
   parser.add_argument('--workdir', default='', help='measure this trained run instead')
   parser.add_argument('--repeats', type=int, default=10)
+  parser.add_argument('--weights', default='float32',
+                      help="comma-separated weight storages (the studio's --weights), "
+                           'measured one after the other')
   args = parser.parse_args()
+  weights = args.weights.split(',')
   results = []
   if args.workdir:
     from musicvae_jax.trained_model import TrainedModel
-    results.append(measure(TrainedModel.from_workdir(args.workdir), args.workdir, args.repeats))
+    for w in weights:
+      results.append(measure(TrainedModel.from_workdir(args.workdir, weights=w),
+                             args.workdir, args.repeats))
   else:
     for spec in args.configs.split(','):
-      results.append(measure(_model(spec), spec, args.repeats))
+      for model in _models(spec, weights):
+        results.append(measure(model, spec, args.repeats))
   for r in results:
     print(json.dumps(r))
 

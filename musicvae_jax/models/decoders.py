@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from musicvae_jax.models import cpu_kernels
 from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec, control_gates
 from musicvae_jax.models.lstm import Dtype, LoopChoice, StackedLSTM, split_state
 
@@ -134,6 +135,17 @@ class CoreDecoder(nn.Module):
   def logits(self, h: jax.Array) -> jax.Array:
     return self.output_projection(h).astype(jnp.float32)
 
+  def token_tables(self) -> list[jax.Array]:
+    """Layer 0's gates of every token, per part: `[depth + 1, 4H]` (the last
+    row, zero, is "no token" (-1)), so that a step's token gates are one row
+    per part."""
+    tables, parts = [], self.spec.num_parts
+    for k, depth in enumerate(self.spec.part_depths):
+      tokens = jnp.full((depth + 1, parts), -1, jnp.int32)
+      tokens = tokens.at[:depth, k].set(jnp.arange(depth, dtype=jnp.int32))
+      tables.append(self.token_gates(tokens))
+    return tables
+
   # -- training paths ------------------------------------------------------
   def teacher_forced(self, prev: jax.Array, cond: jax.Array,
                      controls: jax.Array | None = None) -> jax.Array:
@@ -222,6 +234,13 @@ class CoreDecoder(nn.Module):
     part_depths = self.spec.part_depths
     noise = gumbel_noise(keys, batch, part_depths)  # per step's key
     ctrl_g = None if controls is None else self.control_gates(controls)
+    cpu_layers = self.lstm.cpu_step_layers(batch)
+    if cpu_layers is not None:  # int8 kernels on CPU: the loop in one callback
+      out = self.output_projection.variables['params']
+      return cpu_kernels.generate(
+          self.token_tables(), cond_g, init, ctrl_g, noise, temperature,
+          out['kernel'], out['bias'], [layer.bias for layer in self.lstm.layers],
+          cpu_layers, part_depths, bar_steps)
 
     def body(mdl, carry, xs, init, cond_g):
       carries, last_sample = carry

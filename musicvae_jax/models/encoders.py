@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 
 from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec, control_gates
-from musicvae_jax.models import lstm_loops
+from musicvae_jax.models import lstm_loops, weight_storage
 from musicvae_jax.models.lstm import (Dtype, LoopChoice, LSTMLayer, run_group,
-                                      run_layer, zero_carry)
+                                      run_layer, run_stored_layers, zero_carry)
 
 MAGENTA_HEAD_INIT = nn.initializers.normal(stddev=0.001)
 
@@ -56,14 +56,23 @@ class BidirectionalLayer(nn.Module):
       (h_fw_final [B, H], h_bw_final [B, H], outputs [T, B, 2H]).
     """
     fused = self.loops.fused_bidirectional
-    if not self.custom_vjp or not (fused or self.loops.save == 'states'):
+    # Stored (inference-only) kernels take the plain loops (training options
+    # off; same forward numbers).
+    if (not self.custom_vjp or not (fused or self.loops.save == 'states')
+        or self.fw.stored_weights):
       gates_fw, gates_bw = gates() if callable(gates) else gates
       batch = gates_fw.shape[1]
       carry0 = zero_carry(batch, self.features)
-      (_, h_fw), out_fw = run_layer(self.fw, carry0, gates_fw, keep,
-                                    unroll=unroll)
-      (_, h_bw), out_bw = run_layer(self.bw, carry0, gates_bw, keep,
-                                    reverse=True, unroll=unroll)
+      if weight_storage.cpu_recurrent_host(self.fw.recurrent_kernel) is not None:
+        # int8 kernels on CPU: both directions in one callback.
+        ((_, h_fw), out_fw), ((_, h_bw), out_bw) = run_stored_layers(
+            [(self.fw, carry0, gates_fw, keep, False),
+             (self.bw, carry0, gates_bw, keep, True)])
+      else:
+        (_, h_fw), out_fw = run_layer(self.fw, carry0, gates_fw, keep,
+                                      unroll=unroll)
+        (_, h_bw), out_bw = run_layer(self.bw, carry0, gates_bw, keep,
+                                      reverse=True, unroll=unroll)
       return h_fw, h_bw, jnp.concatenate([out_fw, out_bw], axis=-1)
 
     def both():

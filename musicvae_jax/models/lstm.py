@@ -46,7 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from musicvae_jax.models import lstm_loops
+from musicvae_jax.models import cpu_kernels
+from musicvae_jax.models import lstm_loops, weight_storage
 
 Carry = tuple[jax.Array, jax.Array]  # (c, h), each [batch, features]
 Dtype = Any
@@ -136,17 +137,19 @@ class LSTMLayer(nn.Module):
         'recurrent_kernel', init, (self.features, 4 * self.features))
     self.bias = self.param('bias', nn.initializers.zeros, (4 * self.features,))
 
+  @property
+  def stored_weights(self) -> bool:
+    """Whether the kernels are inference-only `weight_storage.StoredKernel`s."""
+    return weight_storage.is_stored(self.recurrent_kernel)
+
   def project(self, x: jax.Array) -> jax.Array:
     """Input gates for dense inputs: `[..., input_features] -> [..., 4H]` (bias included)."""
-    kernel = self.input_kernel.astype(self.dtype)
-    return jnp.dot(x.astype(self.dtype), kernel,
-                   preferred_element_type=jnp.float32) + self.bias
+    return weight_storage.matmul(x, self.input_kernel, self.dtype) + self.bias
 
   def project_rows(self, start: int, stop: int, x: jax.Array) -> jax.Array:
     """Gates of one input block `x [..., stop - start]` (rows start:stop), no bias."""
-    kernel = self.input_kernel[start:stop].astype(self.dtype)
-    return jnp.dot(x.astype(self.dtype), kernel,
-                   preferred_element_type=jnp.float32)
+    return weight_storage.matmul(
+        x, weight_storage.rows(self.input_kernel, start, stop), self.dtype)
 
   def gather_rows(self, start: int, depth: int, tokens: jax.Array,
                   table: jax.Array | None = None) -> jax.Array:
@@ -163,7 +166,8 @@ class LSTMLayer(nn.Module):
       float32 [..., 4H], the block's contribution to the gates (no bias).
     """
     width = depth if table is None else table.shape[-1]
-    rows = self.input_kernel[start:start + width]
+    rows = weight_storage.dense(
+        weight_storage.rows(self.input_kernel, start, start + width))
     if table is not None:
       rows = jnp.dot(table, rows)  # [depth, 4H]
     rows = jnp.concatenate([rows, jnp.zeros_like(rows[:1])], axis=0)
@@ -176,13 +180,12 @@ class LSTMLayer(nn.Module):
     Speed (stepwise paths, where `x` is only known inside the loop): one
     larger matmul per step instead of two. The concatenated kernel is loop
     invariant, so XLA builds it once outside the scan. Same math as
-    `project` + `recur` up to float summation order.
+    `project` + `recur` up to float summation order. Stored (inference)
+    kernels take two matmuls (`weight_storage.concat_matmul`).
     """
     c, h = carry
-    kernel = jnp.concatenate([self.input_kernel, self.recurrent_kernel], 0)
-    xh = jnp.concatenate([x.astype(self.dtype), h.astype(self.dtype)], -1)
-    gates = jnp.dot(xh, kernel.astype(self.dtype),
-                    preferred_element_type=jnp.float32) + self.bias
+    gates = weight_storage.concat_matmul(
+        (x, h), (self.input_kernel, self.recurrent_kernel), self.dtype) + self.bias
     return self._cell(c, gates)
 
   def add_bias(self, gates: jax.Array) -> jax.Array:
@@ -190,9 +193,7 @@ class LSTMLayer(nn.Module):
 
   def step_gates(self, h: jax.Array, gates_x: jax.Array) -> jax.Array:
     """Gate pre-activations `[B, 4H]`: `gates_x` (with bias) + h @ recurrent_kernel."""
-    return gates_x + jnp.dot(h.astype(self.dtype),
-                             self.recurrent_kernel.astype(self.dtype),
-                             preferred_element_type=jnp.float32)
+    return gates_x + weight_storage.matmul(h, self.recurrent_kernel, self.dtype)
 
   def recur(self, carry: Carry, gates_x: jax.Array) -> tuple[Carry, jax.Array]:
     """One time step. `gates_x [B, 4H]` are the input gates (with bias)."""
@@ -314,7 +315,9 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
   Returns:
     The final carry and the outputs h `[T, B, H]`.
   """
-  if not layer.custom_vjp:
+  if weight_storage.cpu_recurrent_host(layer.recurrent_kernel) is not None:
+    return run_stored_layers([(layer, carry, gates_x, keep, reverse)])[0]
+  if not layer.custom_vjp or layer.stored_weights:  # stored: inference only
     body = _plain_recur
     if layer.remat:
       # Keep only the carries between steps; activations are recomputed.
@@ -346,6 +349,25 @@ def run_layer(layer: LSTMLayer, carry: Carry, gates_x: jax.Array,
   return recurrence(layer, carry, gates_x, keep)
 
 
+def run_stored_layers(runs) -> list[tuple[Carry, jax.Array]]:
+  """Independent layers with int8 kernels (inference, CPU backend) over
+  whole sequences, each a loop of the numba kernel, in one callback
+  (`cpu_kernels.lstm_runs`; same math as `run_layer`).
+
+  Args:
+    runs: per layer `(layer, carry (c, h) [B, H], gates_x [T, B, 4H], keep
+      bool [T, B] or None, reverse)`.
+
+  Returns:
+    per layer (final carry, outputs `[T, B, H]`).
+  """
+  return cpu_kernels.lstm_runs([
+      (gates_x, jnp.ones(gates_x.shape[:2], bool) if keep is None else keep,
+       carry, weight_storage.cpu_recurrent_host(layer.recurrent_kernel), layer.forget_bias,
+       reverse)
+      for layer, carry, gates_x, keep, reverse in runs])
+
+
 def run_group(layers: Sequence[LSTMLayer], gates, carries: Sequence[Carry],
               keep: jax.Array | None, options: lstm_loops.LoopOptions):
   """Runs layers of one width as G independent recurrences in one loop.
@@ -361,7 +383,7 @@ def run_group(layers: Sequence[LSTMLayer], gates, carries: Sequence[Carry],
     (final (c, h) per layer, outputs `[T, G, B, H]`).
   """
   gates_fn, gates_args = pure_gates(gates)
-  kernels = jnp.stack([l.recurrent_kernel for l in layers])
+  kernels = jnp.stack([weight_storage.dense(l.recurrent_kernel) for l in layers])
   carry = tuple(jnp.stack(x) for x in zip(*carries))
   (c, h), outputs = lstm_loops.grouped_run(gates_fn, gates_args, kernels,
                                            carry, keep, options)
@@ -420,9 +442,12 @@ class StackedLSTM(nn.Module):
     Returns:
       Final carries and the top layer's outputs `[T, B, sizes[-1]]`.
     """
-    if self.custom_vjp and self.loops.wavefront and self.wavefront_applies:
+    # Stored (inference-only) kernels always take the plain loops below: the
+    # fused loops are training options (same forward numbers).
+    fused = self.custom_vjp and not self.layers[0].stored_weights
+    if fused and self.loops.wavefront and self.wavefront_applies:
       return self._run_wavefront(carries, gates0, unroll)
-    if self.custom_vjp and self.loops.save == 'states':
+    if fused and self.loops.save == 'states':
       return self._run_saving_states(carries, gates0, unroll)
     finals, gates = [], _evaluate(gates0)
     for k, layer in enumerate(self.layers):
@@ -472,6 +497,11 @@ class StackedLSTM(nn.Module):
   def step(self, carries: Sequence[Carry],
            gates0: jax.Array) -> tuple[list[Carry], jax.Array]:
     """One time step through every layer. `gates0 [B, 4 * sizes[0]]`."""
+    layers = self.cpu_step_layers(gates0.shape[0])
+    if layers is not None:  # int8 kernels on CPU: the stack in one callback
+      new = cpu_kernels.stack_step(gates0, carries, layers,
+                                   [layer.bias for layer in self.layers])
+      return new, new[-1][1]
     new, x = [], None
     for k, layer in enumerate(self.layers):
       if k == 0:  # input gates given: only h @ recurrent_kernel remains
@@ -484,3 +514,19 @@ class StackedLSTM(nn.Module):
   @property
   def state_size(self) -> int:
     return 2 * sum(self.sizes)
+
+  def cpu_step_layers(self, rows: int):
+    """`cpu_kernels.stack_step`'s layer list when every kernel is int8 with
+    host values on the CPU backend, the batch a step's few rows and the
+    stack at least `weight_storage.CPU_KERNEL_MIN_WEIGHTS`; else None."""
+    layers, weights = [], 0
+    for k, layer in enumerate(self.layers):
+      w_rec = weight_storage.cpu_host(layer.recurrent_kernel)
+      w_in = None if k == 0 else weight_storage.cpu_host(layer.input_kernel)
+      if w_rec is None or (k and w_in is None):
+        return None
+      weights += w_rec.values.size + (0 if w_in is None else w_in.values.size)
+      layers.append((w_in, w_rec, float(layer.forget_bias)))
+    if rows > weight_storage.STEP_ROWS or weights < weight_storage.CPU_KERNEL_MIN_WEIGHTS:
+      return None
+    return layers

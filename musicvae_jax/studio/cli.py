@@ -56,7 +56,7 @@ def main(argv):
       raise cli_errors.UserError(f'--map_root={root}: not a folder')
   workdir = model_source.workdir()
   try:
-    model = model_source.load(workdir, best=FLAGS.best)
+    model = model_source.load(workdir, best=FLAGS.best, weights=FLAGS.weights)
   except (ValueError, OSError) as error:
     raise cli_errors.UserError(f'{workdir}: {cli_errors.describe(error)}') from error
   from musicvae_jax import startup
@@ -89,6 +89,7 @@ def main(argv):
 
 def run():
   model_source.define_flags()
+  model_source.define_weights_flag()
   cli_errors.run(main, help_from=(model_source.__name__,))
 
 

@@ -76,8 +76,9 @@ def join_windows(sequences: Sequence[music_pb2.NoteSequence], window_seconds: fl
 class GrooveTrainedModel(TrainedModel):
   """`TrainedModel` for `output_family='groove'` configs (float windows)."""
 
-  def __init__(self, config: ml_collections.ConfigDict, params, max_batch: int = 256):
-    super().__init__(config, params, max_batch)
+  def __init__(self, config: ml_collections.ConfigDict, params, max_batch: int = 256,
+               weights: str = 'float32'):
+    super().__init__(config, params, max_batch, weights)
     model = self.model
     self._encode_fn = jax.jit(lambda p, x, lengths, controls: model.apply(
         {'params': p}, x, lengths, controls, method='encode'))
@@ -126,7 +127,7 @@ class GrooveTrainedModel(TrainedModel):
       pad = size - (stop - start)
       chunk = np.pad(z[start:stop], ((0, pad), (0, 0)))
       c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
-      samples, _ = self._sample_fn(self.params, chunk, jax.random.fold_in(key, i),
+      samples, _ = self._sample_fn(self.inference_params, chunk, jax.random.fold_in(key, i),
                                    jnp.float32(temperature), steps_, c)
       out.append(np.asarray(samples)[:stop - start])
     return (np.concatenate(out) if out
@@ -136,7 +137,7 @@ class GrooveTrainedModel(TrainedModel):
                             controls: np.ndarray | None = None) -> np.ndarray:
     """Raw decoder outputs `[B, T, 27]` given targets."""
     targets = np.asarray(targets, np.float32)
-    return np.asarray(self._logits_fn(self.params, np.asarray(z, np.float32), targets,
+    return np.asarray(self._logits_fn(self.inference_params, np.asarray(z, np.float32), targets,
                                       self._controls(len(targets), controls)))
 
   # -- NoteSequences -----------------------------------------------------------
