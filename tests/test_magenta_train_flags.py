@@ -106,6 +106,18 @@ def test_truncated_file_names_file_and_record(tmp_path, keep):
     assert 'cut short' in str(error.value)
 
 
+@pytest.mark.parametrize('keep', [16 + 19 + 12 + 50, 16 + 19 + 5, 16 + 19])
+def test_a_killed_writers_cut_short_tail_ends_reading_when_asked(tmp_path, keep):
+  # The event file of a killed training run: every whole record, then the end.
+  path = tmp_path / 'a.tfrecord'
+  tfrecord.write_records(path, RECORDS)
+  path.write_bytes(path.read_bytes()[:keep])
+  assert list(tfrecord.read_records(path, stop_at_truncated_end=True)) == RECORDS[:2]
+  corrupted = _damaged(tmp_path, 16 + 19 + 12 + 100)   # damage is never skipped
+  with pytest.raises(tfrecord.TFRecordError, match='record 2: data CRC'):
+    list(tfrecord.read_records(corrupted, stop_at_truncated_end=True))
+
+
 def test_examples_path_takes_globs_and_comma_lists(tmp_path):
   for name in ('b.tfrecord', 'a.tfrecord', 'c.other'):
     tfrecord.write_records(tmp_path / name, [b'x'])

@@ -82,13 +82,30 @@ def _check_data(data: bytes, footer: bytes, path, index: int,
   return data
 
 
-def read_records(path: str | Path) -> Iterator[bytes]:
-  """Every record's data, in order, each checksum checked."""
+def read_records(path: str | Path, *,
+                 stop_at_truncated_end: bool = False) -> Iterator[bytes]:
+  """Every record's data, in order, each checksum checked.
+
+  `stop_at_truncated_end`: a record cut short by the end of the file ends the
+  iteration instead of raising, as TensorBoard reads the event file of a
+  writer that was killed mid-record. A corrupted record still raises.
+  """
   path = Path(path)
   with open(path, 'rb') as f:
     index = 0
-    while (length := _read_header(f, path, index)) is not None:
-      yield _check_data(f.read(length), f.read(_FOOTER.size), path, index, length)
+    while True:
+      if stop_at_truncated_end:
+        start = f.tell()
+        if len(f.read(_HEADER.size)) < _HEADER.size:
+          return
+        f.seek(start)
+      length = _read_header(f, path, index)
+      if length is None:
+        return
+      data, footer = f.read(length), f.read(_FOOTER.size)
+      if stop_at_truncated_end and (len(data) < length or len(footer) < _FOOTER.size):
+        return
+      yield _check_data(data, footer, path, index, length)
       index += 1
 
 

@@ -26,7 +26,8 @@ from musicvae_jax.data import tfrecord
 def _event_times(path: Path, step: int) -> list[float]:
   """Wall times of the events of one file at steps <= `step`."""
   times = []
-  for record in tfrecord.read_records(path):
+  # A killed run's last event may be cut short; TensorBoard skips it too.
+  for record in tfrecord.read_records(path, stop_at_truncated_end=True):
     event = event_pb2.Event.FromString(record)
     if event.step <= step and event.wall_time:
       times.append(event.wall_time)
