@@ -115,6 +115,19 @@ def command_line(argv: list[str]) -> str:
   return ' '.join(['python scripts/make_pretrained.py'] + [quote(a) for a in argv])
 
 
+def _portable_argv(argv: list[str], args: argparse.Namespace) -> list[str]:
+  """`argv` as the card prints it: the run folder as the card's training
+  command names it (with --config_spec), without --overwrite."""
+  out = []
+  for arg in argv:
+    if arg == '--overwrite':
+      continue
+    if args.config_spec and arg.startswith('--workdir='):
+      arg = f'--workdir=runs/{args.name}'
+    out.append(arg)
+  return out
+
+
 def describe_training_data(config) -> str:
   """Where the run's training data came from, as its config says."""
   if pretrained.ships_eval_data(config):
@@ -159,6 +172,8 @@ def export(argv: list[str]) -> dict:
   report = evaluate.evaluate_model(shipped, args.eval_dir or None, seed=args.seed,
                                    progress=False, label=args.name)
   figures = stats.sample_statistics(shipped, NUM_STATS_SAMPLES, args.seed, TEMPERATURE)
+  data_figures = stats.window_statistics(model.converter, data.windows,
+                                         int(model.config.slice_bars))
   config = model.config.copy_and_resolve_references()
   config.cache_dir = ''   # a folder of the training machine
   card = {
@@ -180,9 +195,13 @@ def export(argv: list[str]) -> dict:
       'evaluation': card_lib.evaluation_figures(report),
       'float16_check': check,
       'sample_statistics': figures,
+      'data_statistics': data_figures,
       'samples': {'count': NUM_DOC_SAMPLES, 'temperature': TEMPERATURE, 'seed': args.seed,
                   'wav_sample_rate': WAV_RATE},
-      'command': command_line(argv),
+      'command': command_line(_portable_argv(argv, args)),
+      'train_command': (run_record.training_command(
+          model.config, args.config_spec, model.step, f'runs/{args.name}')
+          if args.config_spec else ''),
   }
   card_md = media.with_suffix('.md')
   for path in (folder, media):

@@ -63,10 +63,8 @@ def train(workdir: str, config: str, extra: list[str]) -> float:
 
 
 def data_statistics(model: TrainedModel, windows: np.ndarray, limit: int = 256) -> dict:
-  """pretrained/stats.py's figures of held-out windows `[n, T, ...]` as
-  NoteSequences (the greedy silent share becomes the data's silent share)."""
-  sequences = [model.converter.to_note_sequence(w) for w in windows[:limit]]
-  return stats.summarise(sequences, sequences, int(model.config.slice_bars))
+  """pretrained/stats.py's figures of held-out windows `[n, T, ...]`."""
+  return stats.window_statistics(model.converter, windows, int(model.config.slice_bars), limit)
 
 
 def score(workdir: str, step: int, eval_dir: str | None, max_batches: int,

@@ -119,6 +119,27 @@ def test_export_writes_the_human_card_with_eight_samples(exported):
     assert words in text
 
 
+def test_training_command_lists_what_differs_from_the_named_config():
+  from musicvae_jax import config_files
+  from musicvae_jax.pretrained import run_record
+  config = config_files.load('mel_2bar:cpu')
+  config.free_bits, config.enc_rnn_sizes = 128.0, (512,)
+  config.train_dir, config.cache_dir = '/somewhere/on/the/trainer', '/tmp/cache'
+  assert run_record.training_overrides(config, 'mel_2bar:cpu', config.num_steps) == [
+      "--config.enc_rnn_sizes='(512,)'", '--config.free_bits=128.0']
+  assert run_record.training_command(config, 'mel_2bar:cpu', 777, 'runs/x') == (
+      "python -m musicvae_jax.train --config=mel_2bar:cpu --workdir=runs/x "
+      "--config.enc_rnn_sizes='(512,)' --config.free_bits=128.0 --config.num_steps=777")
+
+
+def test_the_card_holds_the_datas_statistics_beside_the_samples(exported):
+  root, *_ = exported
+  card = files.read_card(root / 'registry' / NAME)
+  assert card['data_statistics']['n'] > 0
+  text = (root / 'docs' / f'{NAME}.md').read_text()
+  assert f"| {card['data_statistics']['n']} held-out windows |" in text
+
+
 def test_export_refuses_precision_loss_and_an_existing_export(exported, monkeypatch, tmp_path):
   _, _, workdir, _ = exported
   script = _script()

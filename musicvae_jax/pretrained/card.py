@@ -45,6 +45,12 @@ def _number(value) -> str:
   return str(value)
 
 
+def _statistics_row(label: str, figures: dict[str, Any]) -> str:
+  return (f"| {label} | {_number(figures['note_density'])} | "
+          f"{_number(figures['pitch_range'])} | {_number(figures['in_scale_share'])} | "
+          f"{_number(figures['silent_share'])} |")
+
+
 def markdown(card: dict[str, Any], samples: Sequence[str], media_folder: str) -> str:
   """The human card. `samples`: the sample stems (sample_00, ...) whose
   .png, .mid and .wav are in `media_folder` (relative to the card)."""
@@ -58,7 +64,8 @@ def markdown(card: dict[str, Any], samples: Sequence[str], media_folder: str) ->
   lines = [
       f'# Pretrained model `{name}`', '', card['description'], '',
       '| | |', '|---|---|',
-      f"| data | {data['description']} ({licence}); trained on {data['train']} |",
+      f"| data | {data['description']} (read from {data['train']}) |",
+      f"| licence | {licence} |",
       f"| config | `{config['spec'] or config['magenta_name']}`: {config['encoding']}, "
       f"{config['slice_bars']} bars, {sizes} |",
       f"| parameters | {card['params']['parameters']:,} stored as {card['params']['dtype']} "
@@ -86,10 +93,13 @@ def markdown(card: dict[str, Any], samples: Sequence[str], media_folder: str) ->
   lines += [
       '', f"## Samples: statistics of {stats['n']} at temperature {stats['temperature']} "
       f"(seed {stats['seed']})", '',
-      '| note starts per bar | pitch range | in best-fitting major / minor scale | '
-      'silent greedy decodes |', '|---|---|---|---|',
-      f"| {_number(stats['note_density'])} | {_number(stats['pitch_range'])} | "
-      f"{_number(stats['in_scale_share'])} | {_number(stats['silent_share'])} |",
+      '| of | note starts per bar | pitch range | in best-fitting major / minor scale | '
+      'silent |', '|---|---|---|---|---|',
+      _statistics_row(f"{stats['n']} samples (silent: greedy decodes of the same z)", stats)]
+  if card.get('data_statistics'):
+    lines.append(_statistics_row(f"{card['data_statistics']['n']} held-out windows",
+                                 card['data_statistics']))
+  lines += [
       '', '## float16 storage', '',
       f"On {check['windows']} held-out windows the float16 params move mu by at most "
       f"{check['mu_max_abs_error']:.2g}; {check['greedy_identical_share']:.1%} of the "
@@ -100,5 +110,9 @@ def markdown(card: dict[str, Any], samples: Sequence[str], media_folder: str) ->
     base = f'{media_folder}/{stem}'
     lines += [f'![{stem}]({base}.png)', '',
               f'[{stem}.mid]({base}.mid) · [{stem}.wav]({base}.wav)', '']
-  lines += ['## Regenerate', '', '```', card['command'], '```', '']
+  lines += ['## Regenerate', '']
+  if card.get('train_command'):
+    lines += ['Train (the run; data folders as the config says), then export:', '',
+              '```', card['train_command'], '```', '']
+  lines += ['```', card['command'], '```', '']
   return '\n'.join(lines)

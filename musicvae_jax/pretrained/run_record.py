@@ -14,12 +14,14 @@ a resume do not count; evaluation and checkpointing do).
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
+import ml_collections
 from tensorboardX.proto import event_pb2  # the trainer's writer's events; no TensorFlow
 
-from musicvae_jax import config_check
+from musicvae_jax import config_check, config_files
 from musicvae_jax.data import tfrecord
 
 
@@ -77,3 +79,43 @@ def read(workdir: str | Path, step: int) -> dict[str, Any]:
       'started': history[0]['time'] if history else '',
       'resumes': sum(1 for e in history if e.get('event') == 'resume'),
   }
+
+
+# Fields that say where a run's files were, not how it trained.
+_MACHINE_FIELDS = ('cache_dir', 'train_dir', 'eval_dir', 'train_examples_path',
+                   'eval_examples_path', 'ckpt_path')
+
+
+def _flat(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  return dict(ml_collections.ConfigDict(config).to_dict().items())
+
+
+def _flag_value(value: Any) -> str:
+  if isinstance(value, (list, tuple)):
+    inner = ', '.join(_flag_value(v) for v in value)
+    return f'({inner},)' if len(value) == 1 else f'({inner})'
+  return repr(value) if isinstance(value, str) and not value else str(value)
+
+
+def training_overrides(config: ml_collections.ConfigDict, spec: str,
+                       steps: int) -> list[str]:
+  """`--config.X=V` flags that turn config `spec` (e.g. 'mel_2bar:cpu') into
+  the run's `config`, training for `steps` (data folders left out: they are
+  the training machine's)."""
+  base = _flat(config_files.load(spec))
+  run = {**_flat(config), 'num_steps': int(steps)}
+  flags = []
+  for key, value in run.items():
+    if key in _MACHINE_FIELDS or base.get(key) == value:
+      continue
+    if isinstance(base.get(key), tuple) and tuple(value) == base[key]:
+      continue
+    flags.append(f'--config.{key}={shlex.quote(_flag_value(value))}')
+  return flags
+
+
+def training_command(config: ml_collections.ConfigDict, spec: str, steps: int,
+                     workdir: str) -> str:
+  """The `musicvae_jax.train` command that trains this run again."""
+  return ' '.join(['python -m musicvae_jax.train', f'--config={spec}',
+                   f'--workdir={workdir}', *training_overrides(config, spec, steps)])

@@ -87,6 +87,15 @@ def sample_statistics(model, n: int = 32, seed: int = 0,
           'greedy_temperature': GREEDY_TEMPERATURE}
 
 
+def window_statistics(converter, windows: np.ndarray, bars: int,
+                      limit: int = 256) -> dict[str, Any]:
+  """The same figures of data windows `[n, T, ...]` (the first `limit`), read
+  back as NoteSequences by `converter`: what a model's samples are held to
+  (the silent share becomes the data's share of silent windows)."""
+  sequences = [converter.to_note_sequence(w) for w in np.asarray(windows)[:limit]]
+  return {**summarise(sequences, sequences, bars), 'n': len(sequences)}
+
+
 def differences(card: dict[str, Any], found: dict[str, Any]) -> list[str]:
   """One line per figure of `found` outside TOLERANCES of the card's."""
   out = []
