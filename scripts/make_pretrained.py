@@ -13,6 +13,8 @@ Writes
   docs/pretrained/NAME.md         the human card, linking
   docs/pretrained/NAME/           sample_00..07 .mid, .wav (16 kHz mono), .png
                                   (--docs_dir: another folder)
+  docs/pretrained.md              the index of every model in --registry
+                                  (next to --docs_dir)
 
 What it does, in order (each refusal is one `error:` line, nothing written):
   1. loads the run's latest checkpoint (--best: the best by eval loss);
@@ -220,6 +222,9 @@ def export(argv: list[str]) -> dict:
     render.write_piano_roll_png(ns, media / f'{stem}.png', title=f'{args.name} {stem}')
     stems.append(stem)
   card_md.write_text(card_lib.markdown(card, stems, media.name), encoding='utf-8')
+  index = Path(args.docs_dir).expanduser().parent / 'pretrained.md'
+  cards = [files.read_card(e.folder) for e in pretrained.list_pretrained(args.registry)]
+  index.write_text(card_lib.index_markdown(cards), encoding='utf-8')
   print(f'wrote {folder} ({len(packed) / 1e6:.2f} MB of {dtype} params) and {card_md}')
   return card
 

@@ -138,6 +138,8 @@ def test_the_card_holds_the_datas_statistics_beside_the_samples(exported):
   assert card['data_statistics']['n'] > 0
   text = (root / 'docs' / f'{NAME}.md').read_text()
   assert f"| {card['data_statistics']['n']} held-out windows |" in text
+  index = (root / 'pretrained.md').read_text()
+  assert f'| [`{NAME}`](pretrained/{NAME}.md) | A tiny test model |' in index
 
 
 def test_export_refuses_precision_loss_and_an_existing_export(exported, monkeypatch, tmp_path):

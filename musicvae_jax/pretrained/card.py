@@ -116,3 +116,29 @@ def markdown(card: dict[str, Any], samples: Sequence[str], media_folder: str) ->
               '```', card['train_command'], '```', '']
   lines += ['```', card['command'], '```', '']
   return '\n'.join(lines)
+
+
+def index_markdown(cards: Sequence[dict[str, Any]]) -> str:
+  """docs/pretrained.md: one row per shipped model (its card.json), linking
+  the human cards in pretrained/."""
+  lines = [
+      '# Shipped pretrained models', '',
+      'Small models trained by this project on data it may redistribute. They ship inside '
+      'the package and load offline: `--model=NAME` on `generate`, `studio` and `evaluate`, '
+      "`TrainedModel.from_pretrained('NAME')` in Python (usage: "
+      '[usage.md](usage.md#pretrained-models)). This page and the cards are written by '
+      '`scripts/make_pretrained.py`; each card ends with the commands that train and export '
+      'its model again.', '',
+      '| model | what it makes | config | steps, wall time | held-out greedy accuracy '
+      '| onset F1 | active units | weights |', '|---|---|---|---|---|---|---|---|']
+  for card in sorted(cards, key=lambda c: c['name']):
+    name, ev, training = card['name'], card['evaluation'], card['training']
+    greedy = ev.get('greedy', {})
+    units = (f"{ev['active_units']} of {ev['z_size']}" if 'active_units' in ev else 'n/a')
+    lines.append(
+        f"| [`{name}`](pretrained/{name}.md) | {card['description']} | "
+        f"`{card['config']['spec'] or card['config']['magenta_name']}` | "
+        f"{training['steps']:,}, {training['wall_time']} | {_number(greedy.get('accuracy'))} | "
+        f"{_number(greedy.get('onset_f1'))} | {units} | "
+        f"{card['params']['bytes'] / 1e6:.1f} MB {card['params']['dtype']} |")
+  return '\n'.join(lines + [''])
