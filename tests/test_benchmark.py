@@ -1,6 +1,5 @@
 """Smoke test of scripts/benchmark.py at tiny sizes (no timing assertions)."""
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -10,14 +9,13 @@ import pytest
 
 from musicvae_jax import config_base
 
+import scripts_as_modules
+
 SCRIPT = Path(__file__).resolve().parents[1] / 'scripts' / 'benchmark.py'
 
 
 def _load():
-  spec = importlib.util.spec_from_file_location('benchmark', SCRIPT)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return scripts_as_modules.load(SCRIPT.name)
 
 
 def test_run_all_tiny_hier_reports_every_field(tmp_path):
@@ -167,11 +165,7 @@ def test_isolated_entries_record_errors_and_killed_workers(tmp_path, monkeypatch
 
 
 def _load_script(name):
-  path = SCRIPT.with_name(name)
-  spec = importlib.util.spec_from_file_location(name[:-3], path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return scripts_as_modules.load(name)
 
 
 def test_ab_overrides_and_memory_only_variants(capsys):

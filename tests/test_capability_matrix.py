@@ -13,7 +13,6 @@ docs/capabilities.md and README.md is generated from the same declarations
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import wave
 from pathlib import Path
@@ -28,6 +27,8 @@ from musicvae_jax.errors import UnsupportedCapabilityError
 from musicvae_jax.magenta import convert, export, params, tf_bundle
 from musicvae_jax.studio.engine import Studio
 from musicvae_jax.trained_model import TrainedModel
+
+import scripts_as_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [f'{name}.py' for name in config_files.names()]
@@ -292,11 +293,7 @@ def test_capability_matrix(name, corpus, tmp_path):
 
 
 def _table_module():
-  spec = importlib.util.spec_from_file_location(
-      'capability_table', ROOT / 'scripts' / 'capability_table.py')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return scripts_as_modules.load('capability_table.py')
 
 
 def test_tables_in_docs_and_readme_match_the_declarations():

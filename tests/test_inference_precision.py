@@ -10,8 +10,6 @@
   float32 within the tolerances stated here (also on Magenta's checkpoints).
 """
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,6 +18,8 @@ import pytest
 from musicvae_jax.models import MusicVAE, TokenSpec
 from musicvae_jax.models import cpu_kernels
 from musicvae_jax.models import weight_storage as ws
+
+import magenta_fixtures
 
 DEPTH = 11
 
@@ -396,7 +396,7 @@ def test_stored_kernels_agree_with_float32(monkeypatch):
     assert stored['encoder']['mu']['kernel'] is params['encoder']['mu']['kernel']
 
 
-FIXTURES = Path(__file__).resolve().parents[2] / 'shared' / 'fixtures' / 'magenta'
+FIXTURES = magenta_fixtures.FIXTURES
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason=f'no Magenta fixtures at {FIXTURES}')
@@ -408,17 +408,7 @@ def test_stored_kernels_on_magenta_checkpoints(name):
   1.4e-3 / 9.9e-3 at worst; max |logit| 4.6-6.2), greedy decodes identical
   to float32's and Magenta's (these barely trained models decode silence:
   the logits bound is the informative one)."""
-  from musicvae_jax.magenta import convert, tf_bundle
-  folder = FIXTURES / name
-  prefix = folder / (folder / 'checkpoint_name.txt').read_text().strip()
-  variables = tf_bundle.read_checkpoint(prefix, skip_optimizer=True)
-  variables.pop('global_step', None)
-  params = convert.magenta_to_params(variables)
-  config = convert.config_for(name)
-  convert.apply_sizes(config, convert.sizes_from_params(params))
-  model = MusicVAE.from_config(config, TokenSpec((90,)))
-  golden = dict(np.load(folder / 'golden.npz'))
-  tokens = golden['input_tokens'][..., None].astype(np.int32)
+  model, params, golden, tokens = magenta_fixtures.load(name)
   run = jax.jit(lambda p: (
       model.apply({'params': p}, tokens, golden['lengths'], method=MusicVAE.encode)[0],
       model.apply({'params': p}, golden['mu'], tokens, method=MusicVAE.decode_logits),

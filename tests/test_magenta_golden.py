@@ -3,34 +3,18 @@
 Skipped where ../shared is absent (CI has it).
 """
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from musicvae_jax import losses
-from musicvae_jax.magenta import convert, tf_bundle
-from musicvae_jax.models import MusicVAE, TokenSpec
+from musicvae_jax.magenta import convert
+from musicvae_jax.models import MusicVAE
 
-FIXTURES = Path(__file__).resolve().parents[2] / 'shared' / 'fixtures' / 'magenta'
+from magenta_fixtures import FIXTURES, load
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(),
                                 reason=f'Magenta fixtures not found at {FIXTURES}')
-
-
-def load(name):
-  folder = FIXTURES / name
-  prefix = folder / (folder / 'checkpoint_name.txt').read_text().strip()
-  variables = tf_bundle.read_checkpoint(prefix, skip_optimizer=True)
-  variables.pop('global_step', None)
-  params = convert.magenta_to_params(variables)
-  config = convert.config_for(name)
-  convert.apply_sizes(config, convert.sizes_from_params(params))
-  model = MusicVAE.from_config(config, TokenSpec((90,)))
-  golden = dict(np.load(folder / 'golden.npz'))
-  tokens = golden['input_tokens'][..., None].astype(np.int32)
-  return model, params, golden, tokens
 
 
 @pytest.mark.parametrize('name', ['cat-mel_2bar_small', 'hierdec-mel_16bar'])

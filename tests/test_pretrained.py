@@ -10,7 +10,6 @@ model is tested as soon as it is added).
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import json
 import os
 import shutil
@@ -30,6 +29,8 @@ from musicvae_jax.errors import UserError
 from musicvae_jax.pretrained import files, params_codec, precision, stats
 from musicvae_jax.trained_model import TrainedModel
 
+import scripts_as_modules
+
 REPO = Path(__file__).resolve().parents[1]
 NAME = 'tiny_test'
 SHIPPED = [e.name for e in pretrained.list_pretrained(pretrained.PACKAGE_DIR)]
@@ -37,11 +38,7 @@ MAX_PARAMS_BYTES = 8 * 1024 * 1024
 
 
 def _script():
-  spec = importlib.util.spec_from_file_location(
-      'make_pretrained', REPO / 'scripts' / 'make_pretrained.py')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return scripts_as_modules.load('make_pretrained.py')
 
 
 def _argv(workdir, root, *extra):
