@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import multiprocessing
 import os
 import threading
 import time
@@ -369,3 +371,32 @@ def test_bars_of_a_groove_follow_its_tiling():
   (index, features), = converter.piece_features(ns)
   np.testing.assert_allclose(bars.window_at(converter, layout, 1, 2), features[16:48], atol=1e-6)
   assert bars.window_at(converter, layout, 5, 2) is None       # one bar left
+
+
+# -- projections that a cancelled map job can stop -------------------------------------
+
+def test_a_projection_in_a_child_process_returns_its_result():
+  from musicvae_jax.studio import projection
+  polls = []
+  result = projection.run_interruptibly(sorted, ([3, 1, 2],), lambda: polls.append(1), 'sort')
+  assert result == [1, 2, 3] and polls
+
+
+def test_a_cancelled_projection_stops_at_once_and_kills_its_child():
+  from musicvae_jax.studio import projection
+  started = time.monotonic()
+
+  def poll():
+    if time.monotonic() - started > 0.5:
+      raise jobs.Cancelled()
+
+  with pytest.raises(jobs.Cancelled):
+    projection.run_interruptibly(time.sleep, (120,), poll, 'sleep')
+  assert time.monotonic() - started < 30      # not the child's 120 s
+  assert not [c for c in multiprocessing.active_children() if c.name == 'studio-sleep']
+
+
+def test_a_failing_projection_is_one_line_naming_it():
+  from musicvae_jax.studio import projection
+  with pytest.raises(ValueError, match=r"^umap: ValueError: math domain error$"):
+    projection.run_interruptibly(math.sqrt, (-1.0,), lambda: None, 'umap')

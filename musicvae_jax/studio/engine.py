@@ -462,7 +462,7 @@ class Studio:
     values = ({name: attributes.compute(name, tokens) for name in attributes.ATTRIBUTES}
               if self.melodic else {})
     try:
-      proj = projection.fit(mu, method, seed)
+      proj = projection.fit(mu, method, seed, poll=job.check)
     except ValueError as error:
       raise StudioError(str(error)) from None
     job.check()

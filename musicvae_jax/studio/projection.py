@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import multiprocessing
+import queue
+from typing import Any, Callable
 
 import numpy as np
 
@@ -79,8 +82,64 @@ def check(method: str) -> None:
                      f'{_PACKAGES[method]} (pip install {_PACKAGES[method]})')
 
 
-def fit(mu: np.ndarray, method: str = 'pca', seed: int = 0) -> Projection:
-  """Projects `mu [N, Z]` to 2-D with `method` ('pca', 'umap', 'tsne')."""
+def _fit_coords(mu: np.ndarray, method: str, seed: int) -> np.ndarray:
+  """UMAP / t-SNE coordinates `[N, 2]` of `mu [N, Z]` (no inverse)."""
+  if method == 'umap':
+    import umap
+    return umap.UMAP(n_components=2, random_state=seed,
+                     n_neighbors=min(15, len(mu) - 1)).fit_transform(mu)
+  import openTSNE
+  return np.asarray(openTSNE.TSNE(n_components=2, random_state=seed,
+                                  perplexity=min(30, (len(mu) - 1) / 3)).fit(mu))
+
+
+def _call_in_child(fn: Callable, args: tuple, results) -> None:
+  try:
+    results.put(('ok', fn(*args)))
+  except Exception as error:  # sent back as one line
+    results.put(('error', f'{type(error).__name__}: {error}'[:300]))
+
+
+def run_interruptibly(fn: Callable, args: tuple, poll: Callable[[], None],
+                      what: str) -> Any:
+  """`fn(*args)` (picklable, its result too) in a child process, calling
+  `poll()` every 0.1 s meanwhile; when `poll` raises (a cancelled job), the
+  child is killed and the exception goes on. UMAP and t-SNE run for seconds
+  to minutes in compiled code that a thread cannot interrupt; a process can
+  be. `fn`'s own failure is a ValueError naming `what`."""
+  context = multiprocessing.get_context('spawn')
+  results = context.Queue()
+  child = context.Process(target=_call_in_child, args=(fn, args, results),
+                          name=f'studio-{what}', daemon=True)
+  child.start()
+  try:
+    while True:
+      poll()
+      try:
+        status, value = results.get(timeout=0.1)
+        break
+      except queue.Empty:
+        if not child.is_alive() and results.empty():
+          raise ValueError(f'{what} stopped without a result '
+                           f'(exit code {child.exitcode})') from None
+  except BaseException:
+    child.kill()
+    raise
+  finally:
+    child.join(5)
+  if status == 'error':
+    raise ValueError(f'{what}: {value}')
+  return value
+
+
+def fit(mu: np.ndarray, method: str = 'pca', seed: int = 0,
+        poll: Callable[[], None] | None = None) -> Projection:
+  """Projects `mu [N, Z]` to 2-D with `method` ('pca', 'umap', 'tsne').
+
+  `poll`: called while UMAP / t-SNE run (then in a child process); an
+  exception it raises (a cancelled job's) stops the fit at once and
+  propagates.
+  """
   check(method)
   mu = np.asarray(mu, np.float32)
   if method == 'pca':
@@ -88,12 +147,6 @@ def fit(mu: np.ndarray, method: str = 'pca', seed: int = 0) -> Projection:
     return Projection('pca', coords, mu, mean, components)
   if len(mu) < 5:
     raise ValueError(f'{method} needs at least 5 windows, the set has {len(mu)}')
-  if method == 'umap':
-    import umap
-    coords = umap.UMAP(n_components=2, random_state=seed,
-                       n_neighbors=min(15, len(mu) - 1)).fit_transform(mu)
-  else:
-    import openTSNE
-    coords = np.asarray(openTSNE.TSNE(n_components=2, random_state=seed,
-                                      perplexity=min(30, (len(mu) - 1) / 3)).fit(mu))
+  coords = (_fit_coords(mu, method, seed) if poll is None
+            else run_interruptibly(_fit_coords, (mu, method, seed), poll, method))
   return Projection(method, np.asarray(coords, np.float64), mu)
