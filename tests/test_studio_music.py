@@ -158,3 +158,280 @@ def test_server_tempo_transpose_and_restore(served):
   assert status == 400 and body['error'] == 'T: the session has no recipe for it'
   status, body = _request(f'{base}/api/item/nope')
   assert status == 400 and "no result 'nope'" in body['error']
+
+
+# -- the page in a real browser ------------------------------------------------------------------
+
+FAKE_MIDI = '''
+window.__midi = {sent: [], asked: 0};
+(() => {
+  const port = {id: 'fake-1', name: 'Fake synth', type: 'output', state: 'connected',
+                send(data, at) { window.__midi.sent.push([Array.from(data), at === undefined ? null : at]); }};
+  Object.defineProperty(navigator, 'requestMIDIAccess', {configurable: true, value: () => {
+    window.__midi.asked += 1;
+    return Promise.resolve({outputs: new Map([['fake-1', port]]), inputs: new Map(),
+                            sysexEnabled: false, onstatechange: null});
+  }});
+})();
+'''
+NO_MIDI = 'delete Navigator.prototype.requestMIDIAccess; delete navigator.requestMIDIAccess;'
+
+
+def _message(page, text, timeout=30_000):
+  page.wait_for_function('(t) => document.getElementById("message-text").textContent.includes(t)',
+                         arg=text, timeout=timeout)
+
+
+def _download(page, selector, folder: Path, name: str) -> bytes:
+  with page.expect_download() as download:
+    page.click(selector)
+  path = folder / name
+  download.value.save_as(path)
+  return path.read_bytes()
+
+
+def _open(context, base):
+  page = context.new_page()
+  page.goto(base + '/')
+  page.wait_for_selector('body[data-ready="1"][data-session="restored"]', timeout=60_000)
+  return page
+
+
+def test_musician_controls_in_a_real_browser(browser_path, served, tmp_path):
+  """Sample and hear it (audio decoded); tempo and transpose change what plays
+  and the MIDI download; notes and clock go to a (fake) Web MIDI port; undo,
+  favourites, the keyboard map; the session survives a reload and a file
+  round trip; bad input gives one-line messages."""
+  from playwright import sync_api as playwright
+  base, studio = served
+  shots = _artefacts(tmp_path)
+  errors = []
+  with playwright.sync_playwright() as p:
+    browser = _launch(p, browser_path)
+    try:
+      context = browser.new_context(viewport={'width': 1280, 'height': 900}, accept_downloads=True)
+      context.add_init_script(FAKE_MIDI)
+      context.on('weberror', lambda e: errors.append(str(e.error)))
+      page = _open(context, base)
+      assert page.locator('#history-list li.empty').count() == 1   # a fresh browser: nothing kept
+
+      # Sample two; play the first: its WAV is fetched and decoded by WebAudio.
+      page.fill('#sample-n', '2')
+      page.click('#sample-go')
+      page.wait_for_function('document.querySelectorAll("#sample-results .card").length === 2',
+                             timeout=60_000)
+      first = page.locator('#sample-results .card').first
+      first_id = first.get_attribute('data-id')
+      first.locator('.play').click()
+      page.wait_for_function('(id) => { const a = window.studioState.lastAudio;'
+                             '  return a && a.id === id && a.samples > 0; }', arg=first_id,
+                             timeout=30_000)
+      audio = page.evaluate('window.studioState.lastAudio')
+      assert audio['duration'] == pytest.approx(4.25, abs=0.01) and audio['samples'] > 22050
+      page.screenshot(path=str(shots / 'sample.png'))
+
+      # Tempo 60 and transpose +2: what plays is re-rendered, the MIDI download follows.
+      page.fill('#tempo', '60')
+      page.fill('#transpose', '2')
+      page.locator('#transpose').dispatch_event('change')
+      page.wait_for_function('(id) => { const a = window.studioState.lastAudio;'
+                             '  return a && a.id === id && a.query === "&bpm=60&transpose=2"; }',
+                             arg=first_id, timeout=30_000)
+      assert page.evaluate('window.studioState.lastAudio.duration') == pytest.approx(8.25, abs=0.02)
+      data = _download(page, '#sample-results .card >> nth=0 >> .dl-mid', tmp_path, 'slow.mid')
+      midi = _midi(data)
+      assert _tempos(midi) == [60.0] and midi.length == pytest.approx(8.0)
+      played = note_seq.midi_to_note_sequence(data)
+      original = studio.item(first_id).ns
+      assert [n.pitch for n in played.notes] == [n.pitch + 2 for n in original.notes]
+
+      # Web MIDI out to the fake port: the notes (transposed), start, clock, stop.
+      page.click('#midi-enable')
+      page.wait_for_selector('#midi-port option[value=fake-1]', state='attached')
+      page.select_option('#midi-port', 'fake-1')
+      assert 'Fake synth' in page.text_content('#midi-status')
+      page.evaluate('player.stop(); window.__midi.sent = []')
+      first.locator('.play').click()
+      page.wait_for_function('window.__midi.sent.filter((m) => (m[0][0] & 0xf0) === 0x90).length >= 1',
+                             timeout=30_000)
+      page.wait_for_timeout(300)
+      page.click('#player-toggle')    # stop
+      sent = [m for m, _ in page.evaluate('window.__midi.sent')]
+      assert sent[0] == [0xFA] and [0xF8] in sent and sent[-1] == [0xFC]
+      ons = [m[1] for m in sent if m[0] & 0xF0 == 0x90]
+      first_pitches = [n.pitch + 2 for n in sorted(original.notes, key=lambda n: n.start_time)]
+      assert ons and ons == first_pitches[:len(ons)], (ons, first_pitches)
+      assert [0xB0, 123, 0] in sent                     # all notes off when stopped
+      page.screenshot(path=str(shots / 'player_midi.png'))
+
+      # Undo: a second batch, then z brings the first back.
+      page.fill('#sample-seed', '1')
+      page.click('#sample-go')
+      page.wait_for_function('(id) => !document.querySelector(`#sample-results .card[data-id="${id}"]`)',
+                             arg=first_id, timeout=60_000)
+      page.locator('body').press('z')
+      page.wait_for_selector(f'#sample-results .card[data-id="{first_id}"]')
+      assert page.locator('#sample-results .card').count() == 2
+      _message(page, 'Undone: Sample 1 (seed 1')
+
+      # Star the first sample (its card, then f on what plays); the favourites list shows it.
+      page.locator(f'#sample-results .card[data-id="{first_id}"] .fav').click()
+      assert page.locator(f'#sample-results .card[data-id="{first_id}"] .fav.on').count() == 1
+      page.click('.tab[data-tab=history]')
+      assert page.locator('#favourite-list li').count() == 1
+      assert page.text_content('#history-count') == '1'
+      page.screenshot(path=str(shots / 'history.png'))
+
+      # The keyboard map on "?", closed with Escape.
+      page.locator('body').press('?')
+      assert page.locator('#keymap').is_visible()
+      keys = page.text_content('#keymap-table')
+      for text in ('play / stop', 'undo', 'star', 'temperature', 'tempo', 'transpose'):
+        assert text in keys
+      page.screenshot(path=str(shots / 'keymap.png'))
+      page.keyboard.press('Escape')
+      assert page.locator('#keymap').is_hidden()
+      for tab in ('sample', 'inputs', 'mix', 'walk', 'map', 'attributes', 'history'):
+        page.click(f'.tab[data-tab={tab}]')
+        page.screenshot(path=str(shots / f'panel_{tab}.png'))
+      page.click('.tab[data-tab=sample]')
+      page.locator('body').press('ArrowRight')       # temperature up on the Sample panel
+      assert page.input_value('#sample-temperature') == '0.55'
+
+      # Bad input: one-line messages.
+      page.fill('#tempo', '1000')
+      page.locator('#tempo').dispatch_event('change')
+      _message(page, 'Tempo: choose 20 to 300 beats per minute')
+      page.fill('#tempo', '60')
+      page.locator('#tempo').dispatch_event('change')
+      bad = tmp_path / 'bad.json'
+      bad.write_text('{"nope": 1}')
+      page.set_input_files('#session-import', str(bad))
+      _message(page, 'bad.json: not a studio session file')
+
+      # Reload: the history, the favourite and the settings come back.
+      page.wait_for_timeout(400)       # the session is saved 0.2 s after a change
+      page.reload()
+      page.wait_for_selector('body[data-ready="1"][data-session="restored"]', timeout=60_000)
+      page.wait_for_selector(f'#sample-results .card[data-id="{first_id}"]')
+      assert page.input_value('#tempo') == '60' and page.input_value('#transpose') == '2'
+      assert page.input_value('#sample-temperature') == '0.55'
+      assert page.locator('#favourite-list li').count() == 1
+      assert page.evaluate('window.studioHistory.entries.length') == 1   # the undone batch is gone
+
+      # Saved as a file, loaded in a fresh browser profile: the same results.
+      page.click('.tab[data-tab=history]')
+      saved = json.loads(_download(page, '#session-export', tmp_path, 'session.json'))
+      assert saved['format'] == 'musicvae-studio-session' and saved['favourites'][0]['recipe']
+      favourites = json.loads(_download(page, '#favourites-export', tmp_path, 'fav.json'))
+      assert favourites['history'] == [] and len(favourites['favourites']) == 1
+      page.close()
+      fresh = browser.new_context(viewport={'width': 1280, 'height': 900})
+      other = _open(fresh, base)
+      other.set_input_files('#session-import', str(tmp_path / 'session.json'))
+      other.wait_for_selector(f'#sample-results .card[data-id="{first_id}"]', timeout=60_000)
+      saved['token'] = 'another launch'      # as after a restart: rebuilt from the recipes
+      (tmp_path / 'old.json').write_text(json.dumps(saved))
+      other.set_input_files('#session-import', str(tmp_path / 'old.json'))
+      _message(other, 'old.json: 2 results restored')
+      rebuilt = other.evaluate('window.studioHistory.entries[window.studioHistory.entries.length - 1]'
+                               '.items.map((i) => [i.id, i.notes])')
+      assert rebuilt[0][0] != first_id and rebuilt[0][1] == studio.item_json(
+          studio.item(first_id))['notes']
+      fresh.close()
+    finally:
+      browser.close()
+  assert not errors, errors
+
+
+def test_page_without_web_midi_says_so(browser_path, served, tmp_path):
+  from playwright import sync_api as playwright
+  base, _ = served
+  with playwright.sync_playwright() as p:
+    browser = _launch(p, browser_path)
+    try:
+      context = browser.new_context(viewport={'width': 1280, 'height': 900})
+      context.add_init_script(NO_MIDI)
+      page = _open(context, base)
+      assert page.evaluate('typeof navigator.requestMIDIAccess') == 'undefined'
+      page.click('#midi-enable')
+      page.wait_for_function('document.getElementById("midi-status").textContent.includes("no Web MIDI")')
+      assert 'playback here is not affected' in page.text_content('#midi-status')
+      page.screenshot(path=str(_artefacts(tmp_path) / 'no_midi.png'))
+    finally:
+      browser.close()
+
+
+def test_other_sites_cannot_use_the_studio(browser_path, served):
+  """From a page of another site, a form-like POST and a CORS fetch reach
+  nothing (whether the server or the browser stops them first, nothing is
+  sampled); another Origin is refused, and so is another Host (DNS rebinding)."""
+  from playwright import sync_api as playwright
+  base, studio = served
+  port = base.rsplit(':', 1)[1]
+  before = len(studio.items)
+  with playwright.sync_playwright() as p:
+    browser = _launch(p, browser_path)
+    try:
+      page = browser.new_page()
+      page.route('http://evil.example/**', lambda route: route.fulfill(
+          status=200, content_type='text/html', body='<html><body>evil</body></html>'))
+      page.goto('http://evil.example/')
+      outcome = page.evaluate('''async (base) => {
+        const body = JSON.stringify({n: 1, seed: 0});
+        let simple, cors;
+        try { simple = (await fetch(base + '/api/sample', {method: 'POST', mode: 'no-cors',
+                headers: {'Content-Type': 'text/plain'}, body})).type; }
+        catch (error) { simple = 'blocked'; }   // the browser's own local-network guard
+        try { await fetch(base + '/api/sample', {method: 'POST', body,
+                headers: {'Content-Type': 'application/json', 'X-Studio-Token': 'guess'}});
+              cors = 'answered'; } catch (error) { cors = 'refused'; }
+        return [simple, cors]; }''', base)
+      assert outcome[0] in ('opaque', 'blocked') and outcome[1] == 'refused', outcome
+    finally:
+      browser.close()
+  assert len(studio.items) == before            # nothing was sampled
+  status, body = _post(f'{base}/api/sample', b'{}', headers={'Origin': 'http://evil.example'})
+  assert status == 403 and body['error'].startswith('requests from other web sites')
+  status, body = _post(f'{base}/api/sample', b'{}', headers={'Host': f'evil.example:{port}'})
+  assert status == 421 and 'answers only at its own address' in body['error']
+
+
+def _rss_mb() -> float:
+  """This process's resident memory (the server runs in a thread of it)."""
+  with open('/proc/self/status') as f:
+    for line in f:
+      if line.startswith('VmRSS:'):
+        return int(line.split()[1]) / 1024
+  pytest.skip('no /proc/self/status here')
+
+
+SOAK_WALKS = 200
+SOAK_GROWTH_MB = 50     # allowed growth from walk 40 to walk 200 (media cache: 8 MB; seen: +2 MB)
+
+
+def test_memory_stays_bounded_over_many_walks(tiny):
+  """200 random walks through the server, each played (WAV) and saved (MIDI):
+  the process's RSS grows by less than SOAK_GROWTH_MB after the first 40."""
+  from musicvae_jax.studio.engine import Studio
+  workdir, _, model = tiny
+  studio = Studio(model, str(workdir), media_cache_bytes=8_000_000)
+  with _serve(studio) as base:
+    token = _token(base)
+    body = json.dumps({'ids': [], 'anchors': 2, 'steps': 0, 'temperature': 0.5}).encode()
+    request = lambda path, data=None: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
+        base + path, data=data, headers={'X-Studio-Token': token,
+                                         'Content-Type': 'application/json'}), timeout=60)
+    for i in range(SOAK_WALKS):
+      seed = body.replace(b'}', f', "seed": {i}}}'.encode())
+      with request('/api/walk', seed) as response:
+        (item,) = json.loads(response.read())['items']
+      for kind in ('wav', 'mid'):
+        with request(f'/api/item/{item["id"]}/{kind}?bpm={90 + i % 40}') as response:
+          assert len(response.read()) > 40
+      if i == 39:
+        settled = _rss_mb()
+    grown = _rss_mb() - settled
+    print(f"soak: RSS {settled:.0f} MB after 40 walks, +{grown:.1f} MB after {SOAK_WALKS}")
+  assert studio.media_cache.bytes <= 8_000_000
+  assert grown < SOAK_GROWTH_MB, f'RSS grew {grown:.0f} MB over {SOAK_WALKS - 40} walks'
