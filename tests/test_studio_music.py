@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import pytest
 
 # The fixtures (a freshly initialised tiny mel_2bar, its server, Chromium) and helpers.
 from test_studio import (  # noqa: F401  (fixtures are used by name)
-    _launch, _notes, _post, _request, _serve, _token, browser_path, served, studio, tiny)
+    _launch, _notes, _post, _request, _serve, _token, _untrained,
+    browser_path, groove, served, studio, tiny)
 
 
 def _artefacts(tmp_path) -> Path:
@@ -435,3 +437,90 @@ def test_memory_stays_bounded_over_many_walks(tiny):
     print(f"soak: RSS {settled:.0f} MB after 40 walks, +{grown:.1f} MB after {SOAK_WALKS}")
   assert studio.media_cache.bytes <= 8_000_000
   assert grown < SOAK_GROWTH_MB, f'RSS grew {grown:.0f} MB over {SOAK_WALKS - 40} walks'
+
+
+def test_beats_16_bars_and_a_cancelled_map_in_a_browser(browser_path, groove, served, tmp_path,
+                                                        monkeypatch):
+  """A humanized GrooVAE beat plays at a new tempo (drums are not transposed);
+  a 16-bar model's walk (32 bars) plays; the eval-set map, slowed down, is
+  cancelled from the page."""
+  from playwright import sync_api as playwright
+  from musicvae_jax.data import cache
+  from musicvae_jax.studio.engine import Studio
+  groove, beats = groove
+  base, _ = served
+  hier = Studio(_untrained('configs/hier.py:tiny'), 'runs/hier')
+  shots = _artefacts(tmp_path)
+  errors = []
+  with _serve(groove) as groove_base, _serve(hier) as hier_base, \
+       playwright.sync_playwright() as p:
+    browser = _launch(p, browser_path)
+    try:
+      context = browser.new_context(viewport={'width': 1280, 'height': 900}, accept_downloads=True)
+      context.on('weberror', lambda e: errors.append(str(e.error)))
+      page = _open(context, groove_base)
+      page.click('.tab[data-tab=inputs]')
+      page.set_input_files('#file-input', str(beats / 'beat.mid'))
+      page.wait_for_selector('.upload .humanize', timeout=60_000)
+      page.click('.upload .humanize')
+      page.wait_for_selector('#input-results .card[data-kind=humanize]', timeout=60_000)
+      card = page.locator('#input-results .card[data-kind=humanize]').first
+      beat_id = card.get_attribute('data-id')
+      page.fill('#tempo', '80')
+      page.fill('#transpose', '5')
+      page.locator('#transpose').dispatch_event('change')
+      card.locator('.play').click()
+      page.wait_for_function('(id) => { const a = window.studioState.lastAudio;'
+                             '  return a && a.id === id && a.samples > 0 && a.query.includes("bpm=80"); }',
+                             arg=beat_id, timeout=30_000)
+      page.wait_for_function('window.studioState.played && window.studioState.played.context === "running"')
+      data = _download(page, '#input-results .card[data-kind=humanize] >> nth=0 >> .dl-mid',
+                       tmp_path, 'beat.mid')
+      assert _tempos(_midi(data)) == [80.0]
+      back = note_seq.midi_to_note_sequence(data)
+      assert sorted(n.pitch for n in back.notes) == sorted(n.pitch for n in groove.item(beat_id).ns.notes)
+      page.screenshot(path=str(shots / 'groove_humanized.png'))
+      context.close()
+
+      context = browser.new_context(viewport={'width': 1280, 'height': 900})
+      context.on('weberror', lambda e: errors.append(str(e.error)))
+      page = _open(context, hier_base)
+      page.click('.tab[data-tab=walk]')
+      page.check('input[name=walk-mode][value=random]')
+      page.fill('#walk-anchors', '2')
+      page.fill('#walk-steps', '0')
+      page.click('#walk-go')
+      page.wait_for_selector('#walk-result .card', timeout=180_000)
+      walk_id = page.get_attribute('#walk-result .card', 'data-id')
+      page.wait_for_function('(id) => { const a = window.studioState.lastAudio;'
+                             '  return a && a.id === id && a.samples > 0; }', arg=walk_id,
+                             timeout=120_000)
+      assert page.evaluate('window.studioState.lastAudio.duration') == pytest.approx(64.25, abs=0.05)
+      assert hier.item(walk_id).ns.total_time == pytest.approx(64.0)     # 2 x 16 bars at 120 qpm
+      page.screenshot(path=str(shots / 'hier_walk.png'))
+      context.close()
+
+      # The eval-set map, each file slowed down, cancelled from the page.
+      convert = cache._convert_one
+
+      def slowly(job):
+        time.sleep(0.5)
+        return convert(job)
+      monkeypatch.setattr(cache, '_convert_one', slowly)
+      context = browser.new_context(viewport={'width': 1280, 'height': 900})
+      context.on('weberror', lambda e: errors.append(str(e.error)))
+      page = _open(context, base)
+      page.click('.tab[data-tab=map]')
+      page.select_option('#map-source', 'eval')
+      page.click('#map-go')
+      page.wait_for_function('document.getElementById("map-progress").textContent'
+                             '.includes("converting the eval set")', timeout=30_000)
+      assert page.locator('#map-go').is_disabled()
+      page.screenshot(path=str(shots / 'map_building.png'))
+      page.click('#map-cancel')
+      _message(page, 'The map was cancelled.')
+      assert page.locator('#map-cancel').is_hidden() and page.locator('#map-go').is_enabled()
+      assert page.evaluate('window.studioState.map') is None
+    finally:
+      browser.close()
+  assert not errors, errors
