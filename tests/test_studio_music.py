@@ -132,6 +132,12 @@ def test_sessions_restore_from_recipes(tiny, studio):
   wrong = dict(json.loads(studio.media(mix.id, 'json')[0]), z=[[0.0] * 7])
   with pytest.raises(StudioError, match=r'^Mix .*cannot be restored on this model \('):
     session.restore(studio, {'recipe': wrong, 'title': mix.title, 'kind': 'mix'})
+  huge = dict(json.loads(studio.media(samples[0].id, 'json')[0]), n=100_000)
+  with pytest.raises(StudioError, match=r'cannot be restored on this model \(sample 0 of 100000\)'):
+    session.restore(studio, {'recipe': huge, 'title': 'S', 'kind': 'sample'})
+  loud = {'recipe': recipe, 'title': 'W', 'notes': [[300, 0, 1, 100, False, 0]], 'duration': 4}
+  with pytest.raises(StudioError, match='out of range'):
+    session.restore(studio, loud)
   with pytest.raises(StudioError, match='has no recipe'):
     session.restore(studio, {'title': 'x'})
 

@@ -10,9 +10,12 @@ window, a humanized beat), its notes are read back from the session.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from musicvae_jax.studio import reproduce
+from musicvae_jax.studio.engine import MAX_SAMPLES, MAX_WALK_POINTS
 from musicvae_jax.studio.errors import StudioError
 
 REPLAYABLE = ('sample', 'decode', 'walk')
@@ -20,6 +23,16 @@ MAX_NOTES = 50_000
 DERIVED = ('title', 'workdir', 'pretrained', 'cli', 'python', 'playback')  # added on saving
 KINDS = ('sample', 'input', 'reconstruction', 'mix', 'walk', 'map', 'attribute',
          'humanize', 'drumify')
+
+
+def _check(recipe: dict) -> None:
+  """What a replay would decode stays within what the studio itself makes."""
+  temperature = float(recipe['temperature'])
+  if not (math.isfinite(temperature) and 1e-5 <= temperature <= 5.0):
+    raise ValueError(f'temperature {temperature}')
+  if recipe.get('method') == 'sample' and not (
+      1 <= int(recipe['n']) <= MAX_SAMPLES and 0 <= int(recipe['index']) < int(recipe['n'])):
+    raise ValueError(f'sample {recipe["index"]} of {recipe["n"]}')
 
 
 def _z(recipe: dict, z_size: int) -> np.ndarray | None:
@@ -43,9 +56,16 @@ def _from_notes(notes, qpm: float, duration: float):
   ns = music_pb2.NoteSequence(ticks_per_quarter=220)
   ns.tempos.add(qpm=qpm)
   for pitch, start, end, velocity, drum, instrument in notes:
-    ns.notes.add(pitch=int(pitch), start_time=float(start), end_time=float(end),
-                 velocity=int(velocity), is_drum=bool(drum), instrument=int(instrument))
-  ns.total_time = max([float(duration)] + [n.end_time for n in ns.notes])
+    pitch, velocity, instrument = int(pitch), int(velocity), int(instrument)
+    start, end = float(start), float(end)
+    if not (0 <= pitch <= 127 and 0 <= velocity <= 127 and 0 <= instrument < 64
+            and math.isfinite(end) and 0 <= start <= end <= 24 * 3600):
+      raise ValueError(f'a note {[pitch, start, end, velocity]} out of range')
+    ns.notes.add(pitch=pitch, start_time=start, end_time=end, velocity=velocity,
+                 is_drum=bool(drum), instrument=instrument)
+  if not (math.isfinite(duration) and 0 <= duration <= 24 * 3600):
+    raise ValueError(f'duration {duration}')
+  ns.total_time = max([duration] + [n.end_time for n in ns.notes])
   return ns
 
 
@@ -61,8 +81,9 @@ def restore(studio, entry: dict):
   try:
     z = _z(recipe, studio.z_size)
     if method in REPLAYABLE:
-      if method == 'walk' and len(z) > 64:
-        raise ValueError('too many windows')
+      _check(recipe)
+      if method == 'walk' and not 1 <= len(z) <= MAX_WALK_POINTS:
+        raise ValueError(f'a walk of {len(z)} windows')
       with studio.lock:   # the model, one request at a time
         ns = reproduce.replay(studio.model, recipe)
       ns.total_time = max(ns.total_time, studio.window_seconds)  # as the studio made it

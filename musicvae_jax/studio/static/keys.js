@@ -72,10 +72,13 @@ function buildKeymap() {
 }
 
 document.addEventListener('keydown', (event) => {
-  const typing = ['INPUT', 'SELECT', 'TEXTAREA'].includes(event.target.tagName) || event.target.isContentEditable;
-  if (typing && event.key !== 'Escape') return;           // the field gets its keys
+  const t = event.target;
+  const typing = ['SELECT', 'TEXTAREA'].includes(t.tagName) || t.isContentEditable ||
+    (t.tagName === 'INPUT' && !['range', 'checkbox', 'radio', 'button', 'file'].includes(t.type));
+  if (typing && event.key !== 'Escape') return;            // a text or number field gets its keys
+  if (t.tagName === 'INPUT' && t.type === 'range' && event.key.startsWith('Arrow')) return;  // the slider's
   if (event.altKey || ((event.ctrlKey || event.metaKey) && event.key !== 'z')) return;  // the browser's own
-  if (event.target.tagName === 'BUTTON' && (event.code === 'Space' || event.key === 'Enter')) return;
+  // Space plays / stops even when a button has the focus (Enter still presses the button).
   const found = SHORTCUTS.find(([, , matches]) => matches(event));
   if (!found) return;
   event.preventDefault();

@@ -63,7 +63,7 @@ const midiOut = {
                            ...outputs.map((o) => new Option(o.name || o.id, o.id)));
     select.hidden = false;
     select.value = outputs.some((o) => o.id === chosen) ? chosen : '';
-    this.choose(select.value);
+    if (select.value !== (this.port ? this.port.id : '') || !this.port) this.choose(select.value);
     if (!outputs.length) this.status('No MIDI outputs: connect a device or start a virtual port.', 'bad');
   },
   choose(id) {
