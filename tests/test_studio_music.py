@@ -103,6 +103,28 @@ def test_downloads_at_a_tempo_and_transpose(tiny, studio):
   assert 'playback' not in json.loads(studio.media(item.id, 'json')[0])
 
 
+def test_reproduce_plays_a_recipe_at_its_saved_tempo_and_pitch(tiny, studio, tmp_path):
+  """`studio.reproduce` writes a recipe saved at 60 BPM, 3 semitones up, as it was heard."""
+  import subprocess
+  import sys
+  from musicvae_jax.studio import arrange
+  workdir, _, _ = tiny
+  (item,) = studio.sample(1, 0.8, 9)
+  recipe = tmp_path / 'slow.json'
+  recipe.write_bytes(studio.media(item.id, 'json', arrange.Arrangement(60.0, 3))[0])
+  out = tmp_path / 'again'
+  repo = Path(__file__).resolve().parents[1]
+  result = subprocess.run(
+      [sys.executable, '-m', 'musicvae_jax.studio.reproduce', f'--workdir={workdir}',
+       f'--recipe={recipe}', f'--output_dir={out}'], cwd=repo, capture_output=True,
+      text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(repo)))
+  assert result.returncode == 0, result.stderr[-2000:]
+  data = (out / 'result.mid').read_bytes()
+  assert _tempos(_midi(data)) == [60.0] and _midi(data).length == pytest.approx(8.0)
+  again = note_seq.midi_to_note_sequence(data)
+  assert [n.pitch for n in again.notes] == [n.pitch + 3 for n in item.ns.notes]
+
+
 def test_sessions_restore_from_recipes(tiny, studio):
   """Samples, mixes and walks come back from their recipes note for note;
   an input window from the notes the session kept; a recipe of another
@@ -270,6 +292,8 @@ def test_musician_controls_in_a_real_browser(browser_path, served, tmp_path):
       first_pitches = [n.pitch + 2 for n in sorted(original.notes, key=lambda n: n.start_time)]
       assert ons and ons == first_pitches[:len(ons)], (ons, first_pitches)
       assert [0xB0, 123, 0] in sent                     # all notes off when stopped
+      clock = [at for m, at in page.evaluate('window.__midi.sent') if m == [0xF8]]
+      assert len(clock) >= 5 and np.diff(clock) == pytest.approx(1000 / 24, abs=0.01)  # 24 per beat at 60 BPM
       page.screenshot(path=str(shots / 'player_midi.png'))
 
       # Undo: a second batch, then z brings the first back.
@@ -284,6 +308,10 @@ def test_musician_controls_in_a_real_browser(browser_path, served, tmp_path):
 
       # Star the first sample (its card, then f on what plays); the favourites list shows it.
       page.locator(f'#sample-results .card[data-id="{first_id}"] .fav').click()
+      assert page.locator(f'#sample-results .card[data-id="{first_id}"] .fav.on').count() == 1
+      page.locator('body').press('f')     # f: what played last (the same sample) unstarred
+      assert page.locator(f'#sample-results .card[data-id="{first_id}"] .fav.on').count() == 0
+      page.locator('body').press('f')
       assert page.locator(f'#sample-results .card[data-id="{first_id}"] .fav.on').count() == 1
       page.click('.tab[data-tab=history]')
       assert page.locator('#favourite-list li').count() == 1
