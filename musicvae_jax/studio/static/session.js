@@ -32,7 +32,7 @@ function sessionJson(favouritesOnly, entries) {
     format: SESSION_FORMAT, version: 1, model: modelName(), token: TOKEN,
     saved_at: new Date().toISOString(),
     settings: {bpm: state.playback.bpm, transpose: state.playback.transpose, temperatures},
-    history: favouritesOnly ? [] : historyStore.entries.slice(-kept).map((e) => (
+    history: favouritesOnly || !kept ? [] : historyStore.entries.slice(-kept).map((e) => (
       {panel: e.panel, items: e.items.map(savedItem)})),
     favourites: historyStore.favourites.map(savedItem),
   };
