@@ -281,11 +281,13 @@ def test_musician_controls_in_a_real_browser(browser_path, served, tmp_path):
       page.select_option('#midi-port', 'fake-1')
       assert 'Fake synth' in page.text_content('#midi-status')
       page.evaluate('player.stop(); window.__midi.sent = []')
+      page.check('#player-loop')          # looping: still playing when stopped below
       first.locator('.play').click()
       page.wait_for_function('window.__midi.sent.filter((m) => (m[0][0] & 0xf0) === 0x90).length >= 1',
                              timeout=30_000)
       page.wait_for_timeout(300)
       page.click('#player-toggle')    # stop
+      page.uncheck('#player-loop')
       sent = [m for m, _ in page.evaluate('window.__midi.sent')]
       assert sent[0] == [0xFA] and [0xF8] in sent and sent[-1] == [0xFC]
       ons = [m[1] for m in sent if m[0] & 0xF0 == 0x90]

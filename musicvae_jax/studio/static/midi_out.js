@@ -145,3 +145,6 @@ $('midi-enable').onclick = async () => {
 $('midi-port').onchange = () => midiOut.choose($('midi-port').value);
 document.addEventListener('studio:play', (e) => midiOut.start(e.detail.item, e.detail.loop));
 document.addEventListener('studio:stop', () => midiOut.stop());
+$('player-loop').addEventListener('change', () => {   // loop switched while playing
+  if (midiOut.run) midiOut.run.loop = $('player-loop').checked && midiOut.run.period > 0;
+});

@@ -144,8 +144,10 @@ const player = {
   async play(id, loop) {
     const item = state.items[id];
     if (!item) return;
+    const ticket = this.ticket = (this.ticket || 0) + 1;   // the newest request plays
     let buffer;
     try { buffer = await this.buffer(id); } catch (error) { showMessage(error.message); return; }
+    if (ticket !== this.ticket) return;   // another play (a new tempo, another card) came since
     this.stop();
     const context = this.ensure();
     const source = context.createBufferSource();
