@@ -390,6 +390,11 @@ def test_page_without_web_midi_says_so(browser_path, served, tmp_path):
     try:
       context = browser.new_context(viewport={'width': 1280, 'height': 900})
       context.add_init_script(NO_MIDI)
+
+      def late(route):      # a feature script arriving after /api/info: the page still starts it
+        time.sleep(1.5)
+        route.continue_()
+      context.route('**/static/session.js', late)
       page = _open(context, base)
       assert page.evaluate('typeof navigator.requestMIDIAccess') == 'undefined'
       page.click('#midi-enable')

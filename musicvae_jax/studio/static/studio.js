@@ -872,4 +872,6 @@ async function start() {
   fetch('/api/map/status', {headers: {'X-Studio-Token': TOKEN}}).then((r) => r.json())
     .then((job) => { if (job.state === 'running') followMapJob(job); }).catch(() => {});
 }
-start();
+// After the feature scripts below this one have run (they listen for 'studio:ready').
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();
