@@ -30,10 +30,11 @@ LAYERS = [
     'render',
     'evaluate trainer eval_mode config_flag magenta model_source studio.latent '
     'studio.media studio.projection studio.engine studio.errors studio.jobs '
-    'studio.media_cache studio.map_roots studio.bars studio.datasets studio.security '
+    'studio.media_cache studio.map_roots studio.bars studio.datasets studio.security studio.arrange '
     'pretrained.stats pretrained.precision pretrained.run_record pretrained.card',
     'train generate preprocess convert_dir_to_note_sequences convert_magenta '
-    'export_magentajs download_magenta studio.server studio.cli studio.reproduce studio.__main__ studio',
+    'export_magentajs download_magenta studio.server studio.cli studio.reproduce studio.session '
+    'studio.__main__ studio',
     '__init__',
 ]
 

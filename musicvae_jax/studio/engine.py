@@ -31,7 +31,7 @@ import numpy as np
 
 from musicvae_jax import attributes
 from musicvae_jax.studio import bars as bars_lib
-from musicvae_jax.studio import datasets, jobs, latent, media, projection
+from musicvae_jax.studio import arrange, datasets, jobs, latent, media, projection
 from musicvae_jax.studio.errors import BusyError, ForbiddenError, StudioError
 from musicvae_jax.studio.map_roots import MapRoots
 from musicvae_jax.studio.media_cache import MediaCache
@@ -597,29 +597,40 @@ class Studio:
   MEDIA_TYPES = {'wav': 'audio/wav', 'mid': 'audio/midi', 'png': 'image/png',
                  'json': 'application/json', 'npy': 'application/octet-stream'}
 
-  def media(self, item_id: str, kind: str) -> tuple[bytes, str, str]:
+  def media(self, item_id: str, kind: str,
+            arrangement: arrange.Arrangement = arrange.PLAIN) -> tuple[bytes, str, str]:
     """(bytes, content type, file name) of an item as wav / mid / png / json / npy
-    (rendered outside the lock; kept in the byte-bounded media cache)."""
+    (rendered outside the lock; kept in the byte-bounded media cache), played
+    at `arrangement`'s tempo and transpose (arrange.py; the recipe names it)."""
     if kind not in self.MEDIA_TYPES:
       raise StudioError(f'unknown download {kind!r}')
     with self.lock:
       item = self.item(item_id)
     stem = f'{item.kind}_{item.id}'
-    data = self.media_cache.get((item.id, kind))
+    if arrangement.bpm is not None:
+      stem += f'_{arrangement.bpm:g}bpm'
+    if arrangement.transpose:
+      stem += f'_{arrangement.transpose:+d}'
+    key = (item.id, kind) + arrangement.key()
+    data = self.media_cache.get(key)
     if data is None:
+      ns = arrange.apply(item.ns, arrangement) if kind in ('wav', 'mid', 'png') else item.ns
       if kind == 'wav':
-        data = media.wav_bytes(item.ns)
+        data = media.wav_bytes(ns)
       elif kind == 'mid':
-        data = media.midi_bytes(item.ns)
+        data = media.midi_bytes(ns)
       elif kind == 'png':
-        data = media.png_bytes(item.ns, title=item.title)
+        data = media.png_bytes(ns, title=item.title)
       elif kind == 'json':
-        data = media.json_bytes(self.recipe(item))
+        recipe = self.recipe(item)
+        if not arrangement.plain:
+          recipe['playback'] = arrangement.as_json()
+        data = media.json_bytes(recipe)
       else:
         if item.z is None:
           raise StudioError(f'{item.title} has no latent')
         data = media.npy_bytes(item.z)
-      self.media_cache.put((item.id, kind), data)
+      self.media_cache.put(key, data)
     return data, self.MEDIA_TYPES[kind], f'{stem}.{kind}'
 
   def recipe(self, item: Item) -> dict:
@@ -664,4 +675,5 @@ class Studio:
             'duration': round(media.end_time(item.ns), 4),
             'audio_seconds': round(media.audio_seconds(item.ns), 4),  # the WAV's length
             'bar_seconds': bar_seconds(item.ns),
+            'qpm': arrange.first_qpm(item.ns),   # what the page's tempo control scales
             'mixable': item.z is not None and np.ndim(item.z) == 1}

@@ -5,7 +5,7 @@
   python -m musicvae_jax.studio.reproduce --model=NAME --recipe=... --output_dir=...
 
 writes the same MIDI, WAV and piano roll the studio played (same model, same
-recipe). The model comes from the flags of model_source.py (--workdir, --model
+recipe; at the tempo and transpose it was saved at, its "playback"). The model comes from the flags of model_source.py (--workdir, --model
 for a pretrained one, ...). From Python:
 `reproduce.replay(TrainedModel.from_workdir(W), recipe)`.
 """
@@ -59,11 +59,14 @@ def _define_flags() -> None:
 def main(argv):
   del argv
   from musicvae_jax import render
+  from musicvae_jax.studio import arrange
   # Model errors are one line of their own (cli_errors); recipe errors name the recipe.
   model = model_source.load(model_source.workdir(), best=FLAGS.best)
   try:
     recipe = json.loads(Path(FLAGS.recipe).expanduser().read_text())
     ns = replay(model, recipe)
+    # The tempo and transpose it was saved at (the page's controls), if any.
+    ns = arrange.apply(ns, arrange.parse(recipe.get('playback') or {}))
     out = Path(FLAGS.output_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     title = recipe.get('title', 'studio result')

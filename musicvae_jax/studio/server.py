@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from musicvae_jax.studio import security
+from musicvae_jax.studio import arrange, security, session
 from musicvae_jax.studio.engine import Studio
 from musicvae_jax.studio.errors import StudioError
 
@@ -208,9 +208,19 @@ def make_app(studio: Studio, policy: security.Policy):
         studio.attribute, text(q, 'base'), amounts, number(q, 'temperature', 0.5),
         integer(q, 'seed', 0), text(q, 'chords'))])
 
+  async def item_info(request):
+    with studio.lock:
+      item = studio.item(request.path_params['item'])
+    return JSONResponse(studio.item_json(item))
+
+  async def restore(request):
+    q = await _json(request)
+    return items([await run_in_threadpool(session.restore, studio, q)])
+
   async def item_media(request):
     item_id, kind = request.path_params['item'], request.path_params['kind']
-    data, content_type, filename = await run_in_threadpool(studio.media, item_id, kind)
+    playback = arrange.parse(request.query_params)   # ?bpm=&transpose= of the page's controls
+    data, content_type, filename = await run_in_threadpool(studio.media, item_id, kind, playback)
     headers = {'Cache-Control': 'no-store'}
     if request.query_params.get('download'):
       headers['Content-Disposition'] = f'attachment; filename="{filename}"'
@@ -223,9 +233,11 @@ def make_app(studio: Studio, policy: security.Policy):
                    ('/api/window', window), ('/api/perform', perform), ('/api/mix', mix),
                    ('/api/walk', walk), ('/api/map', build_map),
                    ('/api/map/cancel', map_cancel), ('/api/map/point', map_point),
-                   ('/api/map/decode', map_decode), ('/api/attribute', attribute)):
+                   ('/api/map/decode', map_decode), ('/api/attribute', attribute),
+                   ('/api/restore', restore)):
     routes.append(Route(path, _handler(fn), methods=['POST']))
-  routes += [Route('/api/item/{item}/{kind}', _handler(item_media)),
+  routes += [Route('/api/item/{item}', _handler(item_info)),
+             Route('/api/item/{item}/{kind}', _handler(item_media)),
              Mount('/static', StaticFiles(directory=str(STATIC)), name='static')]
   return security.Guard(Starlette(routes=routes), policy)
 

@@ -1,13 +1,20 @@
 // musicvae studio: the page. Plain JS, no libraries; talks to the JSON API
 // of musicvae_jax/studio/server.py and plays WAV previews with WebAudio.
+// The scripts after this one (playback.js, midi_out.js, history.js,
+// session.js, keys.js) add one feature each; they hear what happens here
+// through events on `document`: 'studio:items' (results shown), 'studio:play'
+// and 'studio:stop' (the player).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
 // The per-launch token the server rendered into this page: every API call
 // carries it (server.py, security.py), so other web sites cannot use the API.
 const TOKEN = (document.querySelector('meta[name="studio-token"]') || {}).content || '';
+// Audio, MIDI and pictures come at the page's tempo and transpose (the server
+// renders them: arrange.py), so what plays is what downloads.
 const mediaUrl = (id, kind, download) =>
-  `/api/item/${id}/${kind}?token=${encodeURIComponent(TOKEN)}${download ? '&download=1' : ''}`;
+  `/api/item/${id}/${kind}?token=${encodeURIComponent(TOKEN)}${download ? '&download=1' : ''}` +
+  (['wav', 'mid', 'png', 'json'].includes(kind) ? playbackQuery() : '');
 const state = {
   info: null,
   items: {},          // id -> item JSON
@@ -19,9 +26,18 @@ const state = {
   lastAudio: null,    // {id, duration} of the last decoded buffer (tests read it)
   played: null,       // {id, context} of the last playback started (tests read it)
   mapJob: null,       // status of the map being built
+  playback: {bpm: null, transpose: 0},   // tempo (null: the result's own) and semitones
   requests: 0,
 };
 window.studioState = state;
+
+function playbackQuery() {
+  const p = state.playback;
+  return (p.bpm ? `&bpm=${p.bpm}` : '') + (p.transpose ? `&transpose=${p.transpose}` : '');
+}
+// Seconds of playback per second of the result at the page's tempo.
+function stretch(item) { return state.playback.bpm ? (item.qpm || 120) / state.playback.bpm : 1; }
+function emit(name, detail) { document.dispatchEvent(new CustomEvent(name, {detail})); }
 
 // -- messages and the busy indicator --------------------------------------------
 let messageTimer = null;
@@ -99,41 +115,55 @@ const player = {
     return this.context;
   },
   async buffer(id) {
-    if (this.buffers.has(id)) {   // most recently used last
-      const kept = this.buffers.get(id);
-      this.buffers.delete(id); this.buffers.set(id, kept);
+    const key = id + playbackQuery();   // one buffer per tempo and transpose
+    if (this.buffers.has(key)) {   // most recently used last
+      const kept = this.buffers.get(key);
+      this.buffers.delete(key); this.buffers.set(key, kept);
       return kept;
     }
     const context = this.ensure();
     const response = await fetch(mediaUrl(id, 'wav'), {headers: {'X-Studio-Token': TOKEN}});
-    if (!response.ok) throw new Error('could not fetch the audio');
+    if (!response.ok) {
+      let message = 'could not fetch the audio';
+      try { message = (await response.json()).error || message; } catch (error) { /* not JSON */ }
+      throw new Error(message);
+    }
     const bytes = await response.arrayBuffer();
     const buffer = await context.decodeAudioData(bytes);
-    this.buffers.set(id, buffer);
+    this.buffers.set(key, buffer);
     while (this.buffers.size > MAX_BUFFERS) this.buffers.delete(this.buffers.keys().next().value);
     state.lastAudio = {id, duration: buffer.duration, samples: buffer.length,
-                       buffers: this.buffers.size};
+                       buffers: this.buffers.size, query: playbackQuery()};
     return buffer;
   },
-  forget(id) { this.buffers.delete(id); },
+  forget(id) {
+    for (const key of [...this.buffers.keys()]) {
+      if (key === id || key.startsWith(id + '&')) this.buffers.delete(key);
+    }
+  },
   async play(id, loop) {
     const item = state.items[id];
     if (!item) return;
+    const ticket = this.ticket = (this.ticket || 0) + 1;   // the newest request plays
     let buffer;
     try { buffer = await this.buffer(id); } catch (error) { showMessage(error.message); return; }
+    if (ticket !== this.ticket) return;   // another play (a new tempo, another card) came since
     this.stop();
     const context = this.ensure();
     const source = context.createBufferSource();
     source.buffer = buffer;
     source.loop = !!loop;
-    if (loop) { source.loopStart = 0; source.loopEnd = Math.min(item.duration, buffer.duration); }
+    const length = item.duration * stretch(item);   // seconds at the page's tempo
+    if (loop) { source.loopStart = 0; source.loopEnd = Math.min(length, buffer.duration); }
     source.connect(context.destination);
     source.onended = () => { if (this.source === source) this.stop(); else release(source); };
     source.start();
     this.source = source; this.item = item; this.started = context.currentTime;
-    this.length = loop ? item.duration : Math.min(item.duration, buffer.duration);
+    this.length = loop ? length : Math.min(length, buffer.duration);
+    this.period = length;
     this.loop = !!loop;
-    state.played = {id, context: context.state, at: context.currentTime};
+    state.played = {id, context: context.state, at: context.currentTime, query: playbackQuery()};
+    emit('studio:play', {item, loop: this.loop, offset: 0});
     $('player-loop').checked = this.loop;
     $('player-title').textContent = item.title;
     $('player-toggle').disabled = false;
@@ -151,6 +181,7 @@ const player = {
       try { source.stop(); } catch (error) { /* already stopped */ }
       release(source);
     }
+    if (this.source) emit('studio:stop', {item: this.item});
     this.source = null;
     const item = this.item;
     $('player-toggle').innerHTML = '&#9654;';
@@ -164,8 +195,10 @@ const player = {
   position() {
     if (!this.source) return null;
     const t = this.context.currentTime - this.started;
-    return this.loop ? t % this.item.duration : Math.min(t, this.length);
+    return this.loop ? t % this.period : Math.min(t, this.length);
   },
+  // Played again from the start with the page's tempo and transpose (a control changed).
+  replay() { if (this.source && this.item) this.play(this.item.id, this.loop); },
 };
 
 // A stopped source node holds its buffer until it is collected: drop the links.
@@ -177,8 +210,8 @@ function release(source) {
 function tick() {
   const t = player.position();
   if (t === null) return;
-  redrawCards(player.item.id, t);
-  $('player-time').textContent = `${t.toFixed(1)} / ${player.item.duration.toFixed(1)} s`;
+  redrawCards(player.item.id, t / stretch(player.item));   // the roll keeps the result's own time
+  $('player-time').textContent = `${t.toFixed(1)} / ${player.period.toFixed(1)} s`;
   requestAnimationFrame(tick);
 }
 
@@ -189,12 +222,6 @@ $('player-toggle').onclick = () => {
 $('player-loop').onchange = () => {
   if (player.source) { player.source.loop = $('player-loop').checked; player.loop = player.source.loop; }
 };
-document.addEventListener('keydown', (event) => {
-  if (event.code === 'Space' && !['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON'].includes(event.target.tagName)) {
-    event.preventDefault();
-    $('player-toggle').click();
-  }
-});
 
 // -- piano roll (canvas) ----------------------------------------------------------
 const COLOURS = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#db2777'];
@@ -215,7 +242,10 @@ function drawRoll(canvas, item, playhead) {
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   g.fillStyle = '#fff'; g.fillRect(0, 0, width, height);
   const top = 12, bottom = height - 2;
-  const pitched = item.notes.filter((n) => !n[4]).map((n) => n[0]);
+  // Pitched notes as they sound at the page's transpose (playback.js); drums stay.
+  const shift = state.playback.transpose;
+  const sounding = (n) => (n[4] || !shift ? n[0] : shiftPitch(n[0], shift));
+  const pitched = item.notes.filter((n) => !n[4]).map(sounding);
   const drums = [...new Set(item.notes.filter((n) => n[4]).map((n) => n[0]))].sort((a, b) => b - a);
   const drumRowH = drums.length ? Math.min(12, (bottom - top) / (pitched.length ? 2 : 1) / drums.length) : 0;
   const drumTop = bottom - drums.length * drumRowH;
@@ -263,7 +293,7 @@ function drawRoll(canvas, item, playhead) {
   }
   const minDrum = 0.06 * plotW / duration;
   for (const n of item.notes) {
-    const [pitch, start, end, velocity, drum, instrument] = n;
+    const [, start, end, velocity, drum, instrument] = n, pitch = sounding(n);
     g.globalAlpha = 0.35 + 0.65 * velocity / 127;
     if (drum) {
       g.fillStyle = '#16a34a';
@@ -323,7 +353,8 @@ function makeCard(item) {
   for (const kind of ['mid', 'wav', 'png', 'json', 'npy']) {
     const link = card.querySelector(`.dl-${kind}`);
     if (kind === 'npy' && !item.mixable && item.kind !== 'walk') { link.remove(); continue; }
-    link.href = mediaUrl(item.id, kind, true);
+    link.dataset.kind = kind;
+    link.href = mediaUrl(item.id, kind, true);   // refreshLinks: when tempo or transpose change
     link.setAttribute('download', `${item.kind}_${item.id}.${kind}`);
   }
   if (item.audio_seconds < item.duration - 0.01) {   // a long walk: the WAV has its start
@@ -342,10 +373,22 @@ function clock(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-function showItems(container, items, replace) {
+// Download links follow the tempo and transpose controls.
+function refreshLinks() {
+  document.querySelectorAll('.card').forEach((card) => {
+    card.querySelectorAll('.downloads a[data-kind]').forEach((link) => {
+      link.href = mediaUrl(card.dataset.id, link.dataset.kind, true);
+    });
+  });
+}
+
+// `restored`: the results come back from the history (undo, a saved
+// session), not from a new request: history.js does not record them again.
+function showItems(container, items, replace, restored) {
   if (replace) container.replaceChildren();
   const cards = items.map(makeCard);
   cards.forEach((c) => container.appendChild(c));
+  emit('studio:items', {container, items, restored: !!restored});
   if (replace) forgetUnshown();
   return cards;
 }
@@ -823,9 +866,12 @@ async function start() {
   buildSliders(i.attributes);
   renderMix();
   drawMap();
+  emit('studio:ready', i);
   document.body.dataset.ready = '1';
   // A map still being built (e.g. for the attribute sliders, or before a reload).
   fetch('/api/map/status', {headers: {'X-Studio-Token': TOKEN}}).then((r) => r.json())
     .then((job) => { if (job.state === 'running') followMapJob(job); }).catch(() => {});
 }
-start();
+// After the feature scripts below this one have run (they listen for 'studio:ready').
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();
