@@ -310,6 +310,17 @@ def test_server_answers_bad_requests_with_messages(served):
   assert status == 400 and 'upload' in body['error']
   status, body = _post(f'{base}/api/mix', json.dumps({'ids': ['x', 'y']}).encode())
   assert status == 400 and "no result 'x'" in body['error']
+  # Huge numbers and deep JSON: 400 with a reason, never a 500.
+  status, body = _post(f'{base}/api/sample', b'{"seed": 1' + b'0' * 400 + b'}')
+  assert status == 400 and body['error'] == "seed: " + "1" + "0" * 36 + "... is not a whole number below 2^31"
+  status, body = _post(f'{base}/api/sample', b'{"temperature": 1e999}')
+  assert status == 400 and body['error'] == 'temperature: inf is not a number'
+  status, body = _post(f'{base}/api/sample', b'{"temperature": 1' + b'0' * 400 + b'}')
+  assert status == 400 and body['error'].endswith('... is not a number')
+  status, body = _post(f'{base}/api/sample', b'{"n": ' + b'[' * 100_000 + b']' * 100_000 + b'}')
+  assert status == 400 and body['error'] in ('the request is nested too deeply', 'request too large')
+  status, body = _post(f'{base}/api/sample', b'[' * 5_000 + b']' * 5_000)
+  assert status == 400 and body['error'] == 'the request is nested too deeply'
   status, info = _request(f'{base}/api/info')   # still serving
   assert status == 200 and info['slice_bars'] == 2
 

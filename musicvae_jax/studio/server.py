@@ -50,23 +50,33 @@ async def _json(request: Request) -> dict:
     value = json.loads(body or b'{}')
   except ValueError:
     raise StudioError('the request is not JSON') from None
+  except RecursionError:
+    raise StudioError('the request is nested too deeply') from None
   if not isinstance(value, dict):
     raise StudioError('the request must be a JSON object')
   return value
 
 
 # -- fields of a request: one-line messages naming the field --------------------------
+def _shown(value) -> str:
+  """`value` as a message quotes it: its repr, cut to 40 characters."""
+  text_ = repr(value)
+  return text_ if len(text_) <= 40 else text_[:37] + '...'
+
+
 def integer(q: dict, field: str, default: int) -> int:
   """`q[field]` as an int (a whole number, as JSON number or text)."""
   value = q.get(field, default)
   if isinstance(value, bool) or value is None:
-    raise StudioError(f'{field}: {value!r} is not a whole number')
+    raise StudioError(f'{field}: {_shown(value)} is not a whole number')
   try:
     number = float(value)
   except (TypeError, ValueError):
-    raise StudioError(f'{field}: {value!r} is not a whole number') from None
+    raise StudioError(f'{field}: {_shown(value)} is not a whole number') from None
+  except OverflowError:
+    number = math.inf
   if not math.isfinite(number) or number != int(number) or abs(number) >= 2**31:
-    raise StudioError(f'{field}: {value!r} is not a whole number below 2^31')
+    raise StudioError(f'{field}: {_shown(value)} is not a whole number below 2^31')
   return int(number)
 
 
@@ -75,10 +85,10 @@ def number(q: dict, field: str, default: float) -> float:
   value = q.get(field, default)
   try:
     result = float(value) if not isinstance(value, bool) else math.nan
-  except (TypeError, ValueError):
+  except (TypeError, ValueError, OverflowError):
     result = math.nan
   if not math.isfinite(result):
-    raise StudioError(f'{field}: {value!r} is not a number')
+    raise StudioError(f'{field}: {_shown(value)} is not a number')
   return result
 
 
@@ -87,7 +97,7 @@ def text(q: dict, field: str, default: str = '') -> str:
   if value is None:
     return ''
   if not isinstance(value, str):
-    raise StudioError(f'{field}: {value!r} is not text')
+    raise StudioError(f'{field}: {_shown(value)} is not text')
   return value
 
 
