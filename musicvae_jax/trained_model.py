@@ -285,6 +285,11 @@ class TrainedModel:
     server warms ahead so that no call compiles)."""
     return batch_buckets.shapes_up_to(rows, self.buckets, self.max_batch)
 
+  def example_inputs(self, rows: int) -> np.ndarray:
+    """Zero encoder inputs `[rows, T, K]` in the form `encode_tensors` takes
+    (what warming up the encoder compiles with)."""
+    return np.zeros((rows, self.seq_len, self.spec.num_parts), np.int32)
+
   def encode_tensors(self, inputs: np.ndarray, lengths: np.ndarray | None = None,
                      controls: np.ndarray | None = None):
     """(z, mu, sigma) `[B, Z]` for windows `inputs` (tokens or one-hots).

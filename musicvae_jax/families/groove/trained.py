@@ -107,6 +107,10 @@ class GrooveTrainedModel(TrainedModel):
       return np.zeros((n, self.seq_len, self.converter.control_depth), np.float32)
     return np.asarray(controls, np.float32)
 
+  def example_inputs(self, rows: int) -> np.ndarray:
+    """Zero encoder inputs `[rows, T, input depth]` (float32)."""
+    return np.zeros((rows, self.seq_len, self.converter.input_depth), np.float32)
+
   def encode_tensors(self, inputs: np.ndarray, lengths: np.ndarray | None = None,
                      controls: np.ndarray | None = None):
     """(z, mu, sigma) `[B, Z]` for encoder inputs `[B, T, 27]` (already
