@@ -660,9 +660,11 @@ class Studio:
       out['z'] = np.asarray(item.z, np.float32).reshape(-1, self.z_size).tolist()
     method = item.recipe['method']
     if method == 'sample':
+      # --max_batch_size: rows past generate's default chunk (8) draw their
+      # noise with the next chunk's key; the studio's chunk is max_batch.
       out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode=sample '
                     f'--num_outputs={out["n"]} --temperature={out["temperature"]} '
-                    f'--seed={out["seed"]} '
+                    f'--seed={out["seed"]} --max_batch_size={self.model.max_batch} '
                     + (f'--chords={q(out["chords"])} ' if out.get('chords') else '')
                     + f'--output_dir=out  # sample_{out["index"]:02d}.mid')
     elif method in ('humanize', 'drumify'):
