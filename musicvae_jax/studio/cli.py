@@ -24,7 +24,7 @@ from pathlib import Path
 
 from absl import flags, logging
 
-from musicvae_jax import cli_errors, compile_cache, model_source
+from musicvae_jax import cli_errors, compile_cache, lazy_notebook, model_source
 
 FLAGS = flags.FLAGS
 # The model: --workdir / --run_dir / --checkpoint_file / --model, --config,
@@ -46,6 +46,7 @@ flags.DEFINE_multi_string('allowed_host', [], 'Another Host to answer (NAME or N
 
 def main(argv):
   del argv
+  lazy_notebook.defer()  # note_seq without bokeh / pandas: a quicker start
   logging.set_verbosity(logging.ERROR)  # orbax warns about read-only restores
   try:
     import starlette  # noqa: F401
