@@ -5,11 +5,13 @@ The command for docs/benchmarks.md ("Issue 27 point 2"), on a quiet machine:
 
   python scripts/benchmark_studio.py --configs=configs/mel_2bar.py:small,configs/hier.py:cpu \
       --repeats=10 > studio_bench.jsonl
+  python scripts/benchmark_studio.py --pretrained=folk_mel_2bar --repeats=10 >> studio_bench.jsonl
 
 Other uses:
 
   python scripts/benchmark_studio.py --configs=configs/hier.py:full --repeats=5
   python scripts/benchmark_studio.py --workdir=runs/folk_mel_2bar
+  python scripts/benchmark_studio.py --pretrained=folk_mel_2bar   # a shipped model (--model)
   python scripts/benchmark_studio.py --configs=configs/hier.py:full --repeats=5 \
       --weights=float32,int8        # the studio's --weights, one after the other
   python scripts/benchmark_studio.py --nostartup    # only the in-process parts
@@ -39,7 +41,7 @@ One JSON line per model and weight storage, with:
 
 Parameters are freshly initialised and written as a checkpoint in a
 temporary run folder (latency does not depend on training) unless
---workdir is given. Median and max over --repeats, in milliseconds.
+--workdir or --pretrained is given. Median and max over --repeats, in milliseconds.
 """
 
 from __future__ import annotations
@@ -83,13 +85,14 @@ WARMED = re.compile(r'warmed (\d+) batch shapes in ([\d.]+) s \((\d+) compilatio
 TOKEN = re.compile(r'<meta name="studio-token" content="([^"]+)"')
 
 
-def start_to_first_sample(workdir: Path, weights: str, cache: list[str], env: dict,
+def start_to_first_sample(source: str, weights: str, cache: list[str], env: dict,
                           timeout: float = 600) -> dict:
-  """Launches the studio's command line; seconds from launch to the address
-  and to the answer of the first `POST /api/sample` (n=4), and its warm-up
-  line (waited for, then the process is stopped)."""
+  """Launches the studio's command line on `source` (`--workdir=DIR` or
+  `--model=NAME`); seconds from launch to the address and to the answer of
+  the first `POST /api/sample` (n=4), and its warm-up line (waited for, then
+  the process is stopped)."""
   import subprocess
-  command = [sys.executable, '-m', 'musicvae_jax.studio', f'--workdir={workdir}', '--port=0',
+  command = [sys.executable, '-m', 'musicvae_jax.studio', source, '--port=0',
              f'--weights={weights}', *cache]
   t0 = time.perf_counter()
   child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -129,16 +132,16 @@ def start_to_first_sample(workdir: Path, weights: str, cache: list[str], env: di
           'warmup': found.get('warmup')}
 
 
-def startup(workdir: Path, weights: str, scratch: Path) -> dict:
+def startup(source: str, weights: str, scratch: Path) -> dict:
   """`start_to_first_sample` with an empty compilation cache (cold), again
   on the cache the first filled (warm), and with the cache off."""
   import os
   env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')])}
   folder = scratch / f'xla_{weights}'
   with_cache = [f'--compilation_cache_dir={folder}']
-  return {'cold': start_to_first_sample(workdir, weights, with_cache, env),
-          'warm': start_to_first_sample(workdir, weights, with_cache, env),
-          'off': start_to_first_sample(workdir, weights, ['--nocompilation_cache'], env),
+  return {'cold': start_to_first_sample(source, weights, with_cache, env),
+          'warm': start_to_first_sample(source, weights, with_cache, env),
+          'off': start_to_first_sample(source, weights, ['--nocompilation_cache'], env),
           'cache_files': len(list(folder.iterdir()))}
 
 
@@ -244,6 +247,9 @@ def main():
   parser.add_argument('--configs', default='configs/mel_2bar.py:small,configs/hier.py:cpu',
                       help='comma-separated config specs (fresh parameters)')
   parser.add_argument('--workdir', default='', help='measure this trained run instead')
+  parser.add_argument('--pretrained', default='',
+                      help='measure these shipped models instead (comma-separated names, '
+                           "the studio's --model)")
   parser.add_argument('--repeats', type=int, default=10)
   parser.add_argument('--weights', default='float32',
                       help="comma-separated weight storages (the studio's --weights), "
@@ -256,15 +262,25 @@ def main():
   weights = args.weights.split(',')
   with tempfile.TemporaryDirectory(prefix='benchmark_studio_') as scratch:
     scratch = Path(scratch)
-    runs = ([(args.workdir, Path(args.workdir))] if args.workdir else
-            [(spec, _fresh_run(spec, scratch / f'run{i}'))
-             for i, spec in enumerate(args.configs.split(','))])
-    for name, workdir in runs:
+    # (name, the studio's model flag, loader) per model
+    if args.pretrained:
+      runs = [(name, f'--model={name}', lambda w, name=name: TrainedModel.from_pretrained(
+          name, weights=w)) for name in args.pretrained.split(',')]
+    elif args.workdir:
+      runs = [(args.workdir, f'--workdir={args.workdir}',
+               lambda w: TrainedModel.from_workdir(args.workdir, weights=w))]
+    else:
+      runs = []
+      for i, spec in enumerate(args.configs.split(',')):
+        run = _fresh_run(spec, scratch / f'run{i}')
+        runs.append((spec, f'--workdir={run}',
+                     lambda w, run=run: TrainedModel.from_workdir(run, weights=w)))
+    for i, (name, source, load) in enumerate(runs):
       for w in weights:
         result = {'model': name}
         if args.startup:
-          result['startup'] = startup(workdir, w, scratch / 'caches' / Path(workdir).name)
-        model = TrainedModel.from_workdir(workdir, weights=w)
+          result['startup'] = startup(source, w, scratch / 'caches' / f'model{i}')
+        model = load(w)
         result['actions'] = actions(model, name, args.repeats)
         result.update(measure(model, name, args.repeats))
         print(json.dumps(result), flush=True)
