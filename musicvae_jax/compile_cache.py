@@ -12,7 +12,8 @@ Only programs that took at least `MIN_COMPILE_SECS` to compile are written
 (the model's encode and decode, not the many tiny eager ops, whose files
 would cost more to read than to compile). JAX keys every entry by the
 program, the jax / XLA version and the device, so a stale entry is never
-used; deleting the folder is always safe.
+used; past `MAX_BYTES` (1 GiB) the least recently used entries are deleted;
+deleting the folder is always safe.
 
 It must be switched on before the process compiles anything: JAX decides
 once, at its first compilation, whether a cache is in use.
@@ -28,6 +29,9 @@ from musicvae_jax import paths
 # studio's encodes and decodes take 0.3 s and more on a CPU; eager ops and
 # small helpers take milliseconds.
 MIN_COMPILE_SECS = 0.2
+# Size bound of the folder: past it JAX deletes the least recently used
+# entries (new jax versions and models add entries; old ones age out).
+MAX_BYTES = 1 << 30
 
 
 def default_dir() -> Path:
@@ -45,6 +49,7 @@ def enable(directory: str | Path | None = None,
   folder.mkdir(parents=True, exist_ok=True)
   jax.config.update('jax_compilation_cache_dir', str(folder))
   jax.config.update('jax_persistent_cache_min_compile_time_secs', float(min_compile_secs))
+  jax.config.update('jax_compilation_cache_max_size', MAX_BYTES)
   return folder
 
 
