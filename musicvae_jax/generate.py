@@ -21,7 +21,9 @@ and how many), and the written MIDI keeps the first input's tempo unless
 `--qpm` is given.
 
 Open OUTPUT_DIR/index.html to look at and listen to the results. The same
-seed gives the same files.
+seed gives the same files. Compiled programs are kept in JAX's persistent
+compilation cache (compile_cache.py: `<cache root>/xla`), so a second run
+of the same model skips compiling; `--nocompilation_cache` turns it off.
 
 Magenta's command lines work as written (docs/magenta.md, "Magenta's command
 lines"): the checkpoint is converted once into the cache, then reused.
@@ -46,7 +48,7 @@ from absl import flags, logging
 
 from musicvae_jax import attributes as _attributes
 from musicvae_jax import family as family_lib
-from musicvae_jax import model_source, pretrained
+from musicvae_jax import compile_cache, model_source, pretrained
 
 FLAGS = flags.FLAGS
 # Magenta's --log names -> absl verbosity.
@@ -377,6 +379,7 @@ def main(argv):
     check_input_files(FLAGS.input_midi_1, FLAGS.input_midi_2, FLAGS.input_midi)
     workdir = model_source.workdir()
     config = model_source.load_config(workdir)
+    compile_cache.enable_from_flags()  # before anything compiles
     if (FLAGS.mode == 'attribute' and not FLAGS.attribute_dir
         and model_source.is_pretrained(workdir)):
       _check_attribute_data(workdir, config)
@@ -413,8 +416,9 @@ def run():
   from musicvae_jax import cli_errors
   model_source.define_flags()
   model_source.define_weights_flag()
+  compile_cache.define_flags()
   flags.mark_flags_as_required(['output_dir'])
-  cli_errors.run(main, help_from=(model_source.__name__,))
+  cli_errors.run(main, help_from=(model_source.__name__, compile_cache.__name__))
 
 
 if __name__ == '__main__':

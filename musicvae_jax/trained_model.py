@@ -14,7 +14,11 @@ Array-level methods mirror Magenta's TrainedModel: `encode_tensors`,
 ('C G Am F': one chord per bar, or one per step); without them every step
 gets "no chord", and interpolations / reconstructions use the input's own
 inferred chords. Every computation is jit-compiled once per batch-size
-bucket (powers of two up to `max_batch`), so repeated calls never recompile.
+bucket (`buckets`: by default the powers of two up to `max_batch`; rows are
+padded to the bucket and the outputs sliced, `batch_buckets.py`), so any
+batch size reuses one of a few compiled shapes; `buckets=()` turns padding
+off (each new size compiles). Padding never changes the real rows' results
+(`decode_to_tensors` says how for the sampling noise).
 
 `weights='bfloat16'` or `'int8'` (any constructor: `from_workdir(...,
 weights='int8')`) stores the LSTM kernels that encode / decode read in lower
@@ -35,7 +39,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from musicvae_jax import checkpoints, config_base, input_pipeline, pretrained, steps, workdir_lock
+from musicvae_jax import (batch_buckets, checkpoints, config_base, input_pipeline, pretrained,
+                          steps, workdir_lock)
 from musicvae_jax import family as family_lib
 from musicvae_jax.data import chords as chords_lib
 from musicvae_jax.models import weight_storage
@@ -58,18 +63,20 @@ def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
           / np.sin(omega)).astype(np.float32)
 
 
-def _bucket(n: int, cap: int) -> int:
-  size = 1
-  while size < n and size < cap:
-    size *= 2
-  return size
+@functools.partial(jax.jit, static_argnums=0)
+def _encode_noise(shape: tuple[int, int]) -> jax.Array:
+  """The reparameterisation noise of `encode_tensors`: N(0, 1) `[rows, Z]`
+  from key 0, drawn at a bucketed row count and sliced (the first rows of a
+  taller draw are the draw itself: threefry is partitionable)."""
+  return jax.random.normal(jax.random.key(0), shape)
 
 
 class TrainedModel:
   """A MusicVAE with its parameters and converter, ready to use."""
 
   def __init__(self, config: ml_collections.ConfigDict, params,
-               max_batch: int = 256, weights: str = 'float32'):
+               max_batch: int = 256, weights: str = 'float32',
+               buckets: Sequence[int] | None = None):
     self.config = config
     # Storage of the LSTM kernels the jitted paths read (inference only).
     self.weights = weight_storage.check_format(weights)
@@ -84,7 +91,10 @@ class TrainedModel:
     # None for a training run.
     self.pretrained = ''
     self.card: dict | None = None
-    self.max_batch = max_batch
+    self.max_batch = int(max_batch)
+    # Padded batch sizes (batch_buckets.py); () pads nothing.
+    self.buckets = (batch_buckets.ladder(self.max_batch) if buckets is None
+                    else batch_buckets.check_sizes(buckets, self.max_batch))
     self.seq_len = config_base.sequence_length(config)
     model = self.model
     self.num_controls = len(self.spec.control_depths)
@@ -266,10 +276,19 @@ class TrainedModel:
                        f'{self.config.slice_bars} bars, not {len(steps) // 16}')
     return steps[:, None].astype(np.int32)
 
-  def _chunks(self, n: int):
-    for start in range(0, n, self.max_batch):
-      stop = min(n, start + self.max_batch)
-      yield start, stop, _bucket(stop - start, self.max_batch)
+  def _chunks(self, n: int) -> list[tuple[int, int, int]]:
+    """`(start, stop, padded size)` of each chunk of `n` rows (batch_buckets.plan)."""
+    return batch_buckets.plan(n, self.max_batch, self.buckets)
+
+  def compiled_batch_sizes(self, rows: int) -> tuple[int, ...]:
+    """The padded batch sizes that calls of 1..`rows` rows compile (what a
+    server warms ahead so that no call compiles)."""
+    return batch_buckets.shapes_up_to(rows, self.buckets, self.max_batch)
+
+  def example_inputs(self, rows: int) -> np.ndarray:
+    """Zero encoder inputs `[rows, T, K]` in the form `encode_tensors` takes
+    (what warming up the encoder compiles with)."""
+    return np.zeros((rows, self.seq_len, self.spec.num_parts), np.int32)
 
   def encode_tensors(self, inputs: np.ndarray, lengths: np.ndarray | None = None,
                      controls: np.ndarray | None = None):
@@ -305,16 +324,18 @@ class TrainedModel:
                else np.asarray(lengths, np.int32))
     mus, sigmas = [], []
     for start, stop, size in self._chunks(n):
-      pad = size - (stop - start)
-      x = np.pad(inputs[start:stop], ((0, pad), (0, 0), (0, 0)))
-      l = np.pad(lengths[start:stop], (0, pad), constant_values=inputs.shape[1])
-      c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
+      x = batch_buckets.pad_rows(inputs[start:stop], size)
+      l = np.concatenate([lengths[start:stop],
+                          np.full((size - (stop - start),), inputs.shape[1], np.int32)])
+      c = None if controls is None else batch_buckets.pad_rows(controls[start:stop], size)
       mu, sigma = self._encode_fn(self.inference_params, x, l, c)
       mus.append(np.asarray(mu)[:stop - start])
       sigmas.append(np.asarray(sigma)[:stop - start])
     mu = np.concatenate(mus) if mus else np.zeros((0, self.config.z_size), np.float32)
     sigma = np.concatenate(sigmas) if sigmas else np.zeros_like(mu)
-    eps = np.asarray(jax.random.normal(jax.random.key(0), mu.shape))
+    # One draw over all rows, as before bucketing; its height bucketed too.
+    rows = sum(size for _, _, size in self._chunks(n))
+    eps = np.asarray(_encode_noise((rows, mu.shape[1])))[:n]
     return mu + sigma * eps, mu, sigma
 
   def decode_to_tensors(self, z: np.ndarray, *, length: int | None = None,
@@ -327,6 +348,14 @@ class TrainedModel:
     Chord models: step t reads control t of `controls` (`[T, C]` for the
     whole batch, as Magenta's `c_input`, or `[B, T, C]`); their length sets
     T when `length` is None.
+
+    Sampling noise: chunk i (rows `i * max_batch` on) samples with key
+    `fold_in(key(seed), i)`; inside a chunk every random draw has the batch
+    as its leading axis (`[B, ...]` per step), and threefry being
+    partitionable (jax's default), the first rows of a taller draw are
+    exactly the shorter draw. So padding a chunk to its bucket leaves the
+    real rows' noise, hence their tokens, as they are unpadded
+    (tests/test_batch_buckets.py); `max_batch` still matters.
     """
     z = np.asarray(z, np.float32)
     if self.num_controls and controls is not None and length is None:
@@ -336,9 +365,8 @@ class TrainedModel:
     key = jax.random.key(seed)
     out = []
     for i, (start, stop, size) in enumerate(self._chunks(len(z))):
-      chunk = np.pad(z[start:stop], ((0, size - (stop - start)), (0, 0)))
-      c = None if controls is None else np.pad(
-          controls[start:stop], ((0, size - (stop - start)), (0, 0), (0, 0)))
+      chunk = batch_buckets.pad_rows(z[start:stop], size)
+      c = None if controls is None else batch_buckets.pad_rows(controls[start:stop], size)
       tokens, _ = self._sample_fn(self.inference_params, chunk, jax.random.fold_in(key, i),
                                   jnp.float32(temperature), steps_, c)
       out.append(np.asarray(tokens)[:stop - start])

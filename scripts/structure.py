@@ -20,6 +20,7 @@ from pathlib import Path
 LAYERS = [
     ('errors config_files config_base data.errors losses schedules metrics attributes '
      'parallel startup workdir_lock paths config_check cli_errors '
+     'batch_buckets compile_cache compile_events lazy_notebook '
      'magenta.params magenta.tf_bundle magenta.js_limits'),
     'data',
     'models',

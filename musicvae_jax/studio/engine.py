@@ -5,8 +5,12 @@ that reproduce it (`reproduce.replay`). The server turns requests into calls
 here and items into JSON and bytes; nothing here knows about HTTP.
 
 Shapes stay fixed: single decodes (mix, attributes, map, reconstruction) are
-batches of one; samples and walks use TrainedModel's power-of-two buckets;
-`warmup` compiles the batch-of-one encode and decode at start-up.
+batches of one; samples, walks, map chunks and GrooVAE performances are
+padded to TrainedModel's batch buckets (powers of two). `warmup` compiles
+every bucket these can reach (`warmup_plan`: the page's default sample
+batch first), so no action compiles afterwards (a GrooVAE performance of
+more than 64 windows aside); the command line runs it in the background
+while the page is served.
 
 One lock guards the model and the results, held for one request's work at a
 time. Building a latent map is a background job (`start_map`): it reads and
@@ -46,6 +50,7 @@ MAX_MAP_FILES = 2000
 MAX_UPLOADS = 200
 MEDIA_CACHE_BYTES = 64 * 1024 * 1024
 ENCODE_CHUNK = 64          # windows encoded per hold of the lock while mapping
+DEFAULT_SAMPLES = 4        # the page's sample count before it is changed (warmed first)
 PERFORMED = {'humanize': 'humanized', 'drumify': 'drumified'}
 
 
@@ -178,15 +183,33 @@ class Studio:
         'max_audio_seconds': media.MAX_AUDIO_SECONDS,
     }
 
-  def warmup(self, sample_batch: bool = False) -> None:
-    """Compiles the batch-of-one encode and decode (what every slider uses);
-    with `sample_batch`, also the decode of the page's default 4 samples."""
-    with self.lock:
-      z = np.zeros((4 if sample_batch else 1, self.z_size), np.float32)
-      self.model.decode_to_tensors(z, temperature=0.5)
-      if not sample_batch and not self.groove:  # GrooVAE: the first upload compiles
-        self.model.encode_tensors(np.zeros((1, self.model.seq_len, self.model.spec.num_parts),
-                                           np.int32))
+  def warmup_plan(self) -> list[tuple[str, int]]:
+    """What `warmup` compiles, in order: ('decode' | 'encode', padded batch
+    size) for every bucket that samples (1..MAX_SAMPLES), walks
+    (..MAX_WALK_POINTS) and encodes (single windows, map chunks of
+    ENCODE_CHUNK) reach; the page's default samples, then single rows, first."""
+    decode = self.model.compiled_batch_sizes(max(MAX_SAMPLES, MAX_WALK_POINTS))
+    encode = self.model.compiled_batch_sizes(ENCODE_CHUNK)
+    first = [('decode', self.model.compiled_batch_sizes(DEFAULT_SAMPLES)[-1]),
+             ('decode', 1), ('encode', 1)]
+    rest = [('decode', size) for size in decode] + [('encode', size) for size in encode]
+    return list(dict.fromkeys(first + rest))
+
+  def warmup(self, plan: Sequence[tuple[str, int]] | None = None) -> int:
+    """Compiles each shape of `plan` (default `warmup_plan()`), taking the
+    lock for one shape at a time (requests run in between); returns how many
+    shapes it ran."""
+    plan = self.warmup_plan() if plan is None else plan
+    for what, size in plan:
+      with self.lock:
+        if what == 'decode':
+          self.model.decode_to_tensors(np.zeros((size, self.z_size), np.float32),
+                                       temperature=0.5)
+        elif what == 'encode':
+          self.model.encode_tensors(self.model.example_inputs(size))
+        else:
+          raise ValueError(f'warm-up step {what!r}: decode or encode')
+    return len(plan)
 
   # -- decoding ----------------------------------------------------------------
   def _encode(self, windows: np.ndarray):
@@ -648,9 +671,11 @@ class Studio:
       out['z'] = np.asarray(item.z, np.float32).reshape(-1, self.z_size).tolist()
     method = item.recipe['method']
     if method == 'sample':
+      # --max_batch_size: rows past generate's default chunk (8) draw their
+      # noise with the next chunk's key; the studio's chunk is max_batch.
       out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode=sample '
                     f'--num_outputs={out["n"]} --temperature={out["temperature"]} '
-                    f'--seed={out["seed"]} '
+                    f'--seed={out["seed"]} --max_batch_size={self.model.max_batch} '
                     + (f'--chords={q(out["chords"])} ' if out.get('chords') else '')
                     + f'--output_dir=out  # sample_{out["index"]:02d}.mid')
     elif method in ('humanize', 'drumify'):

@@ -24,6 +24,7 @@ import ml_collections
 import numpy as np
 from note_seq.protobuf import music_pb2
 
+from musicvae_jax import batch_buckets
 from musicvae_jax.data.errors import BadInputError
 from musicvae_jax.families.groove import data as groove
 from musicvae_jax.trained_model import ExtractionError, TrainedModel, slerp
@@ -77,8 +78,8 @@ class GrooveTrainedModel(TrainedModel):
   """`TrainedModel` for `output_family='groove'` configs (float windows)."""
 
   def __init__(self, config: ml_collections.ConfigDict, params, max_batch: int = 256,
-               weights: str = 'float32'):
-    super().__init__(config, params, max_batch, weights)
+               weights: str = 'float32', buckets: Sequence[int] | None = None):
+    super().__init__(config, params, max_batch, weights, buckets)
     model = self.model
     self._encode_fn = jax.jit(lambda p, x, lengths, controls: model.apply(
         {'params': p}, x, lengths, controls, method='encode'))
@@ -106,6 +107,10 @@ class GrooveTrainedModel(TrainedModel):
       return np.zeros((n, self.seq_len, self.converter.control_depth), np.float32)
     return np.asarray(controls, np.float32)
 
+  def example_inputs(self, rows: int) -> np.ndarray:
+    """Zero encoder inputs `[rows, T, input depth]` (float32)."""
+    return np.zeros((rows, self.seq_len, self.converter.input_depth), np.float32)
+
   def encode_tensors(self, inputs: np.ndarray, lengths: np.ndarray | None = None,
                      controls: np.ndarray | None = None):
     """(z, mu, sigma) `[B, Z]` for encoder inputs `[B, T, 27]` (already
@@ -123,10 +128,9 @@ class GrooveTrainedModel(TrainedModel):
     controls = self._controls(len(z), controls)
     key = jax.random.key(seed)
     out = []
-    for i, (start, stop, size) in enumerate(self._chunks(len(z))):
-      pad = size - (stop - start)
-      chunk = np.pad(z[start:stop], ((0, pad), (0, 0)))
-      c = None if controls is None else np.pad(controls[start:stop], ((0, pad), (0, 0), (0, 0)))
+    for i, (start, stop, size) in enumerate(self._chunks(len(z))):  # as TrainedModel's
+      chunk = batch_buckets.pad_rows(z[start:stop], size)
+      c = None if controls is None else batch_buckets.pad_rows(controls[start:stop], size)
       samples, _ = self._sample_fn(self.inference_params, chunk, jax.random.fold_in(key, i),
                                    jnp.float32(temperature), steps_, c)
       out.append(np.asarray(samples)[:stop - start])

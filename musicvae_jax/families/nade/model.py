@@ -164,7 +164,9 @@ class NadeDecoder(nn.Module):
     Returns (bits int32 [steps, N, D], rnn_output [steps, N, H + D]).
     """
     batch = cond.shape[0]
-    uniforms = jax.random.uniform(key, (steps, batch, self.num_dims))
+    # Drawn batch-major, so that a padded batch's first rows get the same
+    # draws as the batch alone (TrainedModel's batch buckets).
+    uniforms = jax.random.uniform(key, (batch, steps, self.num_dims)).swapaxes(0, 1)
     cond_g = self.cond_gates(cond)
 
     def body(mdl, carry, u, cond_g):
