@@ -190,6 +190,15 @@ def test_engine_map_of_the_eval_set(studio):
   np.testing.assert_allclose(lifted.z, item.z + vectors['note_density'], rtol=1e-5, atol=1e-6)
 
 
+def test_engine_map_caps_its_windows_at_max_map_windows(studio, monkeypatch):
+  whole = studio.build_map('', 'pca')
+  assert whole['count'] > 5
+  monkeypatch.setattr(studio, 'max_map_windows', 5)
+  capped = studio.build_map('', 'pca', seed=3)
+  assert capped['count'] == 5 and set(capped['labels']) <= set(whole['labels'])
+  assert studio.build_map('', 'pca', seed=3)['labels'] == capped['labels']   # seeded
+
+
 def test_engine_refuses_bad_input_with_a_message(studio, tmp_path):
   from musicvae_jax.studio.engine import StudioError
   with pytest.raises(StudioError, match='notes.txt: not a MIDI file'):
@@ -353,12 +362,12 @@ def test_server_answers_only_its_own_page(served, tiny):
   with urllib.request.urlopen(f'{base}/api/item/{item}/json?token={_token(base)}',
                               timeout=30) as response:     # a download link carries it
     assert json.loads(response.read())['method'] == 'sample'
-  # The map reads only the run's data folders and --map_root folders.
+  # The map reads only the run's data folders and --data_dir folders.
   _, data, _ = tiny
   for folder in ('/etc', str(data.parent / '..'), '~'):
     status, body = _post(f'{base}/api/map', json.dumps({'folder': folder}).encode())
     assert status == 403 and 'outside the folders the map may read' in body['error'], folder
-    assert '--map_root=' in body['error']
+    assert '--data_dir=' in body['error']
   caches = Path(os.environ['MUSICVAE_CACHE_DIR']) / 'windows'
   assert not caches.exists() or not [p for p in caches.iterdir() if p.name.startswith('etc-')]
 

@@ -105,7 +105,7 @@ def test_map_reads_only_folders_under_its_roots(tmp_path):
   for outside in ('/etc', str(tmp_path / 'private'), str(root / 'escape'),
                   str(root / '..' / 'private'), str(root) + '-other'):
     with pytest.raises(ForbiddenError, match=r'outside the folders the map may read .* '
-                                             r'--map_root='):
+                                             r'--data_dir='):
       roots.resolve(outside)
   with pytest.raises(StudioError, match='not a folder'):
     roots.resolve(str(root / 'absent'))

@@ -13,7 +13,7 @@ Compiled programs are kept in JAX's persistent compilation cache
 off), so the next start reads them instead of compiling. No internet needed.
 Only that address is answered, only the page it serves can use the API (a
 per-launch token), and the latent map reads only the run's data folders and
-the `--map_root` folders (docs/studio.md, "Security").
+the `--data_dir` folders (docs/studio.md, "Security").
 """
 
 from __future__ import annotations
@@ -35,9 +35,13 @@ flags.DEFINE_bool('warmup', True, 'Compile every batch shape the page uses in th
                   'while serving (no click compiles once it is done).')
 flags.DEFINE_float('qpm', 120.0, 'Tempo of everything the studio plays and writes.')
 flags.DEFINE_float('max_upload_mb', 4.0, 'Largest accepted upload, in megabytes.')
-flags.DEFINE_multi_string('map_root', [], 'A folder the latent map may read (with '
-                          'everything below it), besides the run\'s own data folders; repeatable.')
+flags.DEFINE_multi_string('data_dir', [], 'A folder the latent map may read (with '
+                          'everything below it), besides the run\'s own data folders and '
+                          'uploads; repeatable (--map_root is the same flag).')
+flags.DEFINE_alias('map_root', 'data_dir')
 flags.DEFINE_integer('map_max_files', 2000, 'Most music files a mapped folder may hold.')
+flags.DEFINE_integer('max_map_windows', 2000, 'Most windows a latent map shows (a larger '
+                     'set is subsampled, the same way for the same seed).')
 flags.DEFINE_float('media_cache_mb', 64.0, 'Rendered audio, pictures and MIDI kept for '
                    'reuse, in megabytes (least recently used dropped first).')
 flags.DEFINE_multi_string('allowed_host', [], 'Another Host to answer (NAME or NAME:PORT), '
@@ -55,11 +59,12 @@ def main(argv):
     raise cli_errors.UserError("the studio needs its extra: pip install -e '.[studio]'")
   from musicvae_jax.studio import server
   from musicvae_jax.studio.engine import Studio
-  if FLAGS.map_max_files < 1 or FLAGS.media_cache_mb <= 0:
-    raise cli_errors.UserError('--map_max_files and --media_cache_mb must be positive')
-  for root in FLAGS.map_root:
+  if FLAGS.map_max_files < 1 or FLAGS.media_cache_mb <= 0 or FLAGS.max_map_windows < 5:
+    raise cli_errors.UserError('--map_max_files and --media_cache_mb must be positive, '
+                               '--max_map_windows at least 5')
+  for root in FLAGS.data_dir:
     if not Path(root).expanduser().is_dir():
-      raise cli_errors.UserError(f'--map_root={root}: not a folder')
+      raise cli_errors.UserError(f'--data_dir={root}: not a folder')
   try:  # before anything compiles
     cache = compile_cache.enable_from_flags()
   except OSError as error:
@@ -77,8 +82,9 @@ def main(argv):
   # A pretrained model has no workdir: its recipes name it by --model.
   studio = Studio(model, '' if model.pretrained else str(workdir), qpm=FLAGS.qpm,
                   max_upload_bytes=int(FLAGS.max_upload_mb * 1e6),
-                  map_roots=FLAGS.map_root, map_max_files=FLAGS.map_max_files,
-                  media_cache_bytes=int(FLAGS.media_cache_mb * 2**20))
+                  map_roots=FLAGS.data_dir, map_max_files=FLAGS.map_max_files,
+                  media_cache_bytes=int(FLAGS.media_cache_mb * 2**20),
+                  max_map_windows=FLAGS.max_map_windows)
   try:
     sock = server.bind(FLAGS.host, FLAGS.port)
   except OSError as error:

@@ -104,13 +104,16 @@ class Studio:
   they ship (the built-in folk corpus), else a folder given on the page.
   `map_roots`: folders (besides the run's own data folders) the map may
   read; `map_max_files`: the most music files a mapped folder may hold;
+  `max_map_windows`: the most windows a map shows (a larger set is
+  subsampled, seeded);
   `media_cache_bytes`: the budget of rendered WAV / PNG / MIDI bytes kept.
   """
 
   def __init__(self, model, workdir: str = '', qpm: float = 120.0,
                max_items: int = 1000, max_upload_bytes: int = MAX_UPLOAD_BYTES,
                map_roots: Sequence[str] = (), map_max_files: int = MAX_MAP_FILES,
-               media_cache_bytes: int = MEDIA_CACHE_BYTES):
+               media_cache_bytes: int = MEDIA_CACHE_BYTES,
+               max_map_windows: int = MAX_MAP_WINDOWS):
     self.model = model
     self.workdir = str(workdir)
     self.qpm = float(qpm)
@@ -124,6 +127,7 @@ class Studio:
     self.lock = threading.RLock()
     self.roots = MapRoots.for_run(model.config, map_roots)
     self.map_max_files = int(map_max_files)
+    self.max_map_windows = int(max_map_windows)
     self.map_job = jobs.Slot('a map')
     self.media_cache = MediaCache(media_cache_bytes)
     config = model.config
@@ -453,9 +457,11 @@ class Studio:
     return lambda job: datasets.eval_set(self.model, self.workdir, job)
 
   def start_map(self, source: str = 'eval', folder: str = '', method: str = 'pca',
-                seed: int = 0, limit: int = MAX_MAP_WINDOWS) -> dict:
+                seed: int = 0, limit: int | None = None) -> dict:
     """Starts building a map in the background; its status (`map_status`).
-    BusyError while another map is being built."""
+    BusyError while another map is being built. `limit`: the most windows
+    (default `max_map_windows`)."""
+    limit = self.max_map_windows if limit is None else int(limit)
     try:
       projection.check(method)
     except ValueError as error:
@@ -515,7 +521,7 @@ class Studio:
     return {'job': 'map', 'state': 'none'} if job is None else job.status()
 
   def build_map(self, folder: str = '', method: str = 'pca', seed: int = 0,
-                limit: int = MAX_MAP_WINDOWS, source: str | None = None,
+                limit: int | None = None, source: str | None = None,
                 timeout: float | None = None) -> dict:
     """`start_map` and wait: the map's JSON (StudioError with the job's
     message when it fails). `source` defaults to 'folder' when a folder is
@@ -587,7 +593,7 @@ class Studio:
       read = lambda j: datasets.eval_set(self.model, self.workdir, j)
       try:
         job = self.map_job.start('map', lambda j: self._build_map(
-            j, read, 'pca', 0, MAX_MAP_WINDOWS))
+            j, read, 'pca', 0, self.max_map_windows))
       except BusyError:
         job = self.map_job.job
     raise BusyError('the attribute vectors come from a map: building one of the '

@@ -1,7 +1,7 @@
 """The folders the studio's latent map may read.
 
 The map reads only folders at or below a root: the run's own data folders
-(`train_dir`, `eval_dir`), the folders given with `--map_root` and
+(`train_dir`, `eval_dir`), the folders given with `--data_dir` (alias `--map_root`) and
 everything below them. A folder elsewhere (`/etc`, the home folder) is
 refused with a message naming the flag that allows it; nothing is read or
 written for it. Paths are compared after resolving `~`, `..` and symbolic
@@ -51,7 +51,7 @@ class MapRoots:
       allowed = ', '.join(str(r) for r in self.roots) or 'none'
       raise ForbiddenError(
           f'{folder} is outside the folders the map may read ({allowed}); start the '
-          f'studio with --map_root={folder} to allow it')
+          f'studio with --data_dir={folder} to allow it')
     if not path.is_dir():
       raise StudioError(f'{folder} is not a folder on the studio\'s machine')
     return path

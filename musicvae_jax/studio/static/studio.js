@@ -862,7 +862,7 @@ async function start() {
   }
   $('map-roots').textContent = 'Folders the map may read: ' +
     (i.map_roots.length ? i.map_roots.join(', ') : 'none') +
-    ` (more with --map_root; at most ${i.map_max_files} files each).`;
+    ` (more with --data_dir; at most ${i.map_max_files} files each).`;
   buildSliders(i.attributes);
   renderMix();
   drawMap();
