@@ -68,8 +68,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.steps_per_quarter = 4
   # Programs kept for melodies: 'mel_2bar' (0-31) or 'all' (every non-drum).
   c.melody_programs = 'mel_2bar'
-  # Control track the model is conditioned on: '' (none) or 'triad_chords'
-  # (chords inferred per half bar, Magenta's 49-class triad encoding).
+  # Control track the model is conditioned on: '' (none), 'triad_chords'
+  # (chords inferred per half bar, Magenta's 49-class triad encoding) or
+  # 'multicontrol' (melody: those chords plus magenta.js' rhythm, shape and register).
   c.controls = ''
   # At most this many windows per NoteSequence (random in training).
   c.max_windows_per_sequence = 5

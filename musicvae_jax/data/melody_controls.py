@@ -224,3 +224,39 @@ def control_tensor(num_steps: int, *, chords: Sequence[str] | None = None,
   if not parts:
     raise ControlError('no controls given')
   return np.concatenate(parts, axis=1)
+
+
+# -- as class columns (how windows carry controls here) -------------------------------
+def as_classes(dense) -> np.ndarray:
+  """One-hot rows `[T, D]` -> int16 classes `[T]`, -1 for an all-zero row
+  (the model's one-hot of -1 is that zero row again, so nothing is lost).
+  Depth 1 (rhythm): 0 where the value is 1, -1 where it is 0."""
+  dense = np.asarray(dense)
+  ones = dense.sum(-1)
+  if not np.isin(dense, (0, 1)).all() or (ones > 1).any():
+    raise ControlError('controls with more than one 1 per step (a pitch chord encoding) '
+                       'have no class column')
+  return np.where(ones == 1, dense.argmax(-1), -1).astype(np.int16)
+
+
+MELODY_CONTROL_NAMES = ('rhythm', 'shape', 'register')
+
+
+def melody_control_depths(boundaries: Sequence[float] = DEFAULT_REGISTER_BOUNDARIES):
+  """Depths of the rhythm, shape and register columns."""
+  return (1, 3, len(boundaries) + 1)
+
+
+def melody_control_classes(tokens, boundaries: Sequence[float] = DEFAULT_REGISTER_BOUNDARIES,
+                           min_pitch: int = 21) -> np.ndarray:
+  """Melody tokens `[n, T]` -> int16 `[n, T, 3]`: the rhythm, shape and
+  register of each window as class columns (`as_classes`)."""
+  tokens = np.asarray(tokens)
+  if tokens.ndim != 2:
+    raise ControlError(f'melody tokens of shape {tokens.shape}: expected [n, T]')
+  out = np.empty(tokens.shape + (3,), np.int16)
+  for i, events in enumerate(tokens):
+    out[i, :, 0] = as_classes(rhythm(events))
+    out[i, :, 1] = as_classes(shape(events))
+    out[i, :, 2] = as_classes(register(events, boundaries, min_pitch))
+  return out
