@@ -113,20 +113,42 @@ def test_model_reads_every_control_column():
     assert np.abs(out[:, 20] - base[:, 20]).max() > 0, column
 
 
-def test_tiny_model_trains_and_decodes_under_controls(tmp_path):
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
   from musicvae_jax import trainer
   from musicvae_jax.trained_model import TrainedModel
-  data = tmp_path / 'midi'
+  root = tmp_path_factory.mktemp('mc_run')
+  data = root / 'midi'
   for shift in range(4):
     write_midi(data / f'p{shift}.mid', [(p + shift, s, e) for p, s, e in progression_notes()])
   config = config_base.load_config_file('configs/mel_2bar_multicontrol.py:tiny')
-  config.train_dir, config.cache_dir = str(data), str(tmp_path / 'cache')
+  config.train_dir, config.cache_dir = str(data), str(root / 'cache')
   config.eval_fraction, config.num_workers = 0.25, 1
-  trainer.train_and_evaluate(config, tmp_path / 'run')
-  model = TrainedModel.from_workdir(str(tmp_path / 'run'))
+  trainer.train_and_evaluate(config, root / 'run')
+  return TrainedModel.from_workdir(str(root / 'run')), data
+
+
+def test_tiny_model_trains_and_decodes_under_controls(trained):
+  import note_seq
+  model, data = trained
   assert model.num_controls == 4
   window = model.converter.all_windows(
-      __import__('note_seq').midi_file_to_note_sequence(str(data / 'p0.mid')))[0]
+      note_seq.midi_file_to_note_sequence(str(data / 'p0.mid')))[0]
   _, mu, _ = model.encode_tensors(window[None])
   tokens = model.decode_to_tensors(mu, temperature=0.5, seed=0, controls=window[:, 1:])
   assert tokens.shape == (1, 32, 1)
+
+
+def test_generate_samples_follow_the_input_windows_controls(trained, tmp_path):
+  from musicvae_jax import generate
+  model, data = trained
+  with pytest.raises(ValueError, match='multicontrol model needs --input_midi_1'):
+    generate.prepare(model.config, 'sample')
+  lines = []
+  items = generate.generate(model, 'sample', tmp_path / 's', num_outputs=2,
+                            input_midi_1=str(data / 'p1.mid'), window_1=1, log=lines.append)
+  assert [i['title'] for i in items] == ['input', 'sample_00', 'sample_01']
+  assert lines == ['controls: p1.mid: window 1 of 3 (0..2), tempo 120 qpm']
+  items = generate.generate(model, 'attribute', tmp_path / 'a', num_outputs=2,
+                            input_midi_1=str(data / 'p1.mid'), attribute_dir=str(data))
+  assert len(items) == 3
