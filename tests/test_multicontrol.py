@@ -152,3 +152,39 @@ def test_generate_samples_follow_the_input_windows_controls(trained, tmp_path):
   items = generate.generate(model, 'attribute', tmp_path / 'a', num_outputs=2,
                             input_midi_1=str(data / 'p1.mid'), attribute_dir=str(data))
   assert len(items) == 3
+
+
+def test_control_preprocessing_reads_the_whole_control_sequence():
+  """With a control-preprocessing BiLSTM, a control changed at step 20 moves
+  the logits of earlier steps too (its backward direction), unlike raw controls."""
+  config = config_base.load_config_file('configs/mel_2bar_multicontrol.py:tiny')
+  config.control_preprocessing_size = 6
+  parts = family.build(config)
+  model, objective = parts.model, parts.objective
+  batch = objective.example_batch(config, 2)
+  params = jax.jit(lambda b: steps.init_params(model, objective, jax.random.key(0), b))(batch)
+  pre = params['decoder']['control_preprocessing']
+  assert pre['fw']['input_kernel'].shape == (57, 24) and pre['bw']['input_kernel'].shape == (57, 24)
+  assert params['decoder']['lstm']['layer_0']['input_kernel'].shape[0] == 90 + 8 + 12
+  # the encoder still reads the raw controls
+  assert params['encoder']['layer_0']['fw']['input_kernel'].shape[0] == 90 + 57
+  rng = np.random.default_rng(0)
+  tokens = rng.integers(0, 90, (2, 32, 1))
+  controls = np.stack([rng.integers(0, 49, (2, 32)), rng.integers(-1, 1, (2, 32)),
+                       rng.integers(0, 3, (2, 32)), rng.integers(-1, 4, (2, 32))], -1)
+  z = np.zeros((2, 8), np.float32)
+
+  @jax.jit
+  def logits(c):
+    return model.apply({'params': params}, z, tokens, None, c, method=MusicVAE.decode_logits)
+
+  changed = controls.copy()
+  changed[:, 20, 2] = (controls[:, 20, 2] + 1) % 3
+  before, after = logits(controls), logits(changed)
+  assert np.abs(after[:, :20] - before[:, :20]).max() > 0
+  tokens_out, _ = model.apply({'params': params}, z, 0.5, None, controls,
+                              method=MusicVAE.sample, rngs={'sample': jax.random.key(0)})
+  assert tokens_out.shape == (2, 32, 1)
+  with pytest.raises(ValueError, match='control_preprocessing_size'):
+    config.use_hier = True
+    config_base.validate(config)
