@@ -196,10 +196,13 @@ _REVERTED = 'magenta-js checkpoints.json (reverted)'
 NOT_READABLE: tuple[Unreadable, ...] = tuple(
     [Unreadable(f'mel_2bar_multicontrol_tiny_fb{fb}',
                 f'{_MULTICONTROL}/mel_2bar_multicontrol_tiny_fb{fb}',
-                'melody conditioned on chord, rhythm, shape and register: the controls '
-                'are computed here as magenta.js does (configs/mel_2bar_multicontrol.py), '
-                'but its `control_preprocessing` bidirectional LSTM before the decoder '
-                'has no counterpart yet', _REVERTED) for fb in (0, 8, 16, 32)]
+                'melody conditioned on chord, rhythm, shape and register: the model '
+                '(configs/mel_2bar_multicontrol.py with control_preprocessing_size) and '
+                'its magenta.js format (triad chords, extraControls rhythm / shape / '
+                'register) exist and match @magenta/music on our own exports, but were '
+                'never checked on these checkpoints (not downloadable where this was '
+                'written); convert_magenta on a downloaded folder may read them',
+                _REVERTED) for fb in (0, 8, 16, 32)]
     + [Unreadable(f'mel_rhythm_2bar_tiny_fb{fb}', f'{_MULTICONTROL}/mel_rhythm_2bar_tiny_fb{fb}',
                   'MelodyRhythmConverter (a melody\'s onsets only, 1 value per step): '
                   'the signal is computed here (data/melody_controls.py) but no model '

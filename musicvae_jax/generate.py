@@ -278,6 +278,8 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
   of `prepare` (read here when not given). `log` receives one line per input
   saying which window was used.
   """
+  if chords or accompaniment:   # a model without chords says so before anything else
+    family_lib.require(model.config, 'chords')
   if prepared is None:
     prepared = prepare(model.config, mode, input_midi_1, input_midi_2, window_1,
                        window_2, attribute, attribute_dir, seed, input_midi)

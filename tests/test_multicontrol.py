@@ -188,3 +188,16 @@ def test_control_preprocessing_reads_the_whole_control_sequence():
   with pytest.raises(ValueError, match='control_preprocessing_size'):
     config.use_hier = True
     config_base.validate(config)
+
+
+def test_magentajs_spec_maps_both_ways_and_refuses_other_extra_controls():
+  from musicvae_jax.families.categorical import magentajs
+  config = config_base.load_config_file('configs/mel_2bar_multicontrol.py:tiny')
+  spec = magentajs.to_spec(config)
+  assert spec['chordEncoder'] == 'TriadChordEncoder'
+  assert [c['name'] for c in spec['extraControls']] == ['rhythm', 'shape', 'register']
+  back = magentajs.from_spec(spec)
+  assert back.controls == 'multicontrol' and back.encoding == 'melody'
+  spec['extraControls'] = spec['extraControls'][::-1]
+  with pytest.raises(ValueError, match='only .*rhythm.* on a MelodyConverter'):
+    magentajs.from_spec(spec)

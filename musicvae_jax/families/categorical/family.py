@@ -79,8 +79,8 @@ class CategoricalFamily:
         chords=_chords_support(config.get('controls', '')),
         export_magentajs=family_lib.support_if(magentajs.problem(config)),
         convert_magenta=(unsupported(
-            "Magenta (Python) has no multicontrol config; magenta.js' multicontrol "
-            'checkpoints also preprocess their controls with a bidirectional LSTM')
+            'Magenta (Python) has no multicontrol config to convert; magenta.js\' '
+            'multicontrol checkpoints convert through their config.json')
             if config.get('controls', '') == 'multicontrol' else SUPPORTED),
     )
 
