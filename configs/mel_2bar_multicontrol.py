@@ -8,9 +8,9 @@ encoder beside the melody and by every decoder step beside z.
   python -m musicvae_jax.train --config=configs/mel_2bar_multicontrol.py:cpu \
       --workdir=runs/multicontrol --config.train_dir=~/midi/train
 Variants: VARIANTS below (`--config=mel_2bar_multicontrol:NAME`; `train --help` lists them).
-The magenta.js checkpoints also run their controls through a bidirectional
-LSTM ("control_preprocessing") before the decoder; models trained here feed
-them straight in, so those checkpoints are not this config's weights.
+The `cpu` variant also runs the controls through a bidirectional LSTM before
+the decoder (`control_preprocessing_size`), as magenta.js' multicontrol
+checkpoints do; `tiny` feeds them straight in.
 """
 
 from musicvae_jax import config_base
@@ -41,7 +41,9 @@ def get_config(variant: str = 'cpu'):
   c.sampling_rate = 0.0
   config_base.set_intervals(c, log=50, evaluate=100, checkpoint=250, advanced=1000)
   if variant == 'cpu':
-    pass
+    # magenta.js' multicontrol models read their controls through a
+    # bidirectional LSTM (Magenta's default size 256; laptop sized here).
+    c.control_preprocessing_size = 64
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:

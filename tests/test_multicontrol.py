@@ -124,6 +124,7 @@ def trained(tmp_path_factory):
   config = config_base.load_config_file('configs/mel_2bar_multicontrol.py:tiny')
   config.train_dir, config.cache_dir = str(data), str(root / 'cache')
   config.eval_fraction, config.num_workers = 0.25, 1
+  config.control_preprocessing_size = 6    # trains through the control BiLSTM too
   trainer.train_and_evaluate(config, root / 'run')
   return TrainedModel.from_workdir(str(root / 'run')), data
 
@@ -131,7 +132,8 @@ def trained(tmp_path_factory):
 def test_tiny_model_trains_and_decodes_under_controls(trained):
   import note_seq
   model, data = trained
-  assert model.num_controls == 4
+  assert model.num_controls == 4 and model.config.control_preprocessing_size == 6
+  assert 'control_preprocessing' in model.params['decoder']
   window = model.converter.all_windows(
       note_seq.midi_file_to_note_sequence(str(data / 'p0.mid')))[0]
   _, mu, _ = model.encode_tensors(window[None])
