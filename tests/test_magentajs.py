@@ -238,8 +238,8 @@ def test_family_config_json_is_what_magentajs_reads(name, js_root):
 # One case per parameter layout and config.json shape (multitrack's and the
 # other GrooVAE / NADE cases differ only in what test_config_json_round_trip
 # covers), to keep the file's time down.
-CONVERT_BACK = ['melody', 'chords', 'multicontrol', 'drums', 'trio_flat', 'trio_hier', 'multitrack_chords',
-                'groove_tap', 'groove_hits', 'nade_full']
+CONVERT_BACK = ['melody', 'chords', 'multicontrol', 'drums', 'trio_flat', 'trio_hier',
+                'multitrack_chords', 'groove_tap', 'groove_hits', 'nade_full']
 
 
 @pytest.mark.parametrize('name', CONVERT_BACK)
@@ -562,8 +562,8 @@ def _family_request(name: str, rng):
 
 
 # The families the Node test loads (each with magenta.js' own decoder class).
-NODE_CASES = ['melody', 'chords', 'multicontrol', 'trio_flat', 'trio_hier', 'multitrack', 'multitrack_chords',
-              'groove_humanize', 'groove_hits', 'nade']
+NODE_CASES = ['melody', 'chords', 'multicontrol', 'trio_flat', 'trio_hier', 'multitrack',
+              'multitrack_chords', 'groove_humanize', 'groove_hits', 'nade']
 
 
 @pytest.mark.parametrize('name', NODE_CASES)
