@@ -68,8 +68,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.steps_per_quarter = 4
   # Programs kept for melodies: 'mel_2bar' (0-31) or 'all' (every non-drum).
   c.melody_programs = 'mel_2bar'
-  # Control track the model is conditioned on: '' (none) or 'triad_chords'
-  # (chords inferred per half bar, Magenta's 49-class triad encoding).
+  # Control track the model is conditioned on: '' (none), 'triad_chords'
+  # (chords inferred per half bar, Magenta's 49-class triad encoding) or
+  # 'multicontrol' (melody: those chords plus magenta.js' rhythm, shape and register).
   c.controls = ''
   # At most this many windows per NoteSequence (random in training).
   c.max_windows_per_sequence = 5
@@ -105,6 +106,12 @@ def base_config() -> ml_collections.ConfigDict:
   # per level, product = window length, e.g. (16, 16) for 16 bars of 16
   # steps. Empty: one bidirectional encoder over the whole window.
   c.encoder_levels = ()
+  # Flat decoders with controls: LSTM size per direction of a bidirectional
+  # LSTM that reads the whole control sequence first and feeds its outputs to
+  # every decoder step instead of the raw controls (Magenta's
+  # BidirectionalLstmControlPreprocessingDecoder, one layer, as magenta.js'
+  # multicontrol models). 0: the raw controls.
+  c.control_preprocessing_size = 0
   # Conductor steps, one subsequence (bar) each (predecessor `n_subsequences`).
   c.n_subsequences = 16
   # Conductor LSTM sizes; its output size (predecessor `c_size`) is the last.
@@ -265,6 +272,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
        'lstm_save', "must be 'activations' or 'states'")
   need(config.compute_dtype in ('float32', 'bfloat16'), 'compute_dtype',
        "must be 'float32' or 'bfloat16'")
+  size = config.get('control_preprocessing_size', 0)
+  need(size >= 0, 'control_preprocessing_size', 'must be >= 0')
+  if size:
+    need(bool(config.get('controls', '')), 'control_preprocessing_size',
+         'needs controls (config.controls)')
+    need(not config.use_hier and not config.get('split_decoder', False),
+         'control_preprocessing_size', 'is for flat, unsplit decoders only')
   if config.use_hier:
     need(sequence_length(config) % config.n_subsequences
          == 0, 'n_subsequences',

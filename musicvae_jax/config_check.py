@@ -34,6 +34,7 @@ REFUSE = frozenset({
     'z_size', 'enc_rnn_sizes', 'dec_rnn_sizes', 'use_hier', 'split_decoder',
     'n_subsequences', 'conductor_rnn_sizes', 'encoder_embed_size',
     'decoder_embed_size', 'conductor_embed_size', 'forget_bias',
+    'control_preprocessing_size',
 })
 
 # Safe to change between runs of the same model: printed and recorded.

@@ -196,16 +196,21 @@ _REVERTED = 'magenta-js checkpoints.json (reverted)'
 NOT_READABLE: tuple[Unreadable, ...] = tuple(
     [Unreadable(f'mel_2bar_multicontrol_tiny_fb{fb}',
                 f'{_MULTICONTROL}/mel_2bar_multicontrol_tiny_fb{fb}',
-                'melody conditioned on chord, rhythm, shape and register: the extra '
-                'control signals (config.json `extraControls`) and magenta.js\' '
-                '`control_preprocessing` bidirectional LSTM have no counterpart here '
-                '(families take chord controls only)', _REVERTED) for fb in (0, 8, 16, 32)]
+                'melody conditioned on chord, rhythm, shape and register: the model '
+                '(configs/mel_2bar_multicontrol.py with control_preprocessing_size) and '
+                'its magenta.js format (triad chords, extraControls rhythm / shape / '
+                'register) exist and match @magenta/music on our own exports, but were '
+                'never checked on these checkpoints (not downloadable where this was '
+                'written); convert_magenta on a downloaded folder may read them',
+                _REVERTED) for fb in (0, 8, 16, 32)]
     + [Unreadable(f'mel_rhythm_2bar_tiny_fb{fb}', f'{_MULTICONTROL}/mel_rhythm_2bar_tiny_fb{fb}',
                   'MelodyRhythmConverter (a melody\'s onsets only, 1 value per step): '
-                  'no such encoding here', _REVERTED) for fb in (0, 8, 16, 32)]
+                  'the signal is computed here (data/melody_controls.py) but no model '
+                  'encodes it', _REVERTED) for fb in (0, 8, 16, 32)]
     + [Unreadable(f'mel_shape_2bar_tiny_fb{fb}', f'{_MULTICONTROL}/mel_shape_2bar_tiny_fb{fb}',
                   'MelodyShapeConverter (a melody\'s contour as a 3-class Parsons code): '
-                  'no such encoding here', _REVERTED) for fb in (0, 8, 16, 32)])
+                  'the signal is computed here (data/melody_controls.py) but no model '
+                  'encodes it', _REVERTED) for fb in (0, 8, 16, 32)])
 
 
 class DownloadError(OSError):

@@ -64,7 +64,9 @@ flags.DEFINE_integer('num_outputs', 5, 'Samples; interpolation steps (endpoints 
 flags.DEFINE_float('temperature', 0.5, 'Softmax temperature of the decoder.')
 flags.DEFINE_string('input_midi_1', '', 'First input (interpolate, reconstruct, '
                     'attribute); the input of humanize (a drum beat) and drumify '
-                    '(any rhythm, tapped or melodic).')
+                    '(any rhythm, tapped or melodic); for sample and attribute of a '
+                    'multicontrol model, the window whose chords, rhythm, shape and '
+                    'register the outputs follow.')
 flags.DEFINE_string('input_midi_2', '', 'Second input (interpolate).')
 flags.DEFINE_string('input_midi', '', 'Deprecated: the old name of --input_midi_1 '
                     'for --mode=humanize / drumify (still read).')
@@ -178,6 +180,13 @@ def read_input(path: str, converter, config, index: int = 0,
   return Input(Path(path).expanduser(), ns, np.asarray(windows), index)
 
 
+def multicontrol(config) -> bool:
+  """Whether the model follows a melody's chords, rhythm, shape and register
+  (configs/mel_2bar_multicontrol.py): sample and attribute take them from
+  --input_midi_1's window."""
+  return config.get('controls', '') == 'multicontrol'
+
+
 def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
             window_1: int = 0, window_2: int = 0, attribute: str = 'note_density',
             attribute_dir: str = '', seed: int = 0,
@@ -194,7 +203,11 @@ def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
   if mode == 'attribute' and attribute not in _attributes.ATTRIBUTES:
     raise ValueError(f'--attribute={attribute!r}: choose one of '
                      f'{", ".join(sorted(_attributes.ATTRIBUTES))}')
-  if mode in ('interpolate', 'attribute') and input_midi_1:
+  if (mode in ('sample', 'attribute') and multicontrol(config) and not input_midi_1):
+    raise ValueError(f'--mode={mode} of a multicontrol model needs --input_midi_1: its '
+                     'window gives the chords, rhythm, shape and register to follow')
+  if mode in ('interpolate', 'attribute') and input_midi_1 or (
+      mode == 'sample' and multicontrol(config)):
     out['input_1'] = read_input(input_midi_1, converter, config, window_1, 'window_1')
   if mode == 'interpolate':
     out['input_2'] = read_input(input_midi_2, converter, config, window_2, 'window_2')
@@ -267,6 +280,8 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
   of `prepare` (read here when not given). `log` receives one line per input
   saying which window was used.
   """
+  if chords or accompaniment:   # a model without chords says so before anything else
+    family_lib.require(model.config, 'chords')
   if prepared is None:
     prepared = prepare(model.config, mode, input_midi_1, input_midi_2, window_1,
                        window_2, attribute, attribute_dir, seed, input_midi)
@@ -285,6 +300,17 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     else:
       qpm = sequence_qpm(prepared['inputs'][0]) if prepared.get('inputs') else 120.0
   to_ns = model.converter.to_note_sequence
+  if mode == 'sample' and multicontrol(model.config):
+    log(f'controls: {first.describe()}')
+    z = np.random.default_rng(seed).standard_normal(
+        (num_outputs, model.config.z_size)).astype(np.float32)
+    seqs = model.decode(z, temperature=temperature, seed=seed, qpm=qpm,
+                        controls=model.split_windows(first.window)[1])
+    names = [f'sample_{i:02d}' for i in range(num_outputs)]
+    return write_outputs(seqs, names, output_dir,
+                         f'{num_outputs} samples at temperature {temperature} under the '
+                         f'chords, rhythm, shape and register of {first.describe()}',
+                         inputs=[(to_ns(first.window, qpm=qpm), 'input', first.describe())])
   if mode == 'sample':
     seqs = model.sample(num_outputs, temperature=temperature, seed=seed, qpm=qpm,
                         **chord_kw)
@@ -339,9 +365,12 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
       z = np.random.default_rng(seed).standard_normal((1, model.config.z_size)).astype(np.float32)
     steps = np.linspace(0.0, amount, max(num_outputs, 2))
     zs = np.concatenate([z + s * vector[None] for s in steps])
-    tokens = model.decode_to_tensors(
-        zs, temperature=temperature, seed=seed,
-        controls=model.chord_controls(chords) if chords else None)
+    if multicontrol(model.config):
+      controls = model.split_windows(first.window)[1]
+    else:
+      controls = model.chord_controls(chords) if chords else None
+    tokens = model.decode_to_tensors(zs, temperature=temperature, seed=seed,
+                                     controls=controls)
     seqs = [to_ns(t, qpm=qpm) for t in tokens]
     values = _attributes.compute(attribute, tokens)
     names = [f'{attribute}_{i:02d}' for i in range(len(seqs))]

@@ -97,7 +97,8 @@ def test_command_checks_inputs_first_and_keeps_the_console_quiet(tiny_run, tmp_p
   assert 'checkpoint' not in good.stderr  # no orbax logging
   helptext = subprocess.run([sys.executable, '-m', 'musicvae_jax.generate', '--help'],
                             cwd=REPO, capture_output=True, text=True, timeout=120).stdout
-  assert '<mean_pitch|note_density|pitch_range|rest_fraction>' in helptext
+  assert '<average_interval|c_diatonic|mean_pitch|note_density|pitch_range|' in helptext
+  assert 'rest_fraction|syncopation_16th|syncopation_8th>' in helptext
 
 
 def test_midi_tracks_are_named_by_role_and_instrument(tmp_path):

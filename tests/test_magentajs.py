@@ -141,6 +141,7 @@ def test_bad_manifest_names_the_file(tmp_path):
 CASES = {
     'melody': ('mel_2bar.py:tiny', {}),
     'chords': ('mel_2bar_chords.py:tiny', {}),
+    'multicontrol': ('mel_2bar_multicontrol.py:tiny', {'control_preprocessing_size': 6}),
     'drums': ('drums_2bar.py:tiny', {}),
     'trio_flat': ('trio_16bar.py:tiny', {'use_hier': False, 'split_decoder': True,
                                          'slice_bars': 2}),
@@ -160,6 +161,10 @@ EXPECTED = {
         'numSteps': 32, 'minPitch': 21, 'maxPitch': 108}}},
     'chords': {'dataConverter': {'type': 'MelodyConverter', 'args': {
         'numSteps': 32, 'minPitch': 21, 'maxPitch': 108}}, 'chordEncoder': 'TriadChordEncoder'},
+    'multicontrol': {'dataConverter': {'type': 'MelodyConverter', 'args': {
+        'numSteps': 32, 'minPitch': 21, 'maxPitch': 108}}, 'chordEncoder': 'TriadChordEncoder',
+        'extraControls': [{'name': 'rhythm', 'depth': 1}, {'name': 'shape', 'depth': 3},
+                          {'name': 'register', 'depth': 4}]},
     'drums': {'dataConverter': {'type': 'DrumsConverter', 'args': {'numSteps': 32}}},
     'trio_flat': {'dataConverter': {'type': 'TrioConverter', 'args': {
         'numSteps': 32, 'melArgs': {'minPitch': 21, 'maxPitch': 108},
@@ -233,8 +238,8 @@ def test_family_config_json_is_what_magentajs_reads(name, js_root):
 # One case per parameter layout and config.json shape (multitrack's and the
 # other GrooVAE / NADE cases differ only in what test_config_json_round_trip
 # covers), to keep the file's time down.
-CONVERT_BACK = ['melody', 'chords', 'drums', 'trio_flat', 'trio_hier', 'multitrack_chords',
-                'groove_tap', 'groove_hits', 'nade_full']
+CONVERT_BACK = ['melody', 'chords', 'multicontrol', 'drums', 'trio_flat', 'trio_hier',
+                'multitrack_chords', 'groove_tap', 'groove_hits', 'nade_full']
 
 
 @pytest.mark.parametrize('name', CONVERT_BACK)
@@ -247,7 +252,7 @@ def test_family_export_converts_back_to_the_same_model(name, js_root, tmp_path):
   config = checkpoints.load_config(workdir)
   keys = ['output_family', 'encoding', 'slice_bars', 'steps_per_quarter', 'use_hier',
           'split_decoder', 'encoder_levels', 'controls', 'z_size', 'enc_rnn_sizes',
-          'dec_rnn_sizes']
+          'dec_rnn_sizes', 'control_preprocessing_size']
   if model.config.use_hier:
     keys += ['n_subsequences', 'conductor_rnn_sizes']
   keys += {'drums': ['drum_roll_input'],
@@ -477,6 +482,19 @@ def _random_tokens(rng, model, batch):
   return np.stack([rng.integers(0, d, (batch, steps)) for d in model.spec.part_depths], -1)
 
 
+def _multicontrol(model, rng):
+  """(magenta.js control_args, our int controls [T, 4]) for a multicontrol
+  model: chords and the rhythm, shape and register of a random melody."""
+  from musicvae_jax.data import melody_controls as mc
+  symbols, chord_column = _chords(model)
+  events = np.where(rng.random(32) < 0.4, rng.integers(2, 90, 32), 0)
+  extra = {'rhythm': mc.rhythm(events), 'shape': mc.shape(events),
+           'register': mc.register(events)}
+  controls = np.concatenate([chord_column, mc.melody_control_classes(events[None])[0]], -1)
+  return ({'chordProgression': symbols,
+           'extraControls': {k: v.tolist() for k, v in extra.items()}}, controls)
+
+
 def _chords(model):
   """(magenta.js chordProgression, our int controls [T, 1]) or (None, None)."""
   if not model.config.get('controls', ''):
@@ -499,7 +517,12 @@ def _family_request(name: str, rng):
   batch = 3
   if family == 'categorical':
     tokens = _random_tokens(rng, model, batch)
-    progression, controls = _chords(model)
+    if model.config.controls == 'multicontrol':
+      control_args, controls = _multicontrol(model, rng)
+      progression = None
+    else:
+      control_args = None
+      progression, controls = _chords(model)
     _, mu, _ = model.encode_tensors(tokens, controls=controls)
     z = _latents(mu)
     ours = model.decode_to_tensors(z, temperature=GREEDY, controls=controls)
@@ -508,6 +531,8 @@ def _family_request(name: str, rng):
                'per_example': model.config.encoding == 'multiperf'}
     if progression:
       request['control_args'] = {'chordProgression': progression}
+    if control_args:
+      request['control_args'] = control_args
   elif family == 'nade':
     bits = (rng.random((batch, steps, model.spec.num_parts)) < 0.2).astype(np.float32)
     features = np.concatenate([bits, 1.0 - bits.max(-1, keepdims=True)], -1)
@@ -537,8 +562,8 @@ def _family_request(name: str, rng):
 
 
 # The families the Node test loads (each with magenta.js' own decoder class).
-NODE_CASES = ['melody', 'chords', 'trio_flat', 'trio_hier', 'multitrack', 'multitrack_chords',
-              'groove_humanize', 'groove_hits', 'nade']
+NODE_CASES = ['melody', 'chords', 'multicontrol', 'trio_flat', 'trio_hier', 'multitrack',
+              'multitrack_chords', 'groove_humanize', 'groove_hits', 'nade']
 
 
 @pytest.mark.parametrize('name', NODE_CASES)

@@ -178,7 +178,8 @@ def test_engine_results_replay_from_their_recipes(tiny, studio):
 def test_engine_map_of_the_eval_set(studio):
   found = studio.build_map('', 'pca')
   assert found['source'] == "the run's eval set" and found['count'] == len(found['points'])
-  assert set(found['values']) == {'mean_pitch', 'note_density', 'pitch_range', 'rest_fraction'}
+  from musicvae_jax import attributes
+  assert set(found['values']) == set(attributes.ATTRIBUTES)
   assert found['labels'][0].endswith('.mid')
   item = studio.map_window(0)
   assert item.kind == 'map' and len(item.ns.notes) == 8     # quarter notes over 2 bars

@@ -39,6 +39,7 @@ def apply_sizes(config, sizes: dict[str, Any]) -> None:
   config.split_decoder = 'output_depths' in sizes
   if 'nade_num_hidden' in sizes:
     config.nade_num_hidden = sizes['nade_num_hidden']
+  config.control_preprocessing_size = sizes.get('control_preprocessing_rnn_size', [0])[0]
 
 
 def magenta_configs() -> dict[str, str]:

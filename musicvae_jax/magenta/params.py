@@ -16,6 +16,9 @@ core_decoder/decoder/multi_rnn_cell/cell_k/lstm_cell/*       core_decoder/lstm/l
 core_decoder/decoder/{z_to_initial_state,output_projection}  core_decoder/...              (hier)
 core_decoder/core_decoder_i/decoder/...                      core_decoder/core_decoder_i/...
     (hierdec-trio: one core decoder per instrument, SplitMultiOutLstmDecoder)
+control_preprocessing/cell_0/bidirectional_rnn/{fw,bw}/...   decoder/control_preprocessing/{fw,bw}
+    (flat decoders whose controls pass a bidirectional LSTM first: Magenta's
+    BidirectionalLstmControlPreprocessingDecoder, magenta.js' multicontrol models)
 decoder/nade/{w_enc [D, 1, H], w_dec_t [D, H, 1]}             decoder/nade/...              (NADE)
     (nade-drums_2bar_*: the output projection has H + D outputs, [b_enc | b_dec])
 
@@ -41,6 +44,8 @@ _ENC = re.compile(r'encoder/cell_(\d+)/bidirectional_rnn/(fw|bw)/multi_rnn_cell/
 _HIER_ENC = re.compile(r'encoder/hierarchical_level_(\d+)/cell_(\d+)/bidirectional_rnn/'
                        r'(fw|bw)/multi_rnn_cell/cell_0/lstm_cell/(kernel|bias)$')
 _FLAT_DEC = re.compile(r'decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/(kernel|bias)$')
+_CONTROL_PRE = re.compile(r'^control_preprocessing/cell_0/bidirectional_rnn/(fw|bw)/'
+                          r'multi_rnn_cell/cell_0/lstm_cell/(kernel|bias)$')
 _CONDUCTOR = re.compile(r'decoder/hierarchical_level_0/cell_(\d+)/lstm_cell/(kernel|bias)$')
 _CORE = re.compile(r'core_decoder/decoder/multi_rnn_cell/cell_(\d+)/lstm_cell/'
                    r'(kernel|bias)$')
@@ -174,6 +179,14 @@ def magenta_to_params(variables: dict[str, np.ndarray]) -> dict[str, Any]:
         'z_to_initial_state': _dense(variables, 'decoder/z_to_initial_state'),
         'output_projection': _dense(variables, 'decoder/output_projection'),
     }
+    pre: dict[str, dict[str, np.ndarray]] = {}
+    for name, value in variables.items():
+      m = _CONTROL_PRE.match(name)
+      if m:
+        pre.setdefault(m.group(1), {})[m.group(2)] = value
+    if pre:
+      params['decoder']['control_preprocessing'] = {
+          d: _lstm(t['kernel'], t['bias']) for d, t in sorted(pre.items())}
     if 'decoder/nade/w_enc' in variables:   # MultiLabelRnnNadeDecoder
       params['decoder']['nade'] = {'w_enc': variables['decoder/nade/w_enc'],
                                    'w_dec_t': variables['decoder/nade/w_dec_t']}
@@ -215,6 +228,9 @@ def sizes_from_params(params: dict[str, Any]) -> dict[str, Any]:
   else:
     sizes['dec_rnn_size'] = units(params['decoder']['lstm'])
     sizes['output_depth'] = int(params['decoder']['output_projection']['bias'].shape[0])
+    if 'control_preprocessing' in params['decoder']:
+      pre = params['decoder']['control_preprocessing']['fw']
+      sizes['control_preprocessing_rnn_size'] = [int(pre['bias'].shape[0] // 4)]
     if 'nade' in params['decoder']:
       # NADE: the projection holds [b_enc (H) | b_dec (D)]; D drum classes.
       dims, _, hidden = params['decoder']['nade']['w_enc'].shape
@@ -312,6 +328,9 @@ def params_to_magenta(params: dict) -> dict[str, np.ndarray]:
       _put_core(out, cores[f'core_decoder_{k}'], f'core_decoder_{k}/decoder')
   else:
     _put_core(out, params['decoder'], 'decoder')
+    if 'control_preprocessing' in params['decoder']:
+      _put_bidirectional(out, {'layer_0': params['decoder']['control_preprocessing']},
+                         'control_preprocessing/')
     if 'nade' in params['decoder']:
       out['decoder/nade/w_enc'] = np.asarray(params['decoder']['nade']['w_enc'])
       out['decoder/nade/w_dec_t'] = np.asarray(params['decoder']['nade']['w_dec_t'])

@@ -24,7 +24,9 @@ import jax
 import jax.numpy as jnp
 
 from musicvae_jax.models import cpu_kernels
-from musicvae_jax.models.inputs import TokenEmbedder, TokenSpec, control_gates
+from musicvae_jax.models.encoders import BidirectionalLayer
+from musicvae_jax.models.inputs import (TokenEmbedder, TokenSpec, control_gates,
+                                        one_hot_parts)
 from musicvae_jax.models.lstm import Dtype, LoopChoice, StackedLSTM, split_state
 
 MAGENTA_STATE_INIT = nn.initializers.normal(stddev=0.001)
@@ -85,6 +87,12 @@ class CoreDecoder(nn.Module):
   input at each step = [previous token features, cond, this step's controls]
   (controls only when `spec.control_depths`; None reads as all zeros);
   logits = Dense(top h).
+
+  With `control_preprocessing_size` H' > 0, a bidirectional LSTM reads the
+  whole control sequence (one-hots `[L, N, C]`) first and its outputs
+  `[L, N, 2H']` (forward, backward) take the controls' place in every step's
+  input (Magenta's BidirectionalLstmControlPreprocessingDecoder; None
+  controls still read as zero gates).
   """
 
   spec: TokenSpec
@@ -97,14 +105,21 @@ class CoreDecoder(nn.Module):
   remat: bool = False
   custom_vjp: bool = True
   loops: LoopChoice = LoopChoice()
+  control_preprocessing_size: int = 0
 
   def setup(self):
     self.token_width = self.spec.total_input_width(self.embed_size)
+    control_width = self.spec.control_width
+    if self.control_preprocessing_size and self.spec.control_depths:
+      self.control_preprocessing = BidirectionalLayer(
+          self.control_preprocessing_size, control_width, self.forget_bias, self.dtype,
+          self.remat, custom_vjp=self.custom_vjp)
+      control_width = 2 * self.control_preprocessing_size
     self.z_to_initial_state = nn.Dense(2 * sum(self.rnn_sizes),
                                        kernel_init=MAGENTA_STATE_INIT)
     self.lstm = StackedLSTM(
         self.rnn_sizes,
-        self.token_width + self.cond_size + self.spec.control_width,
+        self.token_width + self.cond_size + control_width,
         self.forget_bias, self.dtype, self.remat, custom_vjp=self.custom_vjp,
         loops=self.loops)
     self.embedder = TokenEmbedder(self.spec, self.embed_size)
@@ -127,10 +142,18 @@ class CoreDecoder(nn.Module):
     return self.embedder.gates(self.lstm.layers[0], tokens)
 
   def control_gates(self, controls: jax.Array | None) -> jax.Array | float:
-    """Layer-0 gates of `controls int [..., C]` (no bias); 0.0 for None."""
-    return control_gates(self.lstm.layers[0], controls,
-                         self.token_width + self.cond_size,
-                         self.spec.control_depths)
+    """Layer-0 gates of `controls int [L, N, C]` (no bias); 0.0 for None."""
+    start = self.token_width + self.cond_size
+    if controls is None or not (self.control_preprocessing_size
+                                and self.spec.control_depths):
+      return control_gates(self.lstm.layers[0], controls, start,
+                           self.spec.control_depths)
+    dense = one_hot_parts(controls, self.spec.control_depths)
+    pre = self.control_preprocessing
+    gates = (pre.fw.project(dense), pre.bw.project(dense))    # bias included
+    _, _, outputs = pre.run(gates, None, self.unroll)        # [L, N, 2H']
+    return self.lstm.layers[0].project_rows(
+        start, start + 2 * self.control_preprocessing_size, outputs)
 
   def logits(self, h: jax.Array) -> jax.Array:
     return self.output_projection(h).astype(jnp.float32)

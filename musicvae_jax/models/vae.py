@@ -64,6 +64,9 @@ class MusicVAE(nn.Module):
   encoder_levels: Sequence[int] = ()
   # Fused LSTM loops (wavefront, fused bidirectional, saved states).
   loops: LoopChoice = LoopChoice()
+  # Flat decoder: a bidirectional LSTM of this size per direction reads the
+  # controls before the decoder (0: none; CoreDecoder).
+  control_preprocessing_size: int = 0
 
   def setup(self):
     if self.encoder_levels:
@@ -91,10 +94,12 @@ class MusicVAE(nn.Module):
           self.decoder_embed_size, self.forget_bias, self.dtype, self.unroll,
           self.remat, custom_vjp=self.custom_vjp, loops=self.loops)
     else:
+      extra = ({'control_preprocessing_size': self.control_preprocessing_size}
+               if self.control_preprocessing_size else {})
       self.decoder = core_cls(
           dec_spec, self.dec_rnn_sizes, self.z_size, self.decoder_embed_size,
           self.forget_bias, self.dtype, self.unroll, self.remat,
-          custom_vjp=self.custom_vjp, loops=self.loops)
+          custom_vjp=self.custom_vjp, loops=self.loops, **extra)
 
   # -- structure -----------------------------------------------------------
   @property
@@ -258,4 +263,5 @@ class MusicVAE(nn.Module):
         loops=LoopChoice.from_config(config),
         split_decoder=bool(config.get('split_decoder', False)),
         encoder_levels=tuple(config.get('encoder_levels', ())),
+        control_preprocessing_size=int(config.get('control_preprocessing_size', 0)),
     )

@@ -4,7 +4,8 @@
 the data package (they know nothing of JAX or of families):
 
   melody     data/converters.MelodyConverter (+ `controls='triad_chords'`:
-             data/chords.ChordMelodyConverter)
+             data/chords.ChordMelodyConverter; `controls='multicontrol'`:
+             data/multicontrol.MultiControlMelodyConverter, melody only)
   drums      data/converters.DrumsConverter
   trio       data/converters.TrioConverter
   multiperf  data/multiperf.MultiPerformanceConverter (+ chords)
@@ -12,21 +13,27 @@ the data package (they know nothing of JAX or of families):
 
 from __future__ import annotations
 
-from musicvae_jax.data import chords, converters, multiperf
+from musicvae_jax.data import chords, converters, multicontrol, multiperf
 
 ENCODINGS = ('melody', 'drums', 'trio', 'multiperf')
+CONTROLS = ('', 'triad_chords', 'multicontrol')
 MELODY_PROGRAMS = {'mel_2bar': converters.MEL_2BAR_PROGRAMS, 'all': None}
 
 
 def _controls(config) -> str:
   controls = config.get('controls', '')
-  if controls not in ('', 'triad_chords'):
-    raise ValueError(f"config.controls={controls!r}: use '' (none) or 'triad_chords'")
+  if controls not in CONTROLS:
+    raise ValueError(f"config.controls={controls!r}: use '' (none), 'triad_chords' or "
+                     "'multicontrol' (melody)")
+  if controls == 'multicontrol' and config.encoding != 'melody':
+    raise ValueError(f"config.controls='multicontrol' is for melodies, not "
+                     f"{config.encoding!r}")
   return controls
 
 
 def make_converter(config):
   """The converter `config.encoding` (and `config.controls`) asks for."""
+  controls = _controls(config)
   if config.encoding == 'melody':
     if config.melody_programs not in MELODY_PROGRAMS:
       raise ValueError(f"config.melody_programs={config.melody_programs!r}: "
@@ -34,7 +41,9 @@ def make_converter(config):
     kw = dict(slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
               valid_programs=MELODY_PROGRAMS[config.melody_programs],
               max_windows=config.max_windows_per_sequence)
-    if _controls(config):
+    if controls == 'multicontrol':
+      return multicontrol.MultiControlMelodyConverter(**kw)
+    if controls:
       return chords.ChordMelodyConverter(**kw)
     return converters.MelodyConverter(**kw)
   if config.encoding == 'drums':
@@ -51,6 +60,6 @@ def make_converter(config):
         max_num_instruments=config.max_num_instruments,
         max_events_per_instrument=config.max_events_per_instrument,
         max_windows=config.max_windows_per_sequence,
-        chords=_controls(config) == 'triad_chords')
+        chords=controls == 'triad_chords')
   raise ValueError(f'config.encoding={config.encoding!r}: the categorical family '
                    f'reads {", ".join(ENCODINGS)}')

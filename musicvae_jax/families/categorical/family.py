@@ -23,6 +23,16 @@ GROOVAE_ONLY = unsupported('needs a GrooVAE run (configs/groovae_*.py)')
 _MELODIC = ('melody', 'trio')
 
 
+def _chords_support(controls: str):
+  if controls == 'triad_chords':
+    return SUPPORTED
+  if controls == 'multicontrol':
+    return unsupported('--chords builds chord controls only; a multicontrol model also '
+                       'needs rhythm, shape and register (data/melody_controls.py)')
+  return unsupported('not chord-conditioned (config.controls is empty; see '
+                     'configs/mel_2bar_chords.py, configs/multiperf.py:med_chords)')
+
+
 class CategoricalFamily:
   name = 'categorical'
   description = 'MusicVAE over tokens: melody, drums, trio, chords, multitrack'
@@ -66,10 +76,12 @@ class CategoricalFamily:
             f'attribute vectors read melody pitches; {encoding} tokens have none')),
         humanize=GROOVAE_ONLY,
         drumify=GROOVAE_ONLY,
-        chords=(SUPPORTED if config.get('controls', '') else unsupported(
-            'not chord-conditioned (config.controls is empty; see '
-            'configs/mel_2bar_chords.py, configs/multiperf.py:med_chords)')),
+        chords=_chords_support(config.get('controls', '')),
         export_magentajs=family_lib.support_if(magentajs.problem(config)),
+        convert_magenta=(unsupported(
+            'Magenta (Python) has no multicontrol config to convert; magenta.js\' '
+            'multicontrol checkpoints convert through their config.json')
+            if config.get('controls', '') == 'multicontrol' else SUPPORTED),
     )
 
 

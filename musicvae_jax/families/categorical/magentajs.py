@@ -13,6 +13,10 @@ encoding 'multiperf'                     MultitrackConverter {numSteps, numSegme
 use_hier, n_subsequences = S             numSegments S (model.ts then reads a
   with encoder_levels (T / S, S)         2-level hierarchical encoder)
 controls 'triad_chords'                  "chordEncoder": "TriadChordEncoder"
+controls 'multicontrol' (melody)         "chordEncoder": "TriadChordEncoder", "extraControls":
+                                         [rhythm 1, shape 3, register 4] (in that order;
+                                         data/multicontrol.py)
+control_preprocessing_size               the checkpoint's control_preprocessing/ LSTM
 
 `pitchClasses` is always written: ours are note_seq's 9 drum classes, which
 differ from magenta.js' default map (22 and 26 added; 43 and 52 in other
@@ -27,7 +31,7 @@ a conductor input other than one zero (`conductor_embed_size`); a trio whose
 decoder is not split per instrument and a split decoder elsewhere
 (`split_decoder`: model.ts splits exactly for TrioConverter); a grid other
 than 4 steps per quarter for melody / drums / trio (`steps_per_quarter`);
-control tracks other than triad chords (`controls`).
+control tracks other than triad chords and multicontrol (`controls`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ from musicvae_jax.data import encodings, multiperf
 
 CONVERTERS = ('MelodyConverter', 'DrumsConverter', 'DrumsOneHotConverter',
               'TrioConverter', 'MultitrackConverter')
-CHORD_ENCODERS = {'triad_chords': 'TriadChordEncoder'}
+CHORD_ENCODERS = {'triad_chords': 'TriadChordEncoder', 'multicontrol': 'TriadChordEncoder'}
+# magenta.js' extraControls of a multicontrol model, in our column order.
+MULTICONTROL_EXTRA = [{'name': 'rhythm', 'depth': 1}, {'name': 'shape', 'depth': 3},
+                      {'name': 'register', 'depth': 4}]
 _MELODY = {'minPitch': encodings.MIN_PITCH, 'maxPitch': encodings.MAX_PITCH}
 _BASE = {  # (encoding, hierarchical) -> the config file a config.json starts from
     ('melody', False): 'mel_2bar.py:small', ('melody', True): 'hier_mel_16bar.py:full',
@@ -121,6 +128,8 @@ def to_spec(config: ml_collections.ConfigDict) -> dict:
   spec = {'type': 'MusicVAE', 'dataConverter': {'type': kind, 'args': args}}
   if config.get('controls', ''):
     spec['chordEncoder'] = CHORD_ENCODERS[config.controls]
+  if config.get('controls', '') == 'multicontrol':
+    spec['extraControls'] = [dict(c) for c in MULTICONTROL_EXTRA]
   return spec
 
 
@@ -150,9 +159,14 @@ def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
   chords = spec.get('chordEncoder')
   if chords and chords not in CHORD_ENCODERS.values():
     raise ValueError(f'chordEncoder {chords!r}: supported '
-                     f'{sorted(CHORD_ENCODERS.values())}')
-  if spec.get('extraControls'):
-    raise ValueError(f'extraControls on a {kind}: no model here reads them')
+                     f'{sorted(set(CHORD_ENCODERS.values()))}')
+  extra = spec.get('extraControls') or []
+  multicontrol = bool(extra)
+  if extra and (kind != 'MelodyConverter' or chords != 'TriadChordEncoder'
+                or [dict(c) for c in extra] != MULTICONTROL_EXTRA):
+    raise ValueError(f'extraControls {extra} on a {kind} (chordEncoder {chords!r}): only '
+                     f'{MULTICONTROL_EXTRA} on a MelodyConverter with a TriadChordEncoder '
+                     'is read here')
   if (encoding, bool(segments)) not in _BASE:
     raise ValueError(f'{kind} without numSegments: magenta.js reads it hierarchically')
   config = config_base.load_config_file(_BASE[encoding, bool(segments)])
@@ -176,7 +190,7 @@ def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
   else:
     config.use_hier = False
     config.encoder_levels = ()
-  config.controls = 'triad_chords' if chords else ''
+  config.controls = 'multicontrol' if multicontrol else 'triad_chords' if chords else ''
   if encoding == 'melody':
     _check_melody(args, kind)
     config.melody_programs = 'mel_2bar' if config.slice_bars <= 2 and not chords else 'all'
