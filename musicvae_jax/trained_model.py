@@ -233,15 +233,16 @@ class TrainedModel:
 
   def _controls_from(self, controls, batch: int, steps: int) -> np.ndarray | None:
     """Controls for a batch: int `[B, T, C]` (from `[T]`, `[T, C]`, `[B, T, C]`
-    or one-hots); "no control" (class 0, no chord) when None. None for a
+    or one-hots); the converter's `default_controls` when None. None for a
     model without controls (and an error if some were given)."""
     if not self.num_controls:
       if controls is not None:
         raise ValueError(f'this model takes no controls (config.controls='
                          f'{self.config.get("controls", "")!r}): it is not chord-conditioned')
       return None
-    if controls is None:
-      return np.zeros((batch, steps, self.num_controls), np.int32)
+    if controls is None:   # the converter's neutral controls (no chord, ...)
+      neutral = np.asarray(self.converter.default_controls(steps), np.int32)
+      return np.ascontiguousarray(np.broadcast_to(neutral[None], (batch,) + neutral.shape))
     controls = np.asarray(controls)
     width = sum(self.spec.control_depths)
     if controls.ndim >= 2 and controls.shape[-1] == width != self.num_controls:

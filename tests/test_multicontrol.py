@@ -142,6 +142,16 @@ def test_tiny_model_trains_and_decodes_under_controls(trained):
   assert tokens.shape == (1, 32, 1)
 
 
+def test_without_controls_a_decode_reads_the_converters_neutral_ones(trained):
+  model, _ = trained
+  neutral = model.converter.default_controls(32)
+  assert neutral.tolist()[0] == [0, -1, 1, -1]        # no chord, onset, flat, register
+  z = np.random.default_rng(0).standard_normal((2, model.config.z_size)).astype(np.float32)
+  np.testing.assert_array_equal(
+      model.decode_to_tensors(z, temperature=0.5, seed=1),
+      model.decode_to_tensors(z, temperature=0.5, seed=1, controls=neutral))
+
+
 def test_generate_samples_follow_the_input_windows_controls(trained, tmp_path):
   from musicvae_jax import generate
   model, data = trained

@@ -32,3 +32,9 @@ class Converter:
   reads_note_arrays = False
   # Builds its own batch keys: `make_batch(windows, weights, row_seeds)`.
   makes_batches = False
+
+  def default_controls(self, num_steps: int) -> np.ndarray:
+    """Controls `[num_steps, C]` when a caller gives none: class 0 in every
+    column ("no chord"); converters whose neutral control is another class
+    say so by overriding this."""
+    return np.zeros((num_steps, len(self.control_depths)), np.int16)
