@@ -492,10 +492,22 @@ def format_report(title: str, hlo: Hlo, profile: dict[str, Any], *,
                  f'| {notes.get(c, "")} |')
   lines.append(f'| **sum** | {sum(cats.values()) / 1e3:.2f} | '
                f'{100 * sum(cats.values()) / wall if wall else 0:.1f} % | |')
+  shapes = matmul_shapes(hlo, profile)
+  if peak:
+    ideal = sum(r['flops'] / ((ceilings or {}).get(r['mkn']) if r['in_loop'] and (
+        ceilings or {}).get(r['mkn']) else peak) for r in shapes) * 1e6
+    rest = wall - cats['matmul']
+    lines += ['', f'If every matmul ran at its shape\'s chained-loop ceiling (in loops, '
+              f'where measured) or at the peak (elsewhere): {ideal / 1e3:.1f} ms instead '
+              f'of {cats["matmul"] / 1e3:.1f} ms; with the other categories unchanged '
+              f'({rest / 1e3:.1f} ms) the traced step would be {(ideal + rest) / 1e3:.1f} ms'
+              + (f' = {100 * flops_analytic / ((ideal + rest) / 1e6) / peak:.1f} % of peak '
+                 f'(the traced step itself: {100 * flops_analytic / (wall / 1e6) / peak:.1f} %)'
+                 if flops_analytic and wall else '') + '.']
   lines += ['', 'Matmuls by shape (M x K x N, batch dims folded into M):', '',
             '| M x K x N | in loop | calls/step | ms/step | GFLOP/s | % of peak '
             '| chained-loop ceiling GFLOP/s | % of ceiling |', '|---|---|---:|---:|---:|---:|---:|---:|']
-  for r in matmul_shapes(hlo, profile)[:12]:
+  for r in shapes[:12]:
     ceil = (ceilings or {}).get(r['mkn'])
     lines.append(
         f"| {'x'.join(map(str, r['mkn']))} | {'yes' if r['in_loop'] else 'no'} | "
