@@ -24,7 +24,8 @@ dispatch, waiting) is `loop overhead`, time with no thunk active at all is
   copy          copy, transpose, concatenate, broadcast, slice, pad, gather,
                 (dynamic-)update-slice, or a fusion made only of these
                 (stacking per-step states, zero-filling scan buffers)
-  reduction     a reduce (or a fusion containing one)
+  reduction     a reduce or a scatter (the gradient of a row gather: token
+                inputs), or a fusion containing one
   elementwise   other fusions and element-wise ops (LSTM gates, softmax)
   loop overhead, gaps   as above
   other         anything else (rng, custom calls without a dot, sort)
@@ -53,7 +54,7 @@ NO_THUNK = {'parameter', 'get-tuple-element', 'tuple', 'bitcast', 'constant',
 COPY_OPS = {'copy', 'transpose', 'concatenate', 'broadcast', 'slice', 'pad',
             'gather', 'dynamic-slice', 'dynamic-update-slice', 'reshape',
             'reverse', 'bitcast', 'parameter', 'constant', 'tuple',
-            'get-tuple-element', 'iota', 'scatter'}
+            'get-tuple-element', 'iota'}
 
 _COMP = re.compile(r'^(ENTRY )?%([\w.\-]+) ')
 _INSTR = re.compile(r'^\s+(ROOT )?%([\w.\-]+) = ')
@@ -72,6 +73,9 @@ class Instr:
   flops: 2 * multiply-adds of its dot (0 otherwise); mkn: (M, K, N) of that
     dot with batch dims folded into M.
   op_name: the metadata op_name (the JAX source path of the op).
+  calls: computations it calls (fused computation, while body and condition,
+    branches); operands: its operands' names; trip_count: a while's known
+    trip count (0 if unknown or not a while).
   fused_ops: opcodes inside a fusion (empty for other instructions).
   """
 
@@ -93,9 +97,10 @@ class Instr:
 
 @dataclasses.dataclass
 class Hlo:
-  """The parsed module: instructions by name, computations' instruction
-  names, which while loop owns each body computation, the entry's name and
-  the parameter shapes of the step (for the optimizer category)."""
+  """The parsed module: instructions by name (`instrs`), each computation's
+  instruction names in order (`computations`), the entry computation's name
+  (`entry`) and the while instruction whose body each body computation is
+  (`body_of`)."""
 
   instrs: dict[str, Instr]
   computations: dict[str, list[str]]
@@ -248,10 +253,10 @@ def _categorise(hlo: Hlo) -> None:
               hlo.instrs[o].shape in params for o in instr.operands
               if o in hlo.instrs))):
       instr.category = 'optimizer'
+    elif ops & {'reduce', 'reduce-window', 'scatter'}:
+      instr.category = 'reduction'
     elif ops <= COPY_OPS:
       instr.category = 'copy'
-    elif ops & {'reduce', 'reduce-window'}:
-      instr.category = 'reduction'
     elif instr.opcode in ('fusion',) or ops <= _ELEMENTWISE:
       instr.category = 'elementwise'
     else:
@@ -456,7 +461,7 @@ def top_ops(hlo: Hlo, profile: dict[str, Any], n: int = 15):
 def format_report(title: str, hlo: Hlo, profile: dict[str, Any], *,
                   step_seconds: float, flops_analytic: float | None,
                   peak: float | None, ceilings: dict | None = None,
-                  top: int = 15) -> str:
+                  top: int = 15, target_percents=(65, 72)) -> str:
   """The markdown report of one profiled step (see scripts/profile_step.py).
 
   Args:
@@ -466,6 +471,8 @@ def format_report(title: str, hlo: Hlo, profile: dict[str, Any], *,
     flops_analytic: the analytic FLOPs per step (benchmark.analytic_flops).
     peak: the in-process `[n, n] @ [n, n]` matmul peak, FLOP/s.
     ceilings: {(M, K, N): FLOP/s of a chained loop of that matmul}.
+    target_percents: fractions of the peak (issue 27's targets) whose step
+      time is printed.
   """
   wall = profile['wall_us']
   cats = profile['categories']
@@ -480,7 +487,10 @@ def format_report(title: str, hlo: Hlo, profile: dict[str, Any], *,
            f'{profile.get("runs", "?")} executions): {wall / 1e3:.1f} ms '
            f'(profiler overhead and dispatch: traced / untraced = '
            f'{wall / 1e6 / step_seconds:.2f})',
-           f'- FLOPs of the traced dots: {matmul_flops / 1e9:.2f} G per step', '',
+           f'- FLOPs of the traced dots: {matmul_flops / 1e9:.2f} G per step'] + ([
+               '- untraced step needed for ' + ', '.join(
+                   f'{pct} % of peak: {1e3 * flops_analytic / (pct / 100 * peak):.1f} ms'
+                   for pct in target_percents)] if flops_analytic and peak else []) + ['',
            '| category | ms per step | % of traced step | note |', '|---|---:|---:|---|']
   notes = {'matmul': (f'{matmul_flops / (cats["matmul"] or 1) / 1e3:.1f} GFLOP/s achieved'
                       + (f' = {100 * matmul_flops / (cats["matmul"] or 1) * 1e6 / peak:.0f}'
@@ -531,4 +541,15 @@ def format_report(title: str, hlo: Hlo, profile: dict[str, Any], *,
             '|---|---|---:|---:|---|---|']
   for name, cat, us, calls, shape, where in top_ops(hlo, profile, top):
     lines.append(f'| {name} | {cat} | {us / 1e3:.2f} | {calls:.0f} | {list(shape)} | {where} |')
+  copies = sorted(((us, n) for n, us in profile['ops'].items()
+                   if _category(hlo, n) == 'copy'), reverse=True)[:10]
+  lines += ['', 'Largest copies (the candidates for removal; operands name what is copied):', '',
+            '| thunk | ms/step | calls/step | in loop | shape | ops | operands | where |',
+            '|---|---:|---:|---|---|---|---|---|']
+  for us, n in copies:
+    i = hlo.instrs[n]
+    ops = ','.join(sorted(set(i.fused_ops) - NO_THUNK)) or i.opcode
+    lines.append(f"| {n} | {us / 1e3:.2f} | {profile['calls'].get(n, 0):.0f} | "
+                 f"{i.loop or 'no'} | {list(i.shape)} | {ops} | {', '.join(i.operands[:3])} "
+                 f"| {_short(i.op_name)} |")
   return '\n'.join(lines) + '\n'
