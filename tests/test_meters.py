@@ -260,3 +260,27 @@ def test_folk_corpus_selects_tunes_of_the_meter(tmp_path):
   assert folk_corpus.corpus_root(tmp_path, meter='3/4') == tmp_path / 'folk_corpus_v1_3-4'
   assert folk_corpus.corpus_root(tmp_path, 5, '6/8') == tmp_path / 'folk_corpus_v1_6-8_max5'
   assert folk_corpus.corpus_root(tmp_path) == tmp_path / 'folk_corpus_v1'
+
+
+# -- the studio's bars -------------------------------------------------------------
+@pytest.mark.parametrize('meter,beats', [('3/4', 3), ('6/8', 2), ('4/4', 4), ('12/8', 4)])
+def test_studio_grid_of_a_decoded_window_is_the_models_meter(meter, beats):
+  from musicvae_jax.studio import bars
+  converter = converters.MelodyConverter(meter=meter)
+  ns = converter.to_note_sequence(np.zeros(converter.seq_len, np.int16))
+  seconds = converter.steps_per_bar * 0.125
+  assert bars.grid(ns) == {'meter': meter, 'bar_seconds': seconds, 'beats_per_bar': beats}
+  assert ns.total_time == pytest.approx(2 * seconds)
+
+
+def test_studio_bars_of_a_waltz_upload_give_the_converters_windows():
+  from musicvae_jax.studio import bars
+  converter = converters.MelodyConverter(meter='3/4')
+  ns = seq(WALTZ, time_signature=(3, 4))
+  layout = bars.layout(ns)
+  assert [b.start for b in layout.bars] == [0.0, 1.5, 3.0]
+  first = bars.window_at(converter, layout, 0, 2)
+  np.testing.assert_array_equal(first[:, 0], expected_waltz()[:24])
+  np.testing.assert_array_equal(bars.window_at(converter, layout, 1, 2)[:, 0],
+                                expected_waltz()[12:36])
+  assert bars.window_at(converters.MelodyConverter(), layout, 0, 2) is None
