@@ -286,7 +286,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
       product *= n
     need(all(n >= 1 for n in levels) and product == sequence_length(config),
          'encoder_levels',
-         f'must be positive and multiply to the window length {sequence_length(config)}')
+         f'must be positive and multiply to the window length {sequence_length(config)}'
+         f' ({config.slice_bars} bars of {steps_per_bar(config)} steps in '
+         f'{config.get("meter", meters.DEFAULT)}: e.g. ({steps_per_bar(config)}, '
+         f'{config.slice_bars}))')
   for key in ('log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
               'advanced_every_steps'):
     need(config[key] >= 1, key, 'must be >= 1')
