@@ -284,3 +284,19 @@ def test_studio_bars_of_a_waltz_upload_give_the_converters_windows():
   np.testing.assert_array_equal(bars.window_at(converter, layout, 1, 2)[:, 0],
                                 expected_waltz()[12:36])
   assert bars.window_at(converters.MelodyConverter(), layout, 0, 2) is None
+
+
+def test_tfrecord_sequences_in_another_meter_are_skipped_with_the_meter_named(tmp_path):
+  from musicvae_jax.data import record_cache, tfrecord
+  path = tmp_path / 'tunes.tfrecord'
+  four = [(60 + i % 5, 4 * i, 4 * i + 4) for i in range(8)]
+  tfrecord.write_records(path, [seq(WALTZ, time_signature=(6, 8)).SerializeToString(),
+                                seq(four).SerializeToString(),
+                                seq(WALTZ, time_signature=(3, 4)).SerializeToString()])
+  data = record_cache.load_or_build_windows(str(path), tmp_path / 'records',
+                                            converters.MelodyConverter(meter='3/4'),
+                                            num_workers=1, progress=False)
+  assert data.summary['skipped'] == {
+      'tunes.tfrecord#0': "meter 6/8 not read (config.meter='3/4')",
+      'tunes.tfrecord#1': "meter 4/4 not read (config.meter='3/4')"}
+  assert len(data.windows) == 2
