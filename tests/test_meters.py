@@ -300,3 +300,12 @@ def test_tfrecord_sequences_in_another_meter_are_skipped_with_the_meter_named(tm
       'tunes.tfrecord#0': "meter 6/8 not read (config.meter='3/4')",
       'tunes.tfrecord#1': "meter 4/4 not read (config.meter='3/4')"}
   assert len(data.windows) == 2
+
+
+def test_magentajs_export_is_declared_unsupported_for_other_meters():
+  from musicvae_jax import family
+  c = config_base.load_config_file('mel_2bar:waltz')
+  found = family.get(c).capabilities(c)['export_magentajs']
+  assert not found and "config.meter='3/4': magenta.js models carry no meter" in str(found)
+  c = config_base.load_config_file('mel_2bar:cpu')
+  assert family.get(c).capabilities(c)['export_magentajs']
