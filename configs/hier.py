@@ -2,6 +2,12 @@
 
   python -m musicvae_jax.train --config=configs/hier.py --workdir=runs/hier
 Variants: VARIANTS below (`--config=hier:NAME`; `train --help` lists them).
+
+Other meters (docs/meters.md): `waltz` (3/4) and `jig` (6/8) are the cpu
+model on the folk corpus' tunes of that meter: 16 bars of 12 sixteenths
+(192 steps), the conductor one step per bar:
+
+  python -m musicvae_jax.train --config=hier:waltz --workdir=runs/hier_waltz
 """
 
 from musicvae_jax import config_base
@@ -10,6 +16,8 @@ from musicvae_jax.config_base import base_config
 VARIANTS = {  # the first is the default
     'full': "Magenta's hierdec-mel_16bar (the default)",
     'cpu': 'hidden sizes 256, batch 32: trains on a laptop CPU in tens of minutes',
+    'waltz': "'cpu' in 3/4: 16 bars of 12 sixteenths, the folk corpus' 3/4 tunes",
+    'jig': "'cpu' in 6/8: 16 bars of 2 x 6 sixteenths, the folk corpus' 6/8 tunes",
     'tiny': 'the smallest thing that runs (tests, smoke checks)',
 }
 
@@ -32,13 +40,15 @@ def get_config(variant: str = 'full'):
   c.batch_size = 512
   if variant == 'full':
     pass
-  elif variant == 'cpu':
+  elif variant in ('cpu', 'waltz', 'jig'):
     config_base.set_sizes(c, 128, (256,), (256,), (256,))
     c.free_bits = 64.0
     c.batch_size = 32
     c.num_steps = 2000
     c.learning_rate = 2e-3
     config_base.set_intervals(c, log=25, evaluate=100, checkpoint=200, advanced=5000)
+    if variant != 'cpu':
+      config_base.set_meter(c, {'waltz': '3/4', 'jig': '6/8'}[variant])
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:

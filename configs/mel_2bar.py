@@ -2,6 +2,13 @@
 
   python -m musicvae_jax.train --config=configs/mel_2bar.py --workdir=runs/mel_2bar
 Variants: VARIANTS below (`--config=mel_2bar:NAME`; `train --help` lists them).
+
+Other meters (docs/meters.md): `waltz` (3/4) and `jig` (6/8) are the cpu
+model on the folk corpus' tunes of that meter (2 bars of 12 sixteenths):
+
+  python -m musicvae_jax.train --config=mel_2bar:waltz --workdir=runs/mel_2bar_waltz
+Any variant takes another meter with `--config.meter=9/8` (2/4, 3/4, 6/8,
+9/8, 12/8).
 """
 
 from musicvae_jax import config_base
@@ -11,6 +18,8 @@ VARIANTS = {  # the first is the default
     'small': "Magenta's cat-mel_2bar_small (the default)",
     'big': "Magenta's cat-mel_2bar_big",
     'cpu': 'a laptop-sized model that learns the built-in folk corpus in minutes',
+    'waltz': "'cpu' in 3/4: the folk corpus' 3/4 tunes, bars of 12 sixteenths",
+    'jig': "'cpu' in 6/8: the folk corpus' 6/8 tunes, bars of 2 x 6 sixteenths",
     'tiny': 'the smallest thing that runs (tests, smoke checks)',
 }
 
@@ -34,7 +43,7 @@ def get_config(variant: str = 'small'):
     c.magenta_name = 'cat-mel_2bar_big'
     config_base.set_sizes(c, 512, (2048,), (2048, 2048, 2048))
     c.max_beta = 0.5
-  elif variant == 'cpu':
+  elif variant in ('cpu', 'waltz', 'jig'):
     config_base.set_sizes(c, 64, (256,), (256,))
     c.batch_size = 64
     c.num_steps = 3000
@@ -42,6 +51,8 @@ def get_config(variant: str = 'small'):
     c.learning_rate = 2e-3
     c.decay_rate = 0.9995
     config_base.set_intervals(c, log=50, evaluate=250, checkpoint=250, advanced=1000)
+    if variant != 'cpu':
+      config_base.set_meter(c, {'waltz': '3/4', 'jig': '6/8'}[variant])
   elif variant == 'tiny':
     config_base.make_tiny(c)
   else:

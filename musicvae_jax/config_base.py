@@ -19,7 +19,7 @@ from typing import Any
 import ml_collections
 from ml_collections import config_dict
 
-from musicvae_jax import config_files
+from musicvae_jax import config_files, meters
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -66,6 +66,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.slice_bars = 2
   # Quantisation: steps per quarter note (16 steps per 4/4 bar).
   c.steps_per_quarter = 4
+  # Meter of the windows: '4/4' (Magenta's; also reads 2/2), '2/4', '3/4',
+  # '6/8', '9/8' or '12/8'. Windows are whole bars of it (3/4 and 6/8: 12
+  # steps, 9/8: 18, 12/8: 24, 2/4: 8); pieces in other meters are skipped
+  # and counted per file (meters.py, docs/meters.md).
+  c.meter = '4/4'
   # Programs kept for melodies: 'mel_2bar' (0-31) or 'all' (every non-drum).
   c.melody_programs = 'mel_2bar'
   # Control track the model is conditioned on: '' (none), 'triad_chords'
@@ -229,8 +234,10 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def steps_per_bar(config: ml_collections.ConfigDict) -> int:
-  """Quantised steps in one 4/4 bar."""
-  return 4 * config.steps_per_quarter
+  """Quantised steps in one bar of `config.meter` (16 in 4/4, 12 in 3/4 and
+  6/8; a config saved before meters existed reads 4/4)."""
+  return meters.steps_per_bar(config.get('meter', meters.DEFAULT),
+                              config.steps_per_quarter)
 
 
 def sequence_length(config: ml_collections.ConfigDict) -> int:
@@ -248,6 +255,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f'config.{key}={config[key]!r}: {why}')
 
   need(config.slice_bars >= 1, 'slice_bars', 'must be >= 1')
+  steps_per_bar(config)  # ValueError naming config.meter / steps_per_quarter
   need(config.z_size >= 1, 'z_size', 'must be >= 1')
   need(len(config.enc_rnn_sizes) >= 1, 'enc_rnn_sizes', 'needs a layer')
   need(len(config.dec_rnn_sizes) >= 1, 'dec_rnn_sizes', 'needs a layer')
@@ -292,7 +300,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
       product *= n
     need(all(n >= 1 for n in levels) and product == sequence_length(config),
          'encoder_levels',
-         f'must be positive and multiply to the window length {sequence_length(config)}')
+         f'must be positive and multiply to the window length {sequence_length(config)}'
+         f' ({config.slice_bars} bars of {steps_per_bar(config)} steps in '
+         f'{config.get("meter", meters.DEFAULT)}: e.g. ({steps_per_bar(config)}, '
+         f'{config.slice_bars}))')
   for key in ('log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
               'advanced_every_steps'):
     need(config[key] >= 1, key, 'must be >= 1')
@@ -350,6 +361,18 @@ def set_intervals(config: ml_collections.ConfigDict, log: int, evaluate: int,
   config.eval_every_steps = evaluate
   config.checkpoint_every_steps = checkpoint
   config.advanced_every_steps = advanced
+
+
+def set_meter(config: ml_collections.ConfigDict, meter: str) -> None:
+  """Windows of whole `meter` bars: sets `config.meter`, a hierarchical
+  encoder's bar level (level 0) to the bar's steps (`encoder_levels`
+  (16, 16) -> (12, 16) in 3/4) and keeps the conductor at one step per bar."""
+  config.meter = meter
+  bar = steps_per_bar(config)
+  if config.get('encoder_levels', ()):
+    config.encoder_levels = (bar,) + tuple(config.encoder_levels[1:])
+  if config.use_hier:
+    config.n_subsequences = config.slice_bars
 
 
 def make_tiny(config: ml_collections.ConfigDict) -> None:

@@ -29,7 +29,7 @@ HISTORY_NAME = 'config_history.jsonl'
 # Shapes or meaning of the model: a resumed run must use the saved values.
 REFUSE = frozenset({
     # encoding: token vocabulary, window length, encoder inputs
-    'encoding', 'drum_roll_input', 'slice_bars', 'steps_per_quarter',
+    'encoding', 'drum_roll_input', 'slice_bars', 'steps_per_quarter', 'meter',
     # model sizes and structure
     'z_size', 'enc_rnn_sizes', 'dec_rnn_sizes', 'use_hier', 'split_decoder',
     'n_subsequences', 'conductor_rnn_sizes', 'encoder_embed_size',

@@ -97,10 +97,12 @@ def _dirs(config: ml_collections.ConfigDict) -> tuple[str, str]:
   if config.train_dir:
     return config.train_dir, config.eval_dir
   from musicvae_jax.data import folk_corpus
+  meter = config.get('meter', '4/4')
   train_dir, eval_dir = folk_corpus.default_corpus_dirs(
-      cache_dir=str(default_cache_dir(config)), num_workers=config.num_workers)
-  logging.info('no train_dir given: using the built-in folk corpus in %s',
-               train_dir)
+      cache_dir=str(default_cache_dir(config)), num_workers=config.num_workers,
+      meter=meter)
+  logging.info('no train_dir given: using the built-in folk corpus (%s tunes) in %s',
+               meter, train_dir)
   return str(train_dir), config.eval_dir or str(eval_dir)
 
 

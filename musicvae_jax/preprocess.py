@@ -66,6 +66,10 @@ def preprocess(config, input_dir: str | Path, output_dir: str | Path,
 def _print_summary(summary: dict, output_dir: str) -> None:
   print(f"{summary['files_seen']} files seen, {summary['files_used']} used, "
         f"{summary['files_skipped']} skipped {summary['skip_reasons']}")
+  if summary.get('skipped_meter_files'):
+    print('files with music in meters this config does not read (skipped there): '
+          + ', '.join(f'{meter} in {n}' for meter, n in summary['skipped_meter_files'].items())
+          + ' (per file: summary.json "skipped_meters")')
   print(f"{summary['windows_extracted']} windows extracted, "
         f"{summary['duplicates_removed']} duplicates removed, {summary['windows']} kept")
   print(f'summary: {Path(output_dir) / "summary.json"}; train with '

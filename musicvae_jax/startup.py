@@ -87,8 +87,11 @@ def data_summary(data) -> str:
   if data.eval_dir and evals is not train:  # a separate eval folder
     used += int(evals.get('files_used', 0))
     skipped += int(evals.get('files_skipped', 0))
+  meters = train.get('skipped_meter_files') or {}
+  other = (', meters not read: ' + ', '.join(f'{m} in {n:,} files' for m, n in meters.items())
+           if meters else '')
   return (f'data: {len(data.train_windows):,} train + {len(data.eval_windows):,} '
-          f'eval windows from {used:,} files ({skipped:,} skipped)')
+          f'eval windows from {used:,} files ({skipped:,} skipped{other})')
 
 
 def summary_line(params=None, data=None, extra: dict[str, Any] | None = None,

@@ -398,7 +398,8 @@ class TrainedModel:
       if len(found) == 0:
         raise ExtractionError(
             f'sequence {i} ({_describe(ns)}) gave no {self.config.slice_bars}-bar '
-            f'{self.config.encoding} window: it needs 4/4 time and notes the '
+            f'{self.config.encoding} window: it needs '
+            f'{self.config.get("meter", "4/4")} time and notes the '
             'converter keeps (see docs/models.md, "Data").')
       if len(found) > 1 and on_multiple == 'error':
         raise ExtractionError(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 # Floor of each module (longest matching prefix), lowest first: what may import what.
 LAYERS = [
-    ('errors config_files config_base data.errors losses schedules metrics attributes '
+    ('errors config_files config_base meters data.errors losses schedules metrics attributes '
      'parallel startup workdir_lock paths config_check cli_errors step_profile '
      'batch_buckets compile_cache compile_events lazy_notebook '
      'magenta.params magenta.tf_bundle magenta.js_limits'),

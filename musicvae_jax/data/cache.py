@@ -6,7 +6,8 @@ Layout of one cache (per input folder and converter fingerprint):
   files/<key>.npy     the file's distinct windows, int16 [n, T, K] (or the
                       converter's `window_dtype`: GrooVAE float32 [n, T, 27])
   summary.json        files seen / used / skipped (with reasons), windows,
-                      duplicates removed
+                      duplicates removed, and per file the stretches in
+                      meters the converter does not read ({'3/4': 2})
 
 A rerun converts only new or changed files (size or mtime differ) and forgets
 deleted ones. A cache whose fingerprint differs from the converter's is
@@ -26,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from musicvae_jax import meters
 from musicvae_jax.data import midi_io
+from musicvae_jax.data.converter_base import time_signatures_of
 
 MANIFEST = 'manifest.json'
 
@@ -62,19 +65,42 @@ def cache_folder(input_dir: Path, cache_root: Path, converter) -> Path:
   return cache_root / f'{input_dir.name}-{_key(str(input_dir))}-{_key(fingerprint)}'
 
 
-def _convert_one(job: tuple[str, str, Any, bool]) -> tuple[str, str, str, np.ndarray | None]:
-  """Worker: (relpath, status 'ok'|'skipped', reason, windows). The job
-  carries the converter itself (pickled to spawned workers)."""
+def _convert_one(job: tuple[str, str, Any, bool]
+                 ) -> tuple[str, str, str, np.ndarray | None, dict[str, int]]:
+  """Worker: (relpath, status 'ok'|'skipped', reason, windows, skipped
+  meters {'3/4': stretches}). The job carries the converter itself (pickled
+  to spawned workers)."""
   path, rel, converter, fast = job
   # Some converters need what only note_seq's reader keeps (sustain pedal).
   fast = fast and not converter.note_seq_reader_only
+  skipped: dict[str, int] = {}
+
+  def count(signatures) -> None:
+    for name, n in converter.skipped_meters(signatures).items():
+      skipped[name] = skipped.get(name, 0) + n
 
   def windows():
+    out = []
     if fast and converter.reads_note_arrays:
-      return [converter.fast_windows(a) for a in midi_io.load_note_arrays(path)]
-    return [converter.all_windows(ns)
-            for ns in midi_io.load_note_sequences(path, fast=fast)]
-  return (rel, *convert_guarded(windows, converter))
+      for arrays in midi_io.load_note_arrays(path):
+        count(arrays.signatures())
+        out.append(converter.fast_windows(arrays))
+      return out
+    for ns in midi_io.load_note_sequences(path, fast=fast):
+      count(time_signatures_of(ns))
+      out.append(converter.all_windows(ns))
+    return out
+  status, reason, found = convert_guarded(windows, converter)
+  return rel, status, meter_reason(status, reason, skipped, converter), found, skipped
+
+
+def meter_reason(status: str, reason: str, skipped: dict[str, int], converter) -> str:
+  """A file that gave no windows and has stretches in meters the converter
+  does not read is skipped for its meter(s), named: "meter 3/4 not read
+  (config.meter='4/4')"; any other reason stands."""
+  if status == 'skipped' and reason == 'no windows' and skipped:
+    return meters.skip_reason(skipped, converter.meter)
+  return reason
 
 
 def convert_guarded(make_windows, converter) -> tuple[str, str, np.ndarray | None]:
@@ -150,11 +176,14 @@ def build_cache(input_dir: str | Path, cache_root: str | Path, converter,
   try:
     if on_file is not None:
       on_file(0, len(jobs))
-    for done, (rel, status, reason, windows) in enumerate(
+    for done, (rel, status, reason, windows, skipped_meters) in enumerate(
         run_jobs(jobs, num_workers, progress), 1):
       entry = manifest['files'][rel]
       entry.update(status=status, reason=reason,
                    windows=0 if windows is None else int(len(windows)))
+      entry.pop('skipped_meters', None)
+      if skipped_meters:
+        entry['skipped_meters'] = skipped_meters
       target = folder / 'files' / f'{_key(rel)}.npy'
       if windows is not None:
         np.save(target, windows.astype(converter.window_dtype),
@@ -217,24 +246,33 @@ def read_cache(folder: Path, input_dir: str, keep_duplicates: bool = False) -> W
   (unless `keep_duplicates`: Magenta's multitrack converter keeps repeats)."""
   manifest = json.loads((folder / MANIFEST).read_text())
   files = sorted(manifest['files'])
-  arrays, ids, skipped = [], [], {}
+  arrays, ids, skipped, meter_skips = [], [], {}, {}
   for index, rel in enumerate(files):
     entry = manifest['files'][rel]
+    if entry.get('skipped_meters'):
+      meter_skips[rel] = entry['skipped_meters']
     if entry['status'] != 'ok':
       skipped[rel] = entry.get('reason', '')
       continue
     windows = np.load(folder / 'files' / f'{_key(rel)}.npy', allow_pickle=False)
     arrays.append(windows)
     ids.append(np.full(len(windows), index, np.int32))
-  return assemble(files, arrays, ids, skipped, input_dir, keep_duplicates)
+  return assemble(files, arrays, ids, skipped, input_dir, keep_duplicates,
+                  meter_skips)
 
 
 def assemble(files: list[str], arrays: list[np.ndarray], ids: list[np.ndarray],
              skipped: dict[str, str], input_dir: str,
-             keep_duplicates: bool = False) -> WindowSet:
+             keep_duplicates: bool = False,
+             meter_skips: dict[str, dict[str, int]] | None = None) -> WindowSet:
   """One WindowSet from each used file's windows `[n, T, K]` and file ids
   `[n]` (indices into `files`), distinct across files unless
-  `keep_duplicates`; NoWindowsError naming `input_dir` when none."""
+  `keep_duplicates`; NoWindowsError naming `input_dir` when none.
+
+  `meter_skips` (file -> {meter: stretches}) are the stretches of each file
+  in meters the converter does not read, whether or not the file gave other
+  windows: the summary keeps them per file and counts files per meter."""
+  meter_skips = meter_skips or {}
   if not arrays:
     raise NoWindowsError(
         f'{input_dir} gave no windows: {len(files)} files seen, {len(skipped)} '
@@ -251,11 +289,22 @@ def assemble(files: list[str], arrays: list[np.ndarray], ids: list[np.ndarray],
       'files_skipped': len(skipped),
       'skipped': skipped,
       'skip_reasons': _reason_counts(skipped),
+      'skipped_meters': meter_skips,
+      'skipped_meter_files': meter_file_counts(meter_skips),
       'windows_extracted': int(len(windows)),
       'duplicates_removed': int(len(windows) - len(keep)),
       'windows': int(len(keep)),
   }
   return WindowSet(windows[keep], file_ids[keep], files, summary)
+
+
+def meter_file_counts(meter_skips: dict[str, dict[str, int]]) -> dict[str, int]:
+  """Files with a stretch in each skipped meter: {'3/4': 12, '6/8': 3}."""
+  counts: dict[str, int] = {}
+  for per_file in meter_skips.values():
+    for name in per_file:
+      counts[name] = counts.get(name, 0) + 1
+  return dict(sorted(counts.items()))
 
 
 def _reason_counts(skipped: dict[str, str]) -> dict[str, int]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from musicvae_jax import meters
+
 
 class Converter:
   """Declarations shared by every converter (class attributes; a converter
@@ -32,9 +34,28 @@ class Converter:
   reads_note_arrays = False
   # Builds its own batch keys: `make_batch(windows, weights, row_seeds)`.
   makes_batches = False
+  # The meter its windows are bars of ('4/4', '3/4', ... meters.py); '' for
+  # a converter that takes no meter setting (it reports no skipped meters).
+  meter: str = ''
+
+  def skipped_meters(self, signatures) -> dict[str, int]:
+    """Stretches of a sequence in meters this converter does not read:
+    {'3/4': 2}. `signatures` = (times, numerators, denominators, total
+    time) of its time signatures (`time_signatures_of`)."""
+    if not self.meter:
+      return {}
+    return meters.skipped_meters(self.meter, *signatures)
 
   def default_controls(self, num_steps: int) -> np.ndarray:
     """Controls `[num_steps, C]` when a caller gives none: class 0 in every
     column ("no chord"); converters whose neutral control is another class
     say so by overriding this."""
     return np.zeros((num_steps, len(self.control_depths)), np.int16)
+
+
+def time_signatures_of(ns) -> tuple[list, list, list, float]:
+  """(times, numerators, denominators, total time) of a NoteSequence's time
+  signatures, the argument of `Converter.skipped_meters`."""
+  signatures = list(ns.time_signatures)
+  return ([t.time for t in signatures], [t.numerator for t in signatures],
+          [t.denominator for t in signatures], ns.total_time)

@@ -2,7 +2,10 @@
 
 Melody (Magenta `OneHotMelodyConverter` with `extract_melodies`):
   * the sequence is split at every tempo or time-signature change; a piece is
-    used only if it quantises to 16 steps per bar (4/4, also 2/2);
+    used only if it is in the converter's `meter` (default 4/4: it quantises
+    to 16 steps per bar, so 4/4 and 2/2, Magenta's rule; '3/4', '6/8', ...
+    take their own time signature only, bars of `meters.steps_per_bar`
+    steps: meters.py). A window never spans a meter change;
   * notes outside 21..108, of other programs (`melody_programs`) and drums
     are dropped;
   * per instrument, melodies are read with note_seq's `Melody`: on a step with
@@ -30,6 +33,7 @@ import numpy as np
 from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
 
+from musicvae_jax import meters
 from musicvae_jax.data import encodings
 from musicvae_jax.data.converter_base import Converter
 
@@ -59,10 +63,11 @@ class MelodyConverter(Converter):
   def __init__(self, slice_bars: int = 2, steps_per_quarter: int = 4,
                valid_programs: Sequence[int] | None = MEL_2BAR_PROGRAMS,
                max_windows: int = 5, max_bars: int = 100, gap_bars: float = 1.0,
-               min_unique_pitches: int = 1):
+               min_unique_pitches: int = 1, meter: str = meters.DEFAULT):
     self.slice_bars = slice_bars
     self.steps_per_quarter = steps_per_quarter
-    self.steps_per_bar = 4 * steps_per_quarter
+    self.meter = meters.parse(meter).name
+    self.steps_per_bar = meters.steps_per_bar(self.meter, steps_per_quarter)
     self.seq_len = slice_bars * self.steps_per_bar
     self.valid_programs = None if valid_programs is None else frozenset(valid_programs)
     self.max_windows = max_windows
@@ -82,6 +87,7 @@ class MelodyConverter(Converter):
         'valid_programs': None if self.valid_programs is None else sorted(self.valid_programs),
         'max_windows': self.max_windows, 'max_bars': self.max_bars,
         'gap_bars': self.gap_bars, 'min_unique_pitches': self.min_unique_pitches,
+        **meter_fingerprint(self.meter),
     }
 
   # -- extraction ------------------------------------------------------------
@@ -104,13 +110,8 @@ class MelodyConverter(Converter):
     kept = [n for n in piece.notes if self._keep(n)]
     del piece.notes[:]
     piece.notes.extend(kept)
-    try:
-      quantized = note_seq.quantize_note_sequence(piece, self.steps_per_quarter)
-      if note_seq.steps_per_bar_in_quantized_sequence(quantized) != self.steps_per_bar:
-        return []
-    except (note_seq.BadTimeSignatureError, note_seq.NonIntegerStepsPerBarError,
-            note_seq.NegativeTimeError, sequences_lib.MultipleTimeSignatureError,
-            sequences_lib.MultipleTempoError):
+    quantized = _quantize(piece, self.steps_per_quarter, self.steps_per_bar, self.meter)
+    if quantized is None:
       return []
     return extract_melodies(quantized, self.steps_per_bar, self.gap_bars,
                             self.max_bars * self.steps_per_bar,
@@ -139,7 +140,7 @@ class MelodyConverter(Converter):
       arrays = NoteArrays.from_note_sequence(arrays)
     found = fast_melody.melodies(
         arrays, self.valid_programs, self.steps_per_quarter, self.gap_bars,
-        self.max_bars, self.min_unique_pitches)
+        self.max_bars, self.min_unique_pitches, self.meter)
     return fast_melody.windows_from_melodies(found, self.seq_len, self.steps_per_bar)
 
   def to_windows(self, ns: music_pb2.NoteSequence,
@@ -150,10 +151,12 @@ class MelodyConverter(Converter):
   # -- decoding and augmentation ---------------------------------------------
   def to_note_sequence(self, tokens: np.ndarray, qpm: float = 120.0,
                        velocity: int = 80, program: int = 0) -> music_pb2.NoteSequence:
-    """Tokens `[T]` or `[T, 1]` -> a NoteSequence at `qpm`."""
+    """Tokens `[T]` or `[T, 1]` -> a NoteSequence at `qpm`, in the
+    converter's meter (its time signature)."""
     tokens = np.asarray(tokens).reshape(-1)
     return encodings.melody_to_note_sequence(tokens, self.steps_per_quarter, qpm,
-                                             velocity, program)
+                                             velocity, program,
+                                             time_signature=meters.parse(self.meter))
 
   def transpose(self, windows: np.ndarray, shifts: np.ndarray):
     """Shifts pitches by `shifts[n]` semitones.
@@ -212,14 +215,27 @@ TRIO_BASS_OUTPUT_PROGRAM = 33       # electric bass (finger), as Magenta writes 
 TRIO_PART_NAMES = ('melody', 'bass', 'drums')
 
 
+def meter_fingerprint(meter: str) -> dict:
+  """The meter's entry in a converter's fingerprint: none for 4/4, so that
+  the caches of 4/4 converters made before meters existed stay valid."""
+  return {} if meter == meters.DEFAULT else {'meter': meter}
+
+
 def _quantize(piece: music_pb2.NoteSequence, steps_per_quarter: int,
-              steps_per_bar: int) -> music_pb2.NoteSequence | None:
-  """Quantised piece, or None unless it has `steps_per_bar` steps per bar."""
+              steps_per_bar: int, meter: str = meters.DEFAULT
+              ) -> music_pb2.NoteSequence | None:
+  """Quantised piece, or None unless it has `steps_per_bar` steps per bar
+  and is in a time signature `meter` takes (`meters.accepts`)."""
   try:
     quantized = note_seq.quantize_note_sequence(piece, steps_per_quarter)
     if note_seq.steps_per_bar_in_quantized_sequence(quantized) != steps_per_bar:
       return None
   except _QUANTIZE_ERRORS:
+    return None
+  signature = quantized.time_signatures[:1]
+  numerator, denominator = ((signature[0].numerator, signature[0].denominator)
+                            if signature else (4, 4))
+  if not meters.accepts(meter, numerator, denominator):
     return None
   return quantized
 
@@ -306,7 +322,8 @@ class _WindowedConverter(Converter):
 class DrumsConverter(_WindowedConverter):
   """Magenta's `DrumsConverter` (cat-drums_2bar_small): windows of drum hits.
 
-  * split at tempo / time-signature changes, 4/4 pieces only;
+  * split at tempo / time-signature changes, pieces in the converter's
+    `meter` only (default 4/4, as the melody converter);
   * notes of `is_drum` instruments whose pitch is in one of the 9 classes
     (kick, snare, closed / open hi-hat, low / mid / high tom, crash, ride;
     note_seq's pitch lists) are kept, as their class;
@@ -326,10 +343,12 @@ class DrumsConverter(_WindowedConverter):
 
   def __init__(self, slice_bars: int = 2, steps_per_quarter: int = 4,
                roll_input: bool = True, max_windows: int = 5,
-               max_bars: int = 100, gap_bars: float = 1.0):
+               max_bars: int = 100, gap_bars: float = 1.0,
+               meter: str = meters.DEFAULT):
     self.slice_bars = slice_bars
     self.steps_per_quarter = steps_per_quarter
-    self.steps_per_bar = 4 * steps_per_quarter
+    self.meter = meters.parse(meter).name
+    self.steps_per_bar = meters.steps_per_bar(self.meter, steps_per_quarter)
     self.seq_len = slice_bars * self.steps_per_bar
     self.roll_input = roll_input
     self.input_tables = ('drum_roll',) if roll_input else None
@@ -342,7 +361,7 @@ class DrumsConverter(_WindowedConverter):
         'version': DRUMS_VERSION, 'encoding': self.encoding,
         'slice_bars': self.slice_bars, 'steps_per_quarter': self.steps_per_quarter,
         'max_windows': self.max_windows, 'max_bars': self.max_bars,
-        'gap_bars': self.gap_bars,
+        'gap_bars': self.gap_bars, **meter_fingerprint(self.meter),
     }
 
   def drum_tracks(self, ns: music_pb2.NoteSequence) -> list[np.ndarray]:
@@ -356,7 +375,7 @@ class DrumsConverter(_WindowedConverter):
     piece = _with_notes(piece, _drum_class_notes(piece.notes))
     if not piece.notes:
       return []
-    quantized = _quantize(piece, self.steps_per_quarter, self.steps_per_bar)
+    quantized = _quantize(piece, self.steps_per_quarter, self.steps_per_bar, self.meter)
     if quantized is None:
       return []
     tracks = extract_drum_tracks(quantized, self.steps_per_bar, self.gap_bars,
@@ -372,9 +391,11 @@ class DrumsConverter(_WindowedConverter):
 
   def to_note_sequence(self, tokens: np.ndarray, qpm: float = 120.0,
                        velocity: int = 80) -> music_pb2.NoteSequence:
-    """Tokens `[T]` or `[T, 1]` -> drum hits (is_drum, MIDI channel 10)."""
+    """Tokens `[T]` or `[T, 1]` -> drum hits (is_drum, MIDI channel 10), in
+    the converter's meter."""
     return encodings.drums_to_note_sequence(np.asarray(tokens).reshape(-1),
-                                            self.steps_per_quarter, qpm, velocity)
+                                            self.steps_per_quarter, qpm, velocity,
+                                            time_signature=meters.parse(self.meter))
 
   def transpose(self, windows: np.ndarray, shifts: np.ndarray):
     """Drums do not transpose: (windows, all valid)."""
@@ -384,8 +405,9 @@ class DrumsConverter(_WindowedConverter):
 class TrioConverter(_WindowedConverter):
   """Magenta's `TrioConverter` (hierdec-trio_16bar): melody, bass and drums.
 
-  Per piece (split at tempo / time-signature changes, 4/4 only, at most
-  `max_bars` bars):
+  Per piece (split at tempo / time-signature changes, in the converter's
+  `meter` only (default 4/4, as the melody converter), at most `max_bars`
+  bars):
   * each instrument gets a type from its notes: drums (`is_drum`), melody
     (programs 0-31), bass (32-39); other programs, or mixed types, exclude it;
     a piece needs all three types;
@@ -407,10 +429,12 @@ class TrioConverter(_WindowedConverter):
   MEL, BASS, DRUMS, INVALID = 1, 2, 3, 4
 
   def __init__(self, slice_bars: int = 16, steps_per_quarter: int = 4,
-               max_windows: int = 5, gap_bars: int = 2, max_bars: int = 1024):
+               max_windows: int = 5, gap_bars: int = 2, max_bars: int = 1024,
+               meter: str = meters.DEFAULT):
     self.slice_bars = slice_bars
     self.steps_per_quarter = steps_per_quarter
-    self.steps_per_bar = 4 * steps_per_quarter
+    self.meter = meters.parse(meter).name
+    self.steps_per_bar = meters.steps_per_bar(self.meter, steps_per_quarter)
     self.seq_len = slice_bars * self.steps_per_bar
     self.max_windows = max_windows
     self.gap_bars = gap_bars
@@ -421,7 +445,7 @@ class TrioConverter(_WindowedConverter):
         'version': TRIO_VERSION, 'encoding': self.encoding,
         'slice_bars': self.slice_bars, 'steps_per_quarter': self.steps_per_quarter,
         'max_windows': self.max_windows, 'max_bars': self.max_bars,
-        'gap_bars': self.gap_bars,
+        'gap_bars': self.gap_bars, **meter_fingerprint(self.meter),
     }
 
   def _type(self, note) -> int:
@@ -459,7 +483,7 @@ class TrioConverter(_WindowedConverter):
     return encodings.drum_events_to_tokens(track)
 
   def _piece_windows(self, piece: music_pb2.NoteSequence) -> list[np.ndarray]:
-    quantized = _quantize(piece, self.steps_per_quarter, self.steps_per_bar)
+    quantized = _quantize(piece, self.steps_per_quarter, self.steps_per_bar, self.meter)
     if quantized is None or not quantized.notes:
       return []
     spb = self.steps_per_bar
@@ -522,7 +546,8 @@ class TrioConverter(_WindowedConverter):
     tokens = np.asarray(tokens).reshape(-1, 3)
     spq = self.steps_per_quarter
     ns = encodings.melody_to_note_sequence(tokens[:, 0], spq, qpm, velocity,
-                                           program=0, instrument=0)
+                                           program=0, instrument=0,
+                                           time_signature=meters.parse(self.meter))
     encodings.melody_to_note_sequence(tokens[:, 1], spq, qpm, velocity,
                                       program=TRIO_BASS_OUTPUT_PROGRAM,
                                       instrument=1, ns=ns)

@@ -27,20 +27,32 @@ def melody_events_to_tokens(melody: note_seq.Melody) -> np.ndarray:
   return tokens.astype(np.int16)
 
 
+def new_sequence(qpm: float = 120.0, time_signature=None) -> music_pb2.NoteSequence:
+  """An empty NoteSequence at `qpm` in `time_signature` (an object with
+  `numerator` and `denominator`, e.g. meters.Meter; 4/4 when None)."""
+  ns = music_pb2.NoteSequence()
+  ns.tempos.add(qpm=qpm)
+  numerator, denominator = ((time_signature.numerator, time_signature.denominator)
+                            if time_signature is not None else (4, 4))
+  ns.time_signatures.add(numerator=numerator, denominator=denominator)
+  ns.ticks_per_quarter = note_seq.STANDARD_PPQ
+  return ns
+
+
 def melody_to_note_sequence(tokens: np.ndarray, steps_per_quarter: int = 4,
                             qpm: float = 120.0, velocity: int = 80,
                             program: int = 0, instrument: int = 0,
                             ns: music_pb2.NoteSequence | None = None,
-                            is_drum: bool = False) -> music_pb2.NoteSequence:
+                            is_drum: bool = False,
+                            time_signature=None) -> music_pb2.NoteSequence:
   """Tokens `[T]` -> NoteSequence notes (a NO_EVENT holds, NOTE_OFF ends).
 
-  Appends to `ns` if given (several parts), else makes a new 4/4 sequence.
+  Appends to `ns` if given (several parts), else makes a new sequence in
+  `time_signature` (anything with `numerator` and `denominator`; 4/4 when
+  None).
   """
   if ns is None:
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=qpm)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    ns.ticks_per_quarter = note_seq.STANDARD_PPQ
+    ns = new_sequence(qpm, time_signature)
   seconds_per_step = 60.0 / qpm / steps_per_quarter
   pitch, start = None, 0
 
@@ -137,14 +149,12 @@ def drums_to_note_sequence(tokens: np.ndarray, steps_per_quarter: int = 4,
                            qpm: float = 120.0, velocity: int = 80,
                            instrument: int = 9,
                            ns: music_pb2.NoteSequence | None = None,
-                           ) -> music_pb2.NoteSequence:
+                           time_signature=None) -> music_pb2.NoteSequence:
   """Tokens `[T]` -> drum hits (is_drum, one step long, each class's first
-  pitch), as Magenta's DrumTrack.to_sequence. Appends to `ns` if given."""
+  pitch), as Magenta's DrumTrack.to_sequence. Appends to `ns` if given,
+  else makes a new sequence in `time_signature` (4/4 when None)."""
   if ns is None:
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=qpm)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    ns.ticks_per_quarter = note_seq.STANDARD_PPQ
+    ns = new_sequence(qpm, time_signature)
   seconds_per_step = 60.0 / qpm / steps_per_quarter
   tokens = np.asarray(tokens).reshape(-1)
   for step, token in enumerate(tokens.tolist()):

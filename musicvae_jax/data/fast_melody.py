@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from musicvae_jax import meters
 from musicvae_jax.data import encodings
 from musicvae_jax.data.midi_parse import NoteArrays
 
@@ -82,9 +83,9 @@ def _distribute(times: list[float], values: list, splits: list[float]) -> list[l
   return pieces
 
 
-def _piece_setting(sigs: list, tempos: list) -> tuple[float, float] | None:
-  """(qpm, steps per bar at 1 step per quarter) of a piece, or None where
-  `quantize_note_sequence` raises."""
+def _piece_setting(sigs: list, tempos: list) -> tuple[float, float, tuple[int, int]] | None:
+  """(qpm, steps per bar at 1 step per quarter, (numerator, denominator)) of
+  a piece, or None where `quantize_note_sequence` raises."""
   if sigs:
     ordered = sorted(sigs, key=lambda s: s[0])
     if ordered[0][0] != 0 and ordered[0][1] != (4, 4):
@@ -105,7 +106,7 @@ def _piece_setting(sigs: list, tempos: list) -> tuple[float, float] | None:
     qpm = tempos[0][1]
   else:
     qpm = DEFAULT_QPM
-  return qpm, 4.0 / den * num
+  return qpm, 4.0 / den * num, (num, den)
 
 
 def _melodies_of_instrument(qs, qe, pitch, skip, steps_per_bar, gap, max_steps):
@@ -160,9 +161,12 @@ def _melodies_of_instrument(qs, qe, pitch, skip, steps_per_bar, gap, max_steps):
 
 def melodies(arrays: NoteArrays, valid_programs=None, steps_per_quarter: int = 4,
              gap_bars: float = 1.0, max_bars: int = 100,
-             min_unique_pitches: int = 1) -> list[np.ndarray]:
-  """All melodies (int16 token arrays `[L]`, L a multiple of a bar), in the
-  reference order: piece by piece, instrument by instrument, in time."""
+             min_unique_pitches: int = 1,
+             meter: str = meters.DEFAULT) -> list[np.ndarray]:
+  """All melodies (int16 token arrays `[L]`, L a multiple of a bar of
+  `meter`), in the reference order: piece by piece, instrument by
+  instrument, in time. Pieces in time signatures `meter` does not take
+  (`meters.accepts`) give none."""
   splits = split_times(arrays)
   if not splits:
     return []
@@ -177,7 +181,7 @@ def melodies(arrays: NoteArrays, valid_programs=None, steps_per_quarter: int = 4
   sig_pieces = _distribute(arrays.ts_time.tolist(),
                            list(zip(arrays.ts_num.tolist(), arrays.ts_den.tolist())), splits)
   tempo_pieces = _distribute(arrays.tempo_time.tolist(), arrays.tempo_qpm.tolist(), splits)
-  steps_per_bar_wanted = 4 * steps_per_quarter
+  steps_per_bar_wanted = meters.steps_per_bar(meter, steps_per_quarter)
   out = []
   for k in range(len(splits) - 1):
     in_piece = inside & (piece == k)
@@ -188,8 +192,10 @@ def melodies(arrays: NoteArrays, valid_programs=None, steps_per_quarter: int = 4
     setting = _piece_setting(sig_pieces[k], tempo_pieces[k])
     if setting is None:
       continue
-    qpm, quarters_per_bar = setting
+    qpm, quarters_per_bar, signature = setting
     if steps_per_quarter * quarters_per_bar != steps_per_bar_wanted:
+      continue
+    if not meters.accepts(meter, *signature):
       continue
     sps = steps_per_quarter * qpm / 60.0
     p_start = start[in_piece][sel_keep] - splits[k]

@@ -96,6 +96,12 @@ class NoteArrays:
   def __len__(self) -> int:
     return len(self.pitch)
 
+  def signatures(self) -> tuple[list, list, list, float]:
+    """(times, numerators, denominators, total time) of the time signatures,
+    as `converter_base.time_signatures_of` gives them for a NoteSequence."""
+    return (self.ts_time.tolist(), self.ts_num.tolist(), self.ts_den.tolist(),
+            float(self.total_time))
+
   @classmethod
   def from_note_sequence(cls, ns) -> 'NoteArrays':
     """Any (unquantised) NoteSequence -> NoteArrays (same order)."""

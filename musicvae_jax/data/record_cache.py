@@ -37,6 +37,7 @@ from google.protobuf.message import DecodeError
 from note_seq.protobuf import music_pb2
 
 from musicvae_jax.data import cache, midi_io, tfrecord
+from musicvae_jax.data.converter_base import time_signatures_of
 
 MANIFEST = 'manifest.json'
 
@@ -67,8 +68,10 @@ def _convert_record(job) -> tuple[int, str, str, np.ndarray | None]:
   position, path, span, converter = job
   with open(path, 'rb') as f:
     ns = read_note_sequence(f, Path(path), span)
-  return (position, *cache.convert_guarded(
-      lambda: [converter.all_windows(midi_io.check_sequence(ns))], converter))
+  status, reason, windows = cache.convert_guarded(
+      lambda: [converter.all_windows(midi_io.check_sequence(ns))], converter)
+  skipped = converter.skipped_meters(time_signatures_of(ns))
+  return position, status, cache.meter_reason(status, reason, skipped, converter), windows
 
 
 def cache_folder(paths: list[Path], cache_root: Path, converter) -> Path:

@@ -21,6 +21,9 @@ def common_problem(config) -> str:
   if float(config.get('forget_bias', 1.0)) != 1.0:
     return (f'config.forget_bias={config.forget_bias}: magenta.js runs its LSTMs '
             'with forget bias 1.0')
+  if config.get('meter', '4/4') != '4/4':
+    return (f'config.meter={config.meter!r}: magenta.js models carry no meter (its '
+            'converters read and write 4/4 bars)')
   return ''
 
 

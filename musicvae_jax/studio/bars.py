@@ -25,6 +25,10 @@ instrument coverage near its ends, per-bar hops), so a window cut out of it
 can differ there. GrooVAE tiles a piece with windows that follow each other:
 its windows at every other bar from a piece's start are its own, and the
 ones between are cut the same way.
+
+The bars of a decoded window follow the model's meter: its NoteSequence
+carries the model's time signature (the converter's `to_note_sequence`),
+and `grid` gives the page its bar length and beats.
 """
 
 from __future__ import annotations
@@ -70,6 +74,20 @@ def _meter(piece) -> tuple[float, int, int]:
     ts = piece.time_signatures[0]
     numerator, denominator = ts.numerator, max(ts.denominator, 1)
   return qpm, numerator, denominator
+
+
+def grid(ns) -> dict:
+  """The bar grid of a decoded window or upload for the page, from its first
+  tempo and time signature (a model's windows carry the model's meter):
+  {'meter': '6/8', 'bar_seconds': 3.0, 'beats_per_bar': 2} at 120 qpm.
+
+  Beats are the meter's (meters.py): dotted quarters in 6/8, 9/8 and 12/8,
+  else the signature's numerator (3 in 3/4, 4 in 4/4)."""
+  qpm, numerator, denominator = _meter(ns)
+  beats = numerator // 3 if denominator == 8 and numerator % 3 == 0 and numerator > 3 else numerator
+  return {'meter': f'{numerator}/{denominator}',
+          'bar_seconds': 60.0 / qpm * 4.0 / denominator * numerator,
+          'beats_per_bar': beats}
 
 
 def layout(ns) -> Layout:

@@ -13,6 +13,7 @@ the data package (they know nothing of JAX or of families):
 
 from __future__ import annotations
 
+from musicvae_jax import meters
 from musicvae_jax.data import chords, converters, multicontrol, multiperf
 
 ENCODINGS = ('melody', 'drums', 'trio', 'multiperf')
@@ -32,8 +33,10 @@ def _controls(config) -> str:
 
 
 def make_converter(config):
-  """The converter `config.encoding` (and `config.controls`) asks for."""
+  """The converter `config.encoding` (and `config.controls`) asks for, in
+  `config.meter` (melody, drums and trio; the others read 4/4 only)."""
   controls = _controls(config)
+  meter = config.get('meter', meters.DEFAULT)
   if config.encoding == 'melody':
     if config.melody_programs not in MELODY_PROGRAMS:
       raise ValueError(f"config.melody_programs={config.melody_programs!r}: "
@@ -42,20 +45,23 @@ def make_converter(config):
               valid_programs=MELODY_PROGRAMS[config.melody_programs],
               max_windows=config.max_windows_per_sequence)
     if controls == 'multicontrol':
+      meters.require_default(meter, 'control-conditioned melody')
       return multicontrol.MultiControlMelodyConverter(**kw)
     if controls:
+      meters.require_default(meter, 'chord-conditioned melody')
       return chords.ChordMelodyConverter(**kw)
-    return converters.MelodyConverter(**kw)
+    return converters.MelodyConverter(**kw, meter=meter)
   if config.encoding == 'drums':
     return converters.DrumsConverter(
         slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
         roll_input=bool(config.get('drum_roll_input', True)),
-        max_windows=config.max_windows_per_sequence)
+        max_windows=config.max_windows_per_sequence, meter=meter)
   if config.encoding == 'trio':
     return converters.TrioConverter(
         slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
-        max_windows=config.max_windows_per_sequence)
+        max_windows=config.max_windows_per_sequence, meter=meter)
   if config.encoding == 'multiperf':
+    meters.require_default(meter, 'multitrack')
     return multiperf.MultiPerformanceConverter(
         max_num_instruments=config.max_num_instruments,
         max_events_per_instrument=config.max_events_per_instrument,

@@ -52,6 +52,7 @@ import numpy as np
 from note_seq import sequences_lib
 from note_seq.protobuf import music_pb2
 
+from musicvae_jax import meters
 from musicvae_jax.data.converter_base import Converter
 from musicvae_jax.data.errors import BadInputError
 
@@ -346,6 +347,7 @@ def note_dropout_keep(rng: np.random.Generator, velocities: np.ndarray,
 
 def converter_from_config(config, inference: bool = False) -> GrooveConverter:
   """The converter a groove config describes (`groove_*` fields)."""
+  meters.require_default(config.get('meter', meters.DEFAULT), 'GrooVAE')
   return GrooveConverter(
       split_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
       humanize=bool(config.groove_humanize), tapify=bool(config.groove_tapify),

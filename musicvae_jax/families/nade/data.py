@@ -24,6 +24,7 @@ import numpy as np
 import note_seq
 from note_seq.protobuf import music_pb2
 
+from musicvae_jax import meters
 from musicvae_jax.data import converters, encodings
 
 VERSION = 'drum-roll-v1'
@@ -145,6 +146,7 @@ class DrumRollConverter(converters.DrumsConverter):
 
 
 def make_converter(config) -> DrumRollConverter:
+  meters.require_default(config.get('meter', meters.DEFAULT), 'NADE drum roll')
   return DrumRollConverter(
       pitch_class_set=config.get('drum_pitch_classes', 'reduced'),
       slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
