@@ -273,6 +273,23 @@ def test_studio_grid_of_a_decoded_window_is_the_models_meter(meter, beats):
   assert ns.total_time == pytest.approx(2 * seconds)
 
 
+def test_studio_items_and_info_carry_the_models_meter():
+  pytest.importorskip('starlette')
+  from musicvae_jax.studio.engine import Studio
+  from musicvae_jax.trained_model import TrainedModel
+  import jax
+  from musicvae_jax import family, steps
+  config = config_base.load_config_file('mel_2bar:tiny')
+  config_base.set_meter(config, '3/4')
+  parts = family.build(config)
+  params = steps.init_params(parts.model, parts.objective, jax.random.key(0),
+                             parts.objective.example_batch(config, 1))
+  studio = Studio(TrainedModel(config, params, max_batch=4))
+  assert studio.info()['meter'] == '3/4'
+  item = studio.item_json(studio.sample(1, 0.5, 0)[0])
+  assert (item['meter'], item['beats_per_bar'], item['bar_seconds']) == ('3/4', 3, 1.5)
+
+
 def test_studio_bars_of_a_waltz_upload_give_the_converters_windows():
   from musicvae_jax.studio import bars
   converter = converters.MelodyConverter(meter='3/4')

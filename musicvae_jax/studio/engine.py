@@ -83,18 +83,6 @@ class MapData:
   projection: projection.Projection | None = None
 
 
-def bar_seconds(ns) -> float:
-  """Seconds per bar from the first tempo and time signature (120 qpm 4/4
-  when absent): the grid of a decoded window (uploads follow every meter of
-  the piece, see bars.py)."""
-  qpm = ns.tempos[0].qpm if ns.tempos and ns.tempos[0].qpm > 0 else 120.0
-  numerator, denominator = 4, 4
-  if ns.time_signatures and ns.time_signatures[0].numerator > 0:
-    ts = ns.time_signatures[0]
-    numerator, denominator = ts.numerator, max(ts.denominator, 1)
-  return 60.0 / qpm * 4.0 / denominator * numerator
-
-
 class Studio:
   """The studio's state around one TrainedModel (thread-safe: one lock).
 
@@ -170,6 +158,7 @@ class Studio:
         'model': config.get('magenta_name', ''),
         'encoding': config.encoding,
         'slice_bars': self.slice_bars,
+        'meter': self.model.converter.meter or '4/4',
         'z_size': self.z_size,
         'step': int(self.model.step or 0),   # the checkpoint's (Magenta's global step when converted)
         'window_seconds': self.window_seconds,
@@ -309,8 +298,8 @@ class Studio:
     if first is None:
       raise StudioError(
           f'{name}: no {self.slice_bars}-bar {self.model.config.encoding} window '
-          f'anywhere in its {len(layout)} bars (the model needs 4/4 time and notes its '
-          'converter keeps)')
+          f'anywhere in its {len(layout)} bars (the model reads '
+          f'{self.model.converter.meter or "4/4"} time and notes its converter keeps)')
     with self.lock:
       upload = Upload(self._new_id('u'), name, ns, layout)
       self.uploads[upload.id] = upload
@@ -340,7 +329,8 @@ class Studio:
         raise StudioError(
             f'{upload.name}: bars {start_bar}-{start_bar + self.slice_bars - 1} give no '
             f'{self.slice_bars}-bar window (a rest at the start, too few notes, too '
-            'few bars left before a change of meter or tempo, or not 4/4); try another bar')
+            'few bars left before a change of meter or tempo, or not '
+            f'{self.model.converter.meter or "4/4"}); try another bar')
       _, mu, _ = self._encode(window[None])
       label = f'{upload.name}, bars {start_bar}-{start_bar + self.slice_bars - 1}'
       source = self._add(label, 'input',
@@ -705,6 +695,6 @@ class Studio:
             'notes': media.notes_json(item.ns),
             'duration': round(media.end_time(item.ns), 4),
             'audio_seconds': round(media.audio_seconds(item.ns), 4),  # the WAV's length
-            'bar_seconds': bar_seconds(item.ns),
+            **bars_lib.grid(item.ns),   # meter, bar_seconds, beats_per_bar
             'qpm': arrange.first_qpm(item.ns),   # what the page's tempo control scales
             'mixable': item.z is not None and np.ndim(item.z) == 1}

@@ -278,10 +278,11 @@ function drawRoll(canvas, item, playhead) {
       g.fillText(DRUM_NAMES[p] || `dr ${p}`, left - 3, yy + drumRowH - 2);
     }
   });
-  const bar = item.bar_seconds || 2, beat = bar / 4;
+  const beats = item.beats_per_bar || 4;   // 3 in 3/4, 2 (dotted quarters) in 6/8
+  const bar = item.bar_seconds || 2, beat = bar / beats;
   const barPx = x(bar) - x(0), every = labelEvery(barPx);
   for (let b = 0, i = 0; b <= duration + 1e-6; b += beat, i++) {   // beats and bars
-    const major = i % 4 === 0, number = i / 4;
+    const major = i % beats === 0, number = i / beats;
     if (!major && barPx < 16) continue;                 // beat lines would fill the roll
     if (major && barPx < 4 && number % every) continue;  // so would bar lines
     g.strokeStyle = major ? '#9aa0aa' : '#e3e5ea';
