@@ -145,7 +145,7 @@ def converter_throughput(folder, magenta_src, max_files=10) -> dict:
   ours = _our_converters()
 
   def run_ours(converter, path):
-    _, _, _, windows = cache._convert_one((path, path, converter, True))
+    windows = cache._convert_one((path, path, converter, True))[3]
     return 0 if windows is None else len(windows)
 
   def run_magenta(name, converter, path):
