@@ -166,9 +166,9 @@ def define_weights_flag() -> None:
   flags.DEFINE_enum('weights', 'float32', list(WEIGHT_FORMATS),
                     'How the LSTM kernels are stored for encoding and decoding: '
                     'float32 (as trained), bfloat16 or int8 (per-column scales; '
-                    'float32 arithmetic). int8 is about 2x faster for 16-bar '
-                    'models on a CPU and a close approximation, not identical '
-                    '(docs/usage.md).')
+                    'float32 arithmetic). int8 is about 3x faster for one 16-bar '
+                    'melody at a time on a CPU (slower for batches of 5 and more) '
+                    'and a close approximation, not identical (docs/usage.md).')
 
 
 def load(path: str | Path, best: bool = False, **kw):
