@@ -530,7 +530,7 @@ def latency_benchmark(config, batches=(1, 2, 4, 8, 16), repeats: int = 10,
   timed calls are counted (`CompileCounter`) next to the jit cache sizes
   before and after: both must stay unchanged (`recompiled` False).
   """
-  from musicvae_jax import trained_model
+  from musicvae_jax import batch_buckets, trained_model
   if family.get(config).trained_model_class() is not trained_model.TrainedModel:
     return {'skipped': 'latency is measured for token MusicVAE models '
                        '(TrainedModel) only'}
@@ -560,8 +560,9 @@ def latency_benchmark(config, batches=(1, 2, 4, 8, 16), repeats: int = 10,
         times[name] = timed_windows(call, repeats)
     after = jit_cache_sizes(trained)
     compiles_timed += compiles.count
-    row = {'batch_size': batch_size, 'bucket': trained_model._bucket(
-        batch_size, trained.max_batch),
+    row = {'batch_size': batch_size,
+           'bucket': [size for _, _, size in batch_buckets.plan(
+               batch_size, trained.max_batch, trained.buckets)],
            'compilations_in_warmup': compiles_warmup.count,
            'compilations_in_timed_calls': compiles.count,
            'jit_cache_sizes': after,
