@@ -53,7 +53,9 @@ def parse_overrides(text: str) -> dict:
   return out
 
 
-def build(config_name: str, batch: int, overrides: dict, memory_only: bool):
+def compile_step(config_name: str, batch: int, overrides: dict, memory_only: bool = False):
+  """(config, spec, compiled train step, state, batch) of `config_name` at
+  `batch` with `overrides`; `memory_only`: the state as shapes only."""
   config = config_base.load_config_file(config_name)
   with config.unlocked():
     config.batch_size = batch
@@ -70,6 +72,11 @@ def build(config_name: str, batch: int, overrides: dict, memory_only: bool):
     state = steps.create_train_state(config, model, objective, data)
   train, _, _ = steps.jit_steps(config, model, objective)
   compiled = train.lower(state, data).compile()
+  return config, spec, compiled, state, data
+
+
+def build(config_name: str, batch: int, overrides: dict, memory_only: bool):
+  _, _, compiled, state, data = compile_step(config_name, batch, overrides, memory_only)
   memory = benchmark.memory_analysis(compiled)['total_bytes']
   holder = {'state': state}
 

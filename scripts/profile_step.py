@@ -44,7 +44,7 @@ import jax  # noqa: E402
 import benchmark  # noqa: E402
 import benchmark_ab  # noqa: E402
 import benchmark_limits  # noqa: E402
-from musicvae_jax import config_base, family, step_profile, steps  # noqa: E402
+from musicvae_jax import step_profile  # noqa: E402
 
 HIER_512 = 'enc_rnn_sizes=(512,512),dec_rnn_sizes=(512,512),conductor_rnn_sizes=(512,512)'
 DEFAULT_TARGETS = f'mel_2bar.py@64;hier.py@64@{HIER_512}'
@@ -61,20 +61,8 @@ def parse_targets(text: str) -> list[tuple[str, int, dict]]:
 
 
 def build_step(config_name: str, batch: int, overrides: dict):
-  """(config, spec, compiled train step, state, batch) as benchmark_ab.build."""
-  config = config_base.load_config_file(config_name)
-  with config.unlocked():
-    config.batch_size = batch
-    for key, value in overrides.items():
-      setattr(config, key, value)
-  spec = benchmark.token_spec(config)
-  fam = family.get(config)
-  model, objective = fam.build_model(config, spec), fam.objective(config, spec)
-  data = benchmark.synthetic_batch(config, spec, batch)
-  state = steps.create_train_state(config, model, objective, data)
-  train, _, _ = steps.jit_steps(config, model, objective)
-  compiled = train.lower(state, data).compile()
-  return config, spec, compiled, state, data
+  """(config, spec, compiled train step, state, batch) as benchmark_ab builds them."""
+  return benchmark_ab.compile_step(config_name, batch, overrides)
 
 
 def profile_target(config_name: str, batch: int, overrides: dict, *,
