@@ -121,6 +121,21 @@ def test_wheel_configs_work_from_any_directory(installed_wheel, tmp_path, make_m
   assert Path(config_dir) == installed_wheel / 'musicvae_jax' / 'configs'
   assert magenta.startswith(config_dir) and magenta.endswith('mel_2bar.py:big')
   assert hier == 'hierdec-mel_16bar'
+  # The shipped pretrained models are in the wheel and load from it, offline.
+  shipped = sorted(d.name for d in (REPO / 'musicvae_jax' / 'pretrained').iterdir()
+                   if (d / 'params.msgpack').is_file())
+  models = _run_installed(installed_wheel, elsewhere, '-c', (
+      'import musicvae_jax\n'
+      'from musicvae_jax.trained_model import TrainedModel\n'
+      'for entry in musicvae_jax.list_pretrained():\n'
+      '  model = TrainedModel.from_pretrained(entry.name)\n'
+      '  notes = len(model.sample(1, temperature=0.5, seed=0)[0].notes)\n'
+      '  print(entry.name, entry.folder, notes)\n'))
+  assert models.returncode == 0, models.stderr[-2000:]
+  rows = [line.split() for line in models.stdout.splitlines()]
+  assert [r[0] for r in rows] == shipped and shipped
+  for name, folder, notes in rows:
+    assert Path(folder).is_relative_to(installed_wheel) and int(notes) > 0, name
   # A run from a bare config name, outside any clone.
   for i in range(3):
     make_midi(f'data/song{i}.mid')
