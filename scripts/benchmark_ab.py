@@ -75,9 +75,8 @@ def compile_step(config_name: str, batch: int, overrides: dict, memory_only: boo
   return config, spec, compiled, state, data
 
 
-def build(config_name: str, batch: int, overrides: dict, memory_only: bool):
-  _, _, compiled, state, data = compile_step(config_name, batch, overrides, memory_only)
-  memory = benchmark.memory_analysis(compiled)['total_bytes']
+def stepper(compiled, state, data):
+  """`run(n)`: `n` steps of `compiled` on `data` from the last state, waited for."""
   holder = {'state': state}
 
   def run(n: int) -> None:
@@ -86,7 +85,13 @@ def build(config_name: str, batch: int, overrides: dict, memory_only: bool):
       s, metrics = compiled(s, data)
     benchmark.block((s, metrics))
     holder['state'] = s
+  return run
 
+
+def build(config_name: str, batch: int, overrides: dict, memory_only: bool):
+  _, _, compiled, state, data = compile_step(config_name, batch, overrides, memory_only)
+  memory = benchmark.memory_analysis(compiled)['total_bytes']
+  run = stepper(compiled, state, data)
   if not memory_only:
     run(1)
   return run, memory

@@ -77,14 +77,7 @@ def profile_target(config_name: str, batch: int, overrides: dict, *,
   config, spec, compiled, state, data = build_step(config_name, batch, overrides)
   compile_s = time.perf_counter() - start
   log(f'  compiled in {compile_s:.1f} s', flush=True)
-  holder = {'state': state}
-
-  def run(n: int) -> None:
-    s = holder['state']
-    for _ in range(n):
-      s, metrics = compiled(s, data)
-    benchmark.block((s, metrics))
-    holder['state'] = s
+  run = benchmark_ab.stepper(compiled, state, data)
 
   start = time.perf_counter()
   run(1)

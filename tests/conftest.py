@@ -60,6 +60,17 @@ def scale_notes(bars=4, qpm=120.0, base=60, step_s=None):
   return [(base + (i % 8), i * step, (i + 1) * step) for i in range(count)]
 
 
+def fresh_params(config):
+  """Freshly initialised parameters (seed 0) of `config`'s model, as its
+  family builds it (inference tests: latency and equalities need no training)."""
+  import jax
+  from musicvae_jax import family, steps
+  parts = family.build(config)
+  batch = parts.objective.example_batch(config, 2)
+  return jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
+                                             jax.random.key(0), b))(batch)
+
+
 @pytest.fixture
 def make_midi(tmp_path):
   """`make_midi(name, notes=None, **kw)` -> Path of a small MIDI file."""

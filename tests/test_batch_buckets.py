@@ -12,6 +12,8 @@ import pytest
 
 from musicvae_jax import batch_buckets
 
+from conftest import fresh_params
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -57,13 +59,9 @@ def test_a_taller_random_draw_starts_with_the_shorter_one():
 
 def _models(spec: str):
   """(bucketed, unbucketed) TrainedModels over the same fresh parameters."""
-  import jax
-  from musicvae_jax import config_base, family, steps
+  from musicvae_jax import config_base, family
   config = config_base.load_config_file(str(REPO / spec))
-  parts = family.build(config)
-  batch = parts.objective.example_batch(config, 2)
-  params = jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
-                                               jax.random.key(0), b))(batch)
+  params = fresh_params(config)
   cls = family.get(config).trained_model_class()
   return cls(config, params, max_batch=16), cls(config, params, max_batch=16, buckets=())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_midi
+from conftest import fresh_params, write_midi
 
 REPO = Path(__file__).resolve().parents[1]
 MOTIFS = [[60, 62, 64, 65], [72, 71, 69, 67], [60, 64, 67, 72], [67, 67, 62, 62]]
@@ -19,14 +19,9 @@ def _motif_notes(motif, bars=4):
 
 
 def _untrained(spec: str):
-  import jax
-  from musicvae_jax import config_base, family, steps
+  from musicvae_jax import config_base, family
   config = config_base.load_config_file(str(REPO / spec))
-  parts = family.build(config)
-  batch = parts.objective.example_batch(config, 2)
-  params = jax.jit(lambda b: steps.init_params(parts.model, parts.objective,
-                                               jax.random.key(0), b))(batch)
-  return family.get(config).trained_model_class()(config, params)  # max_batch 256
+  return family.get(config).trained_model_class()(config, fresh_params(config))  # max_batch 256
 
 
 def test_compile_counter_counts_new_shapes_only():
