@@ -3,9 +3,33 @@ pretty_midi (no network, no large files)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# One persistent compilation cache for the whole test run (the controller
+# makes it, xdist workers inherit its path): many tests train or decode the
+# same tiny configs, and a resumed run in the same process compiles the same
+# programs again. JAX keys entries by program, so a hit is the same
+# executable; each process switches it on before anything compiles.
+_XLA_CACHE_ENV = 'MUSICVAE_TEST_XLA_CACHE'
+
+
+def pytest_configure(config):
+  if not hasattr(config, 'workerinput') and _XLA_CACHE_ENV not in os.environ:
+    os.environ[_XLA_CACHE_ENV] = tempfile.mkdtemp(prefix='musicvae_test_xla_')
+    config._musicvae_xla_cache = os.environ[_XLA_CACHE_ENV]  # pylint: disable=protected-access
+  from musicvae_jax import compile_cache
+  compile_cache.enable(os.environ[_XLA_CACHE_ENV])
+
+
+def pytest_unconfigure(config):
+  folder = getattr(config, '_musicvae_xla_cache', None)
+  if folder:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _shared() -> Path:
