@@ -48,7 +48,7 @@ from absl import flags, logging
 
 from musicvae_jax import attributes as _attributes
 from musicvae_jax import family as family_lib
-from musicvae_jax import compile_cache, model_source, pretrained
+from musicvae_jax import compile_cache, config_base, model_source, pretrained
 
 FLAGS = flags.FLAGS
 # Magenta's --log names -> absl verbosity.
@@ -92,8 +92,19 @@ flags.DEFINE_float('qpm', None, 'Tempo of the written MIDI in quarter notes per 
                    'minute (default: the tempo of --input_midi_1 where one is '
                    'given, else 120).')
 flags.DEFINE_string('chords', '', 'Chord models: chords to condition on, e.g. '
-                    '"C G Am F" (one per bar, or one per step). Default: the '
+                    '"C G Am F" (one per bar, or one per step; multicontrol models: '
+                    'spread over the window, or a MIDI file\'s window). Default: the '
                     'input\'s own chords (interpolate, reconstruct), else none.')
+flags.DEFINE_string('rhythm', '', 'Multicontrol models: the rhythm to follow: a preset '
+                    '(eighths, quarters, tresillo, syncopated, ...; docs/controls.md), a pattern '
+                    "of x and . per 16th ('x..x..x.'), or a MIDI file's window (song.mid, "
+                    'song.mid@2). Default: --input_midi_1\'s, else eighths.')
+flags.DEFINE_string('contour', '', 'Multicontrol models: the melodic shape: a preset '
+                    '(arch, valley, up, down, zigzag, ...), a Parsons code of u/d/r '
+                    "('uudr'), or a MIDI file's window. Default: --input_midi_1's, else arch.")
+flags.DEFINE_string('register', '', 'Multicontrol models: the register: low, middle, high, '
+                    "top, a pitch (60) or note name ('C5'), or a MIDI file's window. "
+                    "Default: --input_midi_1's, else middle.")
 flags.DEFINE_bool('accompaniment', False, 'Chord models: also write the chords '
                   'as block chords on a second instrument.')
 
@@ -190,9 +201,13 @@ def multicontrol(config) -> bool:
 def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
             window_1: int = 0, window_2: int = 0, attribute: str = 'note_density',
             attribute_dir: str = '', seed: int = 0,
-            input_midi: str = '') -> dict[str, Any]:
+            input_midi: str = '', controls: dict[str, str] | None = None) -> dict[str, Any]:
   """Checks and reads every input of `mode` (no model needed); raises
-  ValueError / OSError with one line naming the flag or the file."""
+  ValueError / OSError with one line naming the flag or the file.
+
+  `controls`: a multicontrol model's chosen chords / rhythm / contour /
+  register (control_sources.py); read into `out['controls']` (columns
+  `[T, 4]`, what each came from) for sample and attribute."""
   family_lib.require(config, mode)    # one line naming family and mode if not declared
   converter = family_lib.get(config).make_converter(config)
   out: dict[str, Any] = {}
@@ -203,12 +218,24 @@ def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
   if mode == 'attribute' and attribute not in _attributes.ATTRIBUTES:
     raise ValueError(f'--attribute={attribute!r}: choose one of '
                      f'{", ".join(sorted(_attributes.ATTRIBUTES))}')
-  if (mode in ('sample', 'attribute') and multicontrol(config) and not input_midi_1):
-    raise ValueError(f'--mode={mode} of a multicontrol model needs --input_midi_1: its '
-                     'window gives the chords, rhythm, shape and register to follow')
+  chosen = {k: v for k, v in (controls or {}).items() if v}
+  if chosen and not multicontrol(config):
+    name = sorted(chosen)[0]
+    if name != 'chords':
+      raise ValueError(f'--{name} needs a multicontrol model '
+                       '(configs/mel_2bar_multicontrol.py); this one has '
+                       f'config.controls={config.get("controls", "")!r}')
   if mode in ('interpolate', 'attribute') and input_midi_1 or (
-      mode == 'sample' and multicontrol(config)):
+      mode == 'sample' and multicontrol(config) and input_midi_1):
     out['input_1'] = read_input(input_midi_1, converter, config, window_1, 'window_1')
+  if multicontrol(config) and (mode in ('sample', 'attribute') or chosen):
+    if mode == 'reconstruct':   # each window's own controls, the chosen ones replaced
+      out['chosen_controls'] = chosen
+      _choose_controls(config, converter, None, chosen)   # bad choices fail here
+    else:
+      first = out.get('input_1')
+      out['controls'] = _choose_controls(config, converter, None if first is None else
+                                         _taken(first.window, f'{first.path.name} window {first.index}'), chosen)
   if mode == 'interpolate':
     out['input_2'] = read_input(input_midi_2, converter, config, window_2, 'window_2')
   if mode == 'reconstruct':
@@ -219,6 +246,35 @@ def prepare(config, mode: str, input_midi_1: str = '', input_midi_2: str = '',
   if mode == 'attribute':
     out['attribute_windows'] = _attribute_windows(config, attribute_dir, seed)
   return out
+
+
+def _describe_controls(controls) -> str:
+  from musicvae_jax.data import control_choices
+  return control_choices.describe(controls[1])
+
+
+def _taken(window: np.ndarray, source: str):
+  """A multicontrol window `[T, 5]` as the source of its controls."""
+  from musicvae_jax.data import control_choices
+  return control_choices.Taken(np.asarray(window)[:, 1:], source)
+
+
+def _choose_controls(config, converter, base, chosen: dict[str, str]):
+  """(columns `[T, 4]`, what each came from) of a multicontrol model's
+  chosen controls; what is not chosen comes from the `base` window
+  (control_choices.Taken), else the defaults (control_choices.DEFAULTS)."""
+  from musicvae_jax import control_sources
+  from musicvae_jax.data import control_choices
+
+  def window_of(path: str, index: int, name: str) -> control_choices.Taken:
+    found = read_input(path, converter, config, index, name)
+    return _taken(found.window, f'{found.path.name} window {index}')
+
+  try:
+    return control_sources.resolve(config_base.sequence_length(config), window_of, base=base,
+                                   boundaries=converter.boundaries, **chosen)
+  except control_choices.ControlChoiceError as error:
+    raise ValueError(str(error)) from None
 
 
 def _groove_input(mode: str, input_midi_1: str, input_midi: str) -> str:
@@ -272,26 +328,30 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
              amount: float = 1.0, attribute_dir: str = '',
              qpm: float | None = None, chords: str = '',
              accompaniment: bool = False, input_midi: str = '', *,
-             window_1: int = 0, window_2: int = 0,
-             prepared: dict[str, Any] | None = None, log=print):
+             window_1: int = 0, window_2: int = 0, rhythm: str = '', contour: str = '',
+             register: str = '', prepared: dict[str, Any] | None = None, log=print):
   """Library form of the command line. Returns the written items.
 
   `qpm=None`: the tempo of the first input, else 120. `prepared`: the result
   of `prepare` (read here when not given). `log` receives one line per input
-  saying which window was used.
+  saying which window was used. `chords`, `rhythm`, `contour`, `register`:
+  a multicontrol model's controls (control_sources.py).
   """
   if chords or accompaniment:   # a model without chords says so before anything else
     family_lib.require(model.config, 'chords')
   if prepared is None:
     prepared = prepare(model.config, mode, input_midi_1, input_midi_2, window_1,
-                       window_2, attribute, attribute_dir, seed, input_midi)
+                       window_2, attribute, attribute_dir, seed, input_midi,
+                       controls=dict(chords=chords, rhythm=rhythm, contour=contour,
+                                     register=register))
   if mode in ('humanize', 'drumify'):
     return _groove(model, mode, output_dir, prepared, temperature, seed)
   chord_kw = {}
-  if chords or accompaniment:   # checked up front: one line for a bad symbol
-    family_lib.require(model.config, 'chords')
-    model.chord_controls(chords or 'N.C.')
+  if (chords or accompaniment) and not multicontrol(model.config):
+    model.chord_controls(chords or 'N.C.')   # checked up front: one line for a bad symbol
     chord_kw = {'chords': chords or None, 'accompaniment': accompaniment}
+  elif accompaniment:   # a multicontrol model: its chosen or its inputs' chords
+    chord_kw = {'accompaniment': True}
   first = prepared.get('input_1')
   if qpm is None:
     from musicvae_jax.trained_model import sequence_qpm
@@ -301,16 +361,20 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
       qpm = sequence_qpm(prepared['inputs'][0]) if prepared.get('inputs') else 120.0
   to_ns = model.converter.to_note_sequence
   if mode == 'sample' and multicontrol(model.config):
-    log(f'controls: {first.describe()}')
+    columns = prepared['controls'][0]
+    if first is not None:
+      log(f'input: {first.describe()}')
+    log(f'controls: {_describe_controls(prepared["controls"])}')
     z = np.random.default_rng(seed).standard_normal(
         (num_outputs, model.config.z_size)).astype(np.float32)
-    seqs = model.decode(z, temperature=temperature, seed=seed, qpm=qpm,
-                        controls=model.split_windows(first.window)[1])
+    seqs = model.decode(z, temperature=temperature, seed=seed, qpm=qpm, controls=columns,
+                        accompaniment=accompaniment)
     names = [f'sample_{i:02d}' for i in range(num_outputs)]
+    inputs = [] if first is None else [
+        (to_ns(first.window, qpm=qpm), 'input', first.describe())]
     return write_outputs(seqs, names, output_dir,
-                         f'{num_outputs} samples at temperature {temperature} under the '
-                         f'chords, rhythm, shape and register of {first.describe()}',
-                         inputs=[(to_ns(first.window, qpm=qpm), 'input', first.describe())])
+                         f'{num_outputs} samples at temperature {temperature} under '
+                         f'{_describe_controls(prepared["controls"])}', inputs=inputs)
   if mode == 'sample':
     seqs = model.sample(num_outputs, temperature=temperature, seed=seed, qpm=qpm,
                         **chord_kw)
@@ -329,6 +393,9 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_outputs)])
     # A chord model decodes over the first input's chords unless --chords.
     controls = model.split_windows(pair)[1]
+    if 'controls' in prepared:   # a multicontrol model's chosen controls (over A's)
+      controls = prepared['controls'][0][None]
+      log(f"controls: {_describe_controls(prepared['controls'])}")
     seqs = model.decode(z, temperature=temperature, seed=seed, qpm=qpm,
                         controls=None if controls is None else controls[0],
                         **chord_kw)
@@ -344,8 +411,14 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     windows = windows[:num_outputs]
     _, mu, _ = model.encode_windows(windows)
     # A chord model decodes over each window's own chords unless --chords.
+    controls = model.split_windows(windows)[1]
+    if prepared.get('chosen_controls'):   # each window's own, the chosen ones replaced
+      controls = np.stack([_choose_controls(model.config, model.converter,
+                                            _taken(w, f'window {i}'),
+                                            prepared['chosen_controls'])[0]
+                           for i, w in enumerate(windows)])
     recon = model.decode(mu, temperature=temperature, seed=seed, qpm=qpm,
-                         controls=model.split_windows(windows)[1], **chord_kw)
+                         controls=controls, **chord_kw)
     originals = [to_ns(w, qpm=qpm) for w in windows]
     seqs, names = [], []
     for i, (orig, rec) in enumerate(zip(originals, recon)):
@@ -366,7 +439,7 @@ def generate(model, mode: str, output_dir: Path, num_outputs: int = 5,
     steps = np.linspace(0.0, amount, max(num_outputs, 2))
     zs = np.concatenate([z + s * vector[None] for s in steps])
     if multicontrol(model.config):
-      controls = model.split_windows(first.window)[1]
+      controls = prepared['controls'][0]
     else:
       controls = model.chord_controls(chords) if chords else None
     tokens = model.decode_to_tensors(zs, temperature=temperature, seed=seed,
@@ -414,7 +487,9 @@ def main(argv):
       _check_attribute_data(workdir, config)
     prepared = prepare(config, FLAGS.mode, FLAGS.input_midi_1, FLAGS.input_midi_2,
                        FLAGS.window_1, FLAGS.window_2, FLAGS.attribute,
-                       FLAGS.attribute_dir, FLAGS.seed, FLAGS.input_midi)
+                       FLAGS.attribute_dir, FLAGS.seed, FLAGS.input_midi,
+                       controls=dict(chords=FLAGS.chords, rhythm=FLAGS.rhythm,
+                                     contour=FLAGS.contour, register=FLAGS.register))
     model = model_source.load(workdir, best=FLAGS.best, max_batch=FLAGS.max_batch_size,
                               weights=FLAGS.weights)
     startup.print_summary(model.params, extra={'step': model.step})
@@ -425,6 +500,7 @@ def main(argv):
                      FLAGS.attribute_dir, FLAGS.qpm, chords=FLAGS.chords,
                      accompaniment=FLAGS.accompaniment, input_midi=FLAGS.input_midi,
                      window_1=FLAGS.window_1, window_2=FLAGS.window_2,
+                     rhythm=FLAGS.rhythm, contour=FLAGS.contour, register=FLAGS.register,
                      prepared=prepared)
   except (ValueError, OSError) as error:
     sys.exit(f'error: {error}')

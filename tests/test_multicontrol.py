@@ -155,16 +155,74 @@ def test_without_controls_a_decode_reads_the_converters_neutral_ones(trained):
 def test_generate_samples_follow_the_input_windows_controls(trained, tmp_path):
   from musicvae_jax import generate
   model, data = trained
-  with pytest.raises(ValueError, match='multicontrol model needs --input_midi_1'):
-    generate.prepare(model.config, 'sample')
   lines = []
   items = generate.generate(model, 'sample', tmp_path / 's', num_outputs=2,
                             input_midi_1=str(data / 'p1.mid'), window_1=1, log=lines.append)
   assert [i['title'] for i in items] == ['input', 'sample_00', 'sample_01']
-  assert lines == ['controls: p1.mid: window 1 of 3 (0..2), tempo 120 qpm']
+  assert lines == ['input: p1.mid: window 1 of 3 (0..2), tempo 120 qpm',
+                   'controls: chords, rhythm, contour and register from p1.mid window 1']
   items = generate.generate(model, 'attribute', tmp_path / 'a', num_outputs=2,
                             input_midi_1=str(data / 'p1.mid'), attribute_dir=str(data))
   assert len(items) == 3
+
+
+def test_generate_takes_each_control_from_where_it_is_chosen(trained, tmp_path, monkeypatch):
+  """Chords written out, the rhythm of another file's window, a contour
+  preset, a register note: the decoder reads exactly those columns."""
+  from musicvae_jax import generate
+  from musicvae_jax.data import control_choices as cc
+  model, data = trained
+  seen = []
+  decode = type(model).decode_to_tensors
+  monkeypatch.setattr(type(model), 'decode_to_tensors',
+                      lambda self, z, **kw: seen.append(kw['controls']) or decode(self, z, **kw))
+  lines = []
+  items = generate.generate(model, 'sample', tmp_path / 's', num_outputs=2, chords='C G Am F',
+                            rhythm=f'{data / "p2.mid"}@1', contour='valley', register='C5',
+                            log=lines.append)
+  assert [i['title'] for i in items] == ['sample_00', 'sample_01']
+  assert lines == [f'controls: chords C G Am F, rhythm from p2.mid window 1, contour valley, '
+                   'register C5']
+  columns = np.asarray(seen[-1])          # [T, 4], one row set for every z
+  p2 = model.converter.all_windows(__import__('note_seq').midi_file_to_note_sequence(
+      str(data / 'p2.mid')))[1]
+  np.testing.assert_array_equal(columns[:, cc.RHYTHM], p2[:, 2])
+  assert [chords.chord_symbol(c) for c in columns[::8, cc.CHORD]] == ['C', 'G', 'Am', 'F']
+  assert (columns[:, cc.REGISTER] == 3).all()
+  np.testing.assert_array_equal(
+      columns[:, cc.SHAPE], cc.shape_column(p2[:, 2], cc.parsons_moves('valley')))
+  # nothing chosen and no input: the defaults, said so
+  lines.clear()
+  generate.generate(model, 'sample', tmp_path / 'd', num_outputs=1, log=lines.append)
+  assert lines == ['controls: chords N.C. (default), rhythm eighths (default), '
+                   'contour arch (default), register middle (default)']
+  # reconstruct keeps each window's controls but the chosen one
+  generate.generate(model, 'reconstruct', tmp_path / 'r', num_outputs=2,
+                    input_midi_1=str(data / 'p1.mid'), rhythm='quarters')
+  recon = np.asarray(seen[-1])
+  assert recon.shape == (2, 32, 4)
+  assert (cc.onsets(recon[0, :, cc.RHYTHM]) == np.arange(0, 32, 4)).all()
+
+
+@pytest.mark.parametrize('kw, message', [
+    (dict(rhythm='swing'), "rhythm 'swing': name one of"),
+    (dict(register='H9'), "register 'H9'"),
+    (dict(rhythm='nowhere.mid'), 'nowhere.mid: no such file'),
+    (dict(chords='C Xm'), "unknown chord symbol 'Xm'"),
+])
+def test_a_bad_control_choice_is_one_line_before_decoding(trained, kw, message):
+  from musicvae_jax import generate
+  model, _ = trained
+  with pytest.raises(ValueError) as error:
+    generate.prepare(model.config, 'sample', controls=kw)
+  assert message in str(error.value) and '\n' not in str(error.value)
+
+
+def test_control_flags_need_a_multicontrol_model():
+  from musicvae_jax import generate
+  config = config_base.load_config_file('configs/mel_2bar.py:tiny')
+  with pytest.raises(ValueError, match=r'--rhythm needs a multicontrol model'):
+    generate.prepare(config, 'sample', controls={'rhythm': 'eighths'})
 
 
 def test_control_preprocessing_reads_the_whole_control_sequence():

@@ -24,11 +24,8 @@ _MELODIC = ('melody', 'trio')
 
 
 def _chords_support(controls: str):
-  if controls == 'triad_chords':
+  if controls in ('triad_chords', 'multicontrol'):   # multicontrol: with --rhythm, --contour, --register
     return SUPPORTED
-  if controls == 'multicontrol':
-    return unsupported('--chords builds chord controls only; a multicontrol model also '
-                       'needs rhythm, shape and register (data/melody_controls.py)')
   return unsupported('not chord-conditioned (config.controls is empty; see '
                      'configs/mel_2bar_chords.py, configs/multiperf.py:med_chords)')
 
