@@ -30,7 +30,7 @@ LAYERS = [
     'families nade_family groove_model',
     'render',
     'evaluate trainer eval_mode config_flag magenta model_source attribute_effects studio.latent '
-    'studio.media studio.projection studio.engine studio.errors studio.jobs '
+    'studio.media studio.projection studio.engine studio.errors studio.jobs studio.controls '
     'studio.media_cache studio.map_roots studio.bars studio.datasets studio.security studio.arrange '
     'pretrained.stats pretrained.precision pretrained.run_record pretrained.card',
     'train generate preprocess convert_dir_to_note_sequences convert_magenta '

@@ -29,13 +29,13 @@ import shlex
 import tempfile
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from musicvae_jax import attributes
 from musicvae_jax.studio import bars as bars_lib
-from musicvae_jax.studio import arrange, datasets, jobs, latent, media, projection
+from musicvae_jax.studio import arrange, controls, datasets, jobs, latent, media, projection
 from musicvae_jax.studio.errors import BusyError, ForbiddenError, StudioError
 from musicvae_jax.studio.map_roots import MapRoots
 from musicvae_jax.studio.media_cache import MediaCache
@@ -63,6 +63,18 @@ class Item:
   ns: object                   # note_seq NoteSequence
   z: np.ndarray | None         # [Z] (one window) or [n, Z] (a walk); None if none
   recipe: dict                 # JSON-ready; see reproduce.replay
+
+
+@dataclasses.dataclass(frozen=True)
+class Over:
+  """What a decode plays over: nothing, a chord model's chords, or a
+  multicontrol model's controls (controls.py)."""
+  decode: dict                 # keyword arguments of TrainedModel.decode
+  recipe: dict                 # what the recipe records: {'chords': ...} or {'controls': ...}
+  name: str                    # what a title says of it ('': nothing)
+
+
+NOTHING = Over({}, {}, '')
 
 
 @dataclasses.dataclass
@@ -128,6 +140,9 @@ class Studio:
     self.melodic = bool(self.capabilities['attribute'])
     # Chord-conditioned models: every decode reads a chord per step.
     self.takes_chords = bool(self.capabilities['chords'])
+    # Multicontrol models: every decode reads chords, rhythm, contour and
+    # register (controls.py), chosen on the page's Controls panel.
+    self.multicontrol = controls.applies(config)
     # GrooVAE: float drum windows; uploads can be humanized / drumified.
     self.groove = bool(self.capabilities['humanize'])
 
@@ -168,7 +183,9 @@ class Studio:
         'max_upload_bytes': self.max_upload_bytes,
         'max_samples': MAX_SAMPLES,
         'max_walk_points': MAX_WALK_POINTS,
-        'chords': self.takes_chords,
+        'chords': self.takes_chords and not self.multicontrol,   # the Chords field
+        'controls': config.get('controls', ''),
+        'control_choices': controls.page_info(self.model) if self.multicontrol else None,
         'groove': self.groove,
         'eval_set': datasets.eval_set_problem(self.model, self.workdir),  # '' when mappable
         'map_roots': self.roots.describe(),
@@ -212,8 +229,8 @@ class Studio:
     return self.model.encode_windows(np.asarray(windows))
 
   def _chords(self, chords) -> str | list | None:
-    """The chords a decode reads: None (no chords given, or a model without
-    chords: its decodes ignore them), else `chords` once checked."""
+    """The chords a chord model's decode reads: None (no chords given, or a
+    model without chords: its decodes ignore them), else `chords` once checked."""
     if not self.takes_chords or not chords or (isinstance(chords, str) and not chords.strip()):
       return None
     try:
@@ -222,24 +239,58 @@ class Studio:
       raise StudioError(str(error)) from None
     return chords.strip() if isinstance(chords, str) else list(chords)
 
-  def _decode(self, z: np.ndarray, temperature: float, seed: int, chords=None) -> list:
-    """`TrainedModel.decode` at the studio's tempo (over `chords` for a chord
-    model; "no chord" on every step when None)."""
+  def _over(self, chords='', choices: Mapping[str, str] | None = None) -> Over:
+    """What a decode of new music plays over: a multicontrol model's controls
+    (`chords` and `choices`: rhythm / contour / register, as controls.py
+    reads them; unchosen: the defaults), a chord model's `chords`, else
+    nothing. StudioError (one line) for a bad choice."""
+    choices = {k: v for k, v in (choices or {}).items() if v is not None and str(v).strip()}
+    unknown = set(choices) - set(controls.NAMES[1:])
+    if unknown:
+      raise StudioError(f'unknown control {sorted(unknown)[0]!r}: rhythm, contour or register')
+    if self.multicontrol:
+      chosen = controls.choose(self.model, {'chords': chords, **choices}, self._control_window)
+      return Over({'controls': chosen.columns}, {'controls': chosen.record}, chosen.name())
+    if choices:
+      raise StudioError(f'{sorted(choices)[0]}: only a multicontrol model takes a rhythm, '
+                        'contour or register (this one has config.controls='
+                        f'{self.model.config.get("controls", "")!r})')
+    chords = self._chords(chords)
+    if chords is None:
+      return NOTHING
+    return Over({'chords': chords}, {'chords': chords},
+                chords if isinstance(chords, str) else 'its own chords')
+
+  def _own_over(self, upload: Upload, start_bar: int, window: np.ndarray) -> Over:
+    """What an upload's window is reconstructed over: its own chords (chord
+    models) or its own controls (multicontrol models); nothing otherwise."""
+    own = self.model.split_windows(window[None])[1]
+    if self.multicontrol:
+      chosen = controls.own(self.model, upload.name, start_bar, own[0])
+      return Over({'controls': chosen.columns}, {'controls': chosen.record}, chosen.name())
+    if self.takes_chords:   # an upload reconstructs over its own (inferred) chords
+      from musicvae_jax.data import chords as chords_lib
+      return self._over([chords_lib.chord_symbol(c) for c in own[0][:, 0]])
+    return NOTHING
+
+  def _decode(self, z: np.ndarray, temperature: float, seed: int, over: Over = NOTHING) -> list:
+    """`TrainedModel.decode` at the studio's tempo, over `over` (a chord
+    model without chords: "no chord" on every step; a multicontrol model
+    without controls: the converter's neutral ones)."""
     seqs = self.model.decode(np.asarray(z, np.float32), temperature=float(temperature),
-                             seed=int(seed), qpm=self.qpm, chords=chords)
+                             seed=int(seed), qpm=self.qpm, **over.decode)
     for ns in seqs:  # a window lasts its whole length, trailing rests included
       ns.total_time = max(ns.total_time, self.window_seconds)
     return seqs
 
-  def _decode_one(self, z, title, kind, temperature, seed, extra=None, chords=None) -> Item:
+  def _decode_one(self, z, title, kind, temperature, seed, extra=None,
+                  over: Over = NOTHING) -> Item:
     z = np.asarray(z, np.float32).reshape(1, self.z_size)
-    chords = self._chords(chords)
-    (ns,) = self._decode(z, temperature, seed, chords)
+    (ns,) = self._decode(z, temperature, seed, over)
     recipe = {'method': 'decode', 'z': z.tolist(), 'temperature': float(temperature),
-              'seed': int(seed), 'qpm': self.qpm, **(extra or {})}
-    if chords is not None:
-      recipe['chords'] = chords
-      title = f'{title} over {chords if isinstance(chords, str) else "its own chords"}'
+              'seed': int(seed), 'qpm': self.qpm, **(extra or {}), **over.recipe}
+    if over.name:
+      title = f'{title} over {over.name}'
     return self._add(title, kind, ns, z[0], recipe)
 
   @staticmethod
@@ -250,23 +301,24 @@ class Studio:
     return temperature
 
   # -- 1. sample ---------------------------------------------------------------
-  def sample(self, n: int, temperature: float, seed: int, chords: str = '') -> list[Item]:
+  def sample(self, n: int, temperature: float, seed: int, chords: str = '',
+             controls: Mapping[str, str] | None = None) -> list[Item]:
     """`n` samples, exactly `TrainedModel.sample(n, temperature=temperature,
-    seed=seed, chords=chords)`."""
+    seed=seed, chords=chords)` (a multicontrol model: its decode of the same
+    z under the chosen `chords` and `controls`, see `_over`)."""
     n, seed = int(n), int(seed)
     temperature = self._check_temperature(temperature)
     if not 1 <= n <= MAX_SAMPLES:
       raise StudioError(f'{n} samples: choose 1 to {MAX_SAMPLES}')
-    chords = self._chords(chords)
-    over = f', {chords}' if chords else ''
-    extra = {'chords': chords} if chords else {}
+    over = self._over(chords, controls)
+    said = f', {over.name}' if over.name else ''
     with self.lock:
       z = np.random.default_rng(seed).standard_normal((n, self.z_size)).astype(np.float32)
-      seqs = self._decode(z, temperature, seed, chords)
-      return [self._add(f'Sample {i + 1} (seed {seed}, T={temperature:g}{over})', 'sample', ns,
+      seqs = self._decode(z, temperature, seed, over)
+      return [self._add(f'Sample {i + 1} (seed {seed}, T={temperature:g}{said})', 'sample', ns,
                         z[i], {'method': 'sample', 'n': n, 'index': i,
                                'temperature': temperature, 'seed': seed, 'qpm': self.qpm,
-                               **extra})
+                               **over.recipe})
               for i, ns in enumerate(seqs)]
 
   # -- 2. uploads --------------------------------------------------------------
@@ -318,32 +370,42 @@ class Studio:
     """(input window, its reconstruction) for bars start_bar.. (1-based)."""
     temperature = self._check_temperature(temperature)
     with self.lock:
-      upload = self.uploads.get(upload_id)
-      if upload is None:
-        raise StudioError(f'no upload {upload_id!r}: upload the file again')
+      upload, window = self._upload_window(upload_id, start_bar)
       start_bar = int(start_bar)
-      if not 1 <= start_bar <= len(upload.bars):
-        raise StudioError(f'{upload.name}: bar {start_bar} is outside 1..{len(upload.bars)}')
-      window = self._window_at(upload, start_bar - 1)
-      if window is None:
-        raise StudioError(
-            f'{upload.name}: bars {start_bar}-{start_bar + self.slice_bars - 1} give no '
-            f'{self.slice_bars}-bar window (a rest at the start, too few notes, too '
-            'few bars left before a change of meter or tempo, or not '
-            f'{self.model.converter.meter or "4/4"}); try another bar')
       _, mu, _ = self._encode(window[None])
       label = f'{upload.name}, bars {start_bar}-{start_bar + self.slice_bars - 1}'
       source = self._add(label, 'input',
                          self.model.converter.to_note_sequence(window, qpm=self.qpm),
                          mu[0], {'method': 'window', 'file': upload.name,
                                  'start_bar': start_bar, 'qpm': self.qpm})
-      own = None
-      if self.takes_chords:  # an upload reconstructs over its own (inferred) chords
-        from musicvae_jax.data import chords as chords_lib
-        own = [chords_lib.chord_symbol(c) for c in self.model.split_windows(window)[1][:, 0]]
       recon = self._decode_one(mu, f'Reconstruction of {label}', 'reconstruction',
-                               temperature, seed, chords=own)
+                               temperature, seed, over=self._own_over(upload, start_bar, window))
       return source, recon
+
+  def _upload_window(self, upload_id: str, start_bar: int) -> tuple[Upload, np.ndarray]:
+    """(upload, its converter window `[T, K + C]` at bar `start_bar`, 1-based);
+    StudioError naming the file when there is none."""
+    with self.lock:
+      upload = self.uploads.get(upload_id)
+    if upload is None:
+      raise StudioError(f'no upload {upload_id!r}: upload the file again')
+    start_bar = int(start_bar)
+    if not 1 <= start_bar <= len(upload.bars):
+      raise StudioError(f'{upload.name}: bar {start_bar} is outside 1..{len(upload.bars)}')
+    window = self._window_at(upload, start_bar - 1)
+    if window is None:
+      raise StudioError(
+          f'{upload.name}: bars {start_bar}-{start_bar + self.slice_bars - 1} give no '
+          f'{self.slice_bars}-bar window (a rest at the start, too few notes, too '
+          'few bars left before a change of meter or tempo, or not '
+          f'{self.model.converter.meter or "4/4"}); try another bar')
+    return upload, window
+
+  def _control_window(self, upload_id: str, start_bar: int) -> tuple[str, np.ndarray]:
+    """(file name, control columns `[T, 4]`) of an upload's window at bar
+    `start_bar` (1-based): a multicontrol control taken from it."""
+    upload, window = self._upload_window(upload_id, start_bar)
+    return upload.name, self.model.split_windows(window[None])[1][0]
 
   def perform(self, upload_id: str, how: str, temperature: float, seed: int) -> Item:
     """GrooVAE: the whole uploaded beat through `model.humanize` (velocities
@@ -379,8 +441,9 @@ class Studio:
     return np.stack(zs)
 
   def mix(self, item_ids: Sequence[str], x: float, y: float, temperature: float,
-          seed: int, chords: str = '') -> Item:
+          seed: int, chords: str = '', controls: Mapping[str, str] | None = None) -> Item:
     temperature = self._check_temperature(temperature)
+    over = self._over(chords, controls)
     with self.lock:
       if not 2 <= len(item_ids) <= 4:
         raise StudioError(f'a mix takes 2 to 4 melodies; {len(item_ids)} chosen')
@@ -390,16 +453,17 @@ class Studio:
       z = latent.blend(self._latents(item_ids), weights)
       text = ' + '.join(f'{w:.2f}' for w in weights)
       return self._decode_one(z, f'Mix ({text})', 'mix', temperature, seed,
-                              {'weights': weights.tolist()}, chords=chords)
+                              {'weights': weights.tolist()}, over=over)
 
   # -- 4. walk -----------------------------------------------------------------
   def walk(self, item_ids: Sequence[str], steps_between: int, temperature: float,
-           seed: int, random_anchors: int = 0, chords: str = '') -> Item:
+           seed: int, random_anchors: int = 0, chords: str = '',
+           controls: Mapping[str, str] | None = None) -> Item:
     """One continuous piece through the latents of `item_ids` (in order), or
     through `random_anchors` random latents when no items are given."""
     temperature = self._check_temperature(temperature)
     steps_between = int(steps_between)
-    chords = self._chords(chords)
+    over = self._over(chords, controls)
     with self.lock:
       if item_ids:
         if len(item_ids) < 2:
@@ -417,13 +481,13 @@ class Studio:
       if len(z) > MAX_WALK_POINTS:
         raise StudioError(f'the walk has {len(z)} windows; at most {MAX_WALK_POINTS} '
                           '(fewer steps or anchors)')
-      ns = latent.join_sequences(self._decode(z, temperature, seed, chords),
+      ns = latent.join_sequences(self._decode(z, temperature, seed, over),
                                  self.window_seconds)
       recipe = {'method': 'walk', 'z': z.tolist(), 'temperature': temperature,
-                'seed': int(seed), 'qpm': self.qpm, 'seconds_each': self.window_seconds}
-      if chords:
-        recipe['chords'] = chords
-        title = f'{title} over {chords}'
+                'seed': int(seed), 'qpm': self.qpm, 'seconds_each': self.window_seconds,
+                **over.recipe}
+      if over.name:
+        title = f'{title} over {over.name}'
       return self._add(f'{title}, {len(z)} windows', 'walk', ns, z, recipe)
 
   # -- 5. latent map (a background job) ------------------------------------------
@@ -541,8 +605,9 @@ class Studio:
                                             'file': self.map.labels[index], 'qpm': self.qpm})
 
   def map_decode(self, x: float, y: float, temperature: float, seed: int,
-                 chords: str = '') -> Item:
+                 chords: str = '', controls: Mapping[str, str] | None = None) -> Item:
     temperature = self._check_temperature(temperature)
+    over = self._over(chords, controls)
     with self.lock:
       if self.map is None:
         raise StudioError('build the map first')
@@ -550,7 +615,7 @@ class Studio:
         raise StudioError(f'map point ({x}, {y}) is not a pair of numbers')
       z = self.map.projection.inverse([float(x), float(y)])
       return self._decode_one(z, f'Map at ({x:.2f}, {y:.2f})', 'map', temperature, seed,
-                              chords=chords)
+                              over=over)
 
   # -- 6. attributes ---------------------------------------------------------------
   def attribute_vectors(self) -> dict[str, np.ndarray]:
@@ -591,9 +656,10 @@ class Studio:
                     'is done')
 
   def attribute(self, base_id: str, amounts: dict, temperature: float, seed: int,
-                chords: str = '') -> Item:
+                chords: str = '', controls: Mapping[str, str] | None = None) -> Item:
     """Decodes z + sum(amount * vector) (z of `base_id`, or z = 0 if empty)."""
     temperature = self._check_temperature(temperature)
+    over = self._over(chords, controls)
     with self.lock:
       vectors = self.attribute_vectors()
       z = self._latents([base_id])[0] if base_id else np.zeros(self.z_size, np.float32)
@@ -610,7 +676,7 @@ class Studio:
       text = ', '.join(f'{k} {v:+.2f}' for k, v in used.items()) or 'no change'
       base = self.item(base_id).title if base_id else 'z = 0'
       return self._decode_one(z, f'{base}: {text}', 'attribute', temperature, seed,
-                              {'amounts': used}, chords=chords)
+                              {'amounts': used}, over=over)
 
   # -- 7. saving -------------------------------------------------------------------
   MEDIA_TYPES = {'wav': 'audio/wav', 'mid': 'audio/midi', 'png': 'image/png',
@@ -666,19 +732,21 @@ class Studio:
     if item.z is not None and 'z' not in out:
       out['z'] = np.asarray(item.z, np.float32).reshape(-1, self.z_size).tolist()
     method = item.recipe['method']
-    if method == 'sample':
+    control_flags = controls.cli_flags(out['controls']) if out.get('controls') else ''
+    if method == 'sample' and control_flags is not None:
       # --max_batch_size: rows past generate's default chunk (8) draw their
       # noise with the next chunk's key; the studio's chunk is max_batch.
       out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode=sample '
                     f'--num_outputs={out["n"]} --temperature={out["temperature"]} '
                     f'--seed={out["seed"]} --max_batch_size={self.model.max_batch} '
                     + (f'--chords={q(out["chords"])} ' if out.get('chords') else '')
+                    + control_flags
                     + f'--output_dir=out  # sample_{out["index"]:02d}.mid')
     elif method in ('humanize', 'drumify'):
       out['cli'] = (f'python -m musicvae_jax.generate {flag} --mode={method} '
                     f'--input_midi_1={q(out["file"])} --temperature={out["temperature"]} '
                     f'--seed={out["seed"]} --output_dir=out')
-    elif method in ('decode', 'walk'):
+    elif method in ('sample', 'decode', 'walk'):   # (a sample under an upload's controls)
       out['cli'] = (f'python -m musicvae_jax.studio.reproduce {flag} '
                     f'--recipe=THIS_FILE.json --output_dir=out')
     out['python'] = ('from musicvae_jax.studio import reproduce; '

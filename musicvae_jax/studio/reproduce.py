@@ -28,21 +28,32 @@ def replay(model, recipe: dict):
   method = recipe.get('method')
   qpm = float(recipe.get('qpm', 120.0))
   temperature, seed = float(recipe['temperature']), int(recipe['seed'])
-  chords = recipe.get('chords') or None  # a chord model's progression (text or per step)
+  over = _over(model, recipe)
   if method == 'sample':
     z = np.random.default_rng(seed).standard_normal(
         (int(recipe['n']), model.config.z_size)).astype(np.float32)
     return model.decode(z, temperature=temperature, seed=seed, qpm=qpm,
-                        chords=chords)[int(recipe['index'])]
+                        **over)[int(recipe['index'])]
   z = np.asarray(recipe['z'], np.float32).reshape(-1, model.config.z_size)
   if method == 'decode':
-    return model.decode(z, temperature=temperature, seed=seed, qpm=qpm, chords=chords)[0]
+    return model.decode(z, temperature=temperature, seed=seed, qpm=qpm, **over)[0]
   if method == 'walk':
     return latent.join_sequences(
-        model.decode(z, temperature=temperature, seed=seed, qpm=qpm, chords=chords),
+        model.decode(z, temperature=temperature, seed=seed, qpm=qpm, **over),
         float(recipe['seconds_each']))
   raise ValueError(f'recipe method {method!r} cannot be replayed (an input or map '
                    'window is its own MIDI file)')
+
+
+def _over(model, recipe: dict) -> dict:
+  """What the recipe's decode plays over, as `TrainedModel.decode`'s keyword
+  arguments: a multicontrol model's control columns `[T, 4]` (rebuilt from
+  the recipe's `controls`, studio/controls.py), else a chord model's
+  progression (text or per step; none when absent)."""
+  from musicvae_jax.studio import controls
+  if recipe.get('controls'):
+    return {'controls': controls.columns(model, recipe['controls'])[0]}
+  return {'chords': recipe.get('chords') or None}
 
 
 FLAGS = flags.FLAGS

@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from musicvae_jax.studio import arrange, security, session
+from musicvae_jax.studio import arrange, controls, security, session
 from musicvae_jax.studio.engine import Studio
 from musicvae_jax.studio.errors import StudioError
 
@@ -92,13 +92,28 @@ def number(q: dict, field: str, default: float) -> float:
   return result
 
 
-def text(q: dict, field: str, default: str = '') -> str:
+def text(q: dict, field: str, default: str = '', limit: int | None = None) -> str:
+  """`q[field]` as text ('' for null), at most `limit` characters when given."""
   value = q.get(field, default)
   if value is None:
     return ''
   if not isinstance(value, str):
     raise StudioError(f'{field}: {_shown(value)} is not text')
+  if limit is not None and len(value) > limit:
+    raise StudioError(f'{field}: {len(value)} characters; at most {limit}')
   return value
+
+
+def chords(q: dict) -> str:
+  """The chords of a request: a chord model's progression, or a
+  multicontrol model's chords control (text, capped)."""
+  return text(q, 'chords', limit=controls.MAX_CHOICE_CHARS)
+
+
+def control_choices(q: dict) -> dict[str, str]:
+  """A multicontrol model's rhythm, contour and register choices of a
+  request (studio/controls.py; each text, capped; '' when not sent)."""
+  return {name: text(q, name, limit=controls.MAX_CHOICE_CHARS) for name in controls.NAMES[1:]}
 
 
 def id_list(q: dict, field: str) -> list[str]:
@@ -147,7 +162,7 @@ def make_app(studio: Studio, policy: security.Policy):
     q = await _json(request)
     return items(await run_in_threadpool(
         studio.sample, integer(q, 'n', 4), number(q, 'temperature', 0.5),
-        integer(q, 'seed', 0), text(q, 'chords')))
+        integer(q, 'seed', 0), chords(q), control_choices(q)))
 
   async def upload(request):
     name = request.query_params.get('name', 'upload.mid')
@@ -177,13 +192,14 @@ def make_app(studio: Studio, policy: security.Policy):
     q = await _json(request)
     return items([await run_in_threadpool(
         studio.mix, id_list(q, 'ids'), number(q, 'x', 0.5), number(q, 'y', 0.5),
-        number(q, 'temperature', 0.5), integer(q, 'seed', 0), text(q, 'chords'))])
+        number(q, 'temperature', 0.5), integer(q, 'seed', 0), chords(q),
+        control_choices(q))])
 
   async def walk(request):
     q = await _json(request)
     return items([await run_in_threadpool(
         studio.walk, id_list(q, 'ids'), integer(q, 'steps', 3), number(q, 'temperature', 0.5),
-        integer(q, 'seed', 0), integer(q, 'anchors', 0), text(q, 'chords'))])
+        integer(q, 'seed', 0), integer(q, 'anchors', 0), chords(q), control_choices(q))])
 
   async def build_map(request):
     q = await _json(request)
@@ -206,7 +222,8 @@ def make_app(studio: Studio, policy: security.Policy):
     q = await _json(request)
     return items([await run_in_threadpool(
         studio.map_decode, number(q, 'x', 0.0), number(q, 'y', 0.0),
-        number(q, 'temperature', 0.5), integer(q, 'seed', 0), text(q, 'chords'))])
+        number(q, 'temperature', 0.5), integer(q, 'seed', 0), chords(q),
+        control_choices(q))])
 
   async def attribute(request):
     q = await _json(request)
@@ -216,7 +233,7 @@ def make_app(studio: Studio, policy: security.Policy):
     amounts = {str(k): number(amounts, k, 0.0) for k in amounts}
     return items([await run_in_threadpool(
         studio.attribute, text(q, 'base'), amounts, number(q, 'temperature', 0.5),
-        integer(q, 'seed', 0), text(q, 'chords'))])
+        integer(q, 'seed', 0), chords(q), control_choices(q))])
 
   async def item_info(request):
     with studio.lock:
