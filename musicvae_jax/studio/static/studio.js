@@ -1,8 +1,9 @@
 // musicvae studio: the page. Plain JS, no libraries; talks to the JSON API
 // of musicvae_jax/studio/server.py and plays WAV previews with WebAudio.
 // The scripts after this one (playback.js, midi_out.js, history.js,
-// session.js, keys.js) add one feature each; they hear what happens here
-// through events on `document`: 'studio:items' (results shown), 'studio:play'
+// session.js, keys.js, controls.js) add one feature each; they hear what
+// happens here through events on `document`: 'studio:ready' (/api/info read),
+// 'studio:items' (results shown), 'studio:upload' (a file read), 'studio:play'
 // and 'studio:stop' (the player).
 'use strict';
 
@@ -24,6 +25,7 @@ const state = {
   map: null,          // {points, labels, values, ...}
   mapMark: null,      // [x, y] of the last decoded place
   lastAudio: null,    // {id, duration} of the last decoded buffer (tests read it)
+  controls: null,     // a multicontrol model's () => request fields (controls.js)
   played: null,       // {id, context} of the last playback started (tests read it)
   mapJob: null,       // status of the map being built
   playback: {bpm: null, transpose: 0},   // tempo (null: the result's own) and semitones
@@ -420,7 +422,7 @@ $('sample-go').onclick = async () => {
   try {
     const data = await api('/api/sample', {
       n: Number($('sample-n').value), temperature: Number($('sample-temperature').value),
-      seed: Number($('sample-seed').value), chords: chordsText()}, {busyText: 'sampling'});
+      seed: Number($('sample-seed').value), ...decodeOver()}, {busyText: 'sampling'});
     showItems($('sample-results'), data.items, true);
   } catch (error) { showMessage(error.message); }
 };
@@ -473,6 +475,7 @@ function addUploadRow(info) {
     }
   }
   $('uploads').appendChild(row);
+  emit('studio:upload', info);
 }
 
 async function perform(uploadId, how, name) {
@@ -567,7 +570,7 @@ function drawPad() {
 const mixLive = latestOnly(async (point) => {
   const data = await api('/api/mix', {
     ids: state.mix, x: point.x, y: point.y, temperature: Number($('mix-temperature').value),
-    seed: 0, chords: chordsText()}, {busyText: 'mixing'});
+    seed: 0, ...decodeOver()}, {busyText: 'mixing'});
   const [card] = showItems($('mix-result'), data.items, true);
   if ($('mix-autoplay').checked) await player.play(data.items[0].id, $('mix-loop').checked);
   return card;
@@ -604,7 +607,7 @@ $('walk-go').onclick = async () => {
     const data = await api('/api/walk', {
       ids: mode === 'mix' ? state.mix : [], anchors: Number($('walk-anchors').value),
       steps: Number($('walk-steps').value), temperature: Number($('walk-temperature').value),
-      seed: Number($('walk-seed').value), chords: chordsText()}, {busyText: 'walking'});
+      seed: Number($('walk-seed').value), ...decodeOver()}, {busyText: 'walking'});
     showItems($('walk-result'), data.items, true);
     await player.play(data.items[0].id, false);
   } catch (error) { showMessage(error.message); }
@@ -759,7 +762,7 @@ $('map-canvas').addEventListener('click', async (event) => {
       state.mapMark = null;
     } else {
       const [x, y] = mapScale().fromPx(px, py);
-      data = await api('/api/map/decode', {x, y, temperature: 0.2, seed: 0, chords: chordsText()},
+      data = await api('/api/map/decode', {x, y, temperature: 0.2, seed: 0, ...decodeOver()},
                        {busyText: 'decoding'});
       state.mapMark = [x, y];
     }
@@ -782,7 +785,7 @@ const attrLive = latestOnly(async (amounts) => {
   try {
     data = await api('/api/attribute', {
       base: state.base, amounts, temperature: Number($('attr-temperature').value), seed: 0,
-      chords: chordsText()},
+      ...decodeOver()},
       {busyText: 'decoding'});
   } catch (error) {   // 409: the map behind the vectors is being built; show its progress
     if (error.status === 409 && !(state.mapJob && state.mapJob.state === 'running')) {
@@ -839,6 +842,10 @@ window.addEventListener('resize', () => {
 
 // A chord-conditioned model's progression ('' for other models: the field is hidden).
 function chordsText() { return state.info && state.info.chords ? $('chords').value.trim() : ''; }
+// What every decode of new music plays over, as request fields: a chord
+// model's chords, or a multicontrol model's chords, rhythm, contour and
+// register (controls.js sets `state.controls`; it throws for an unfinished choice).
+function decodeOver() { return state.controls ? state.controls() : {chords: chordsText()}; }
 
 async function start() {
   try {
