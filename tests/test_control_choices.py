@@ -151,3 +151,20 @@ def test_boundaries_other_than_magentajs_take_pitches_only():
   with pytest.raises(cc.ControlChoiceError, match='no names here'):
     cc.register_bin('low', boundaries=(55, 65))
   assert melody_controls.DEFAULT_REGISTER_BOUNDARIES == (50, 63, 70)
+
+
+def test_the_controls_doc_lists_every_preset():
+  """docs/controls.md's tables name every preset with its pattern, code or
+  bin, and the defaults, as control_choices has them (they cannot drift)."""
+  import re
+  from pathlib import Path
+  doc = (Path(__file__).resolve().parents[1] / 'docs' / 'controls.md').read_text()
+  rows = {tuple(cell.strip().strip('`') for cell in m.group(1).split('|'))
+          for m in re.finditer(r'^\|(.*)\|$', doc, re.M)}
+  for name, pattern in cc.RHYTHMS.items():
+    assert (name, pattern) in rows, name
+  for name, code in cc.CONTOURS.items():
+    assert (name, code) in rows, name
+  assert {(name, str(b)) for name, b in cc.REGISTERS.items()} <= {row[:2] for row in rows}
+  for name, value in cc.DEFAULTS.items():
+    assert f'{name} `{value}`' in doc.replace('\n', ' '), name
