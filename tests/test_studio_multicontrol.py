@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import shlex
-import urllib.request
 
 import numpy as np
 import pytest
 
 from test_multicontrol import trained  # noqa: F401  (a fixture, used by name)
-from test_studio import _chromium, _launch, _notes, _post, _request, _serve, browser_path  # noqa: F401
+from test_studio import _launch, _notes, _post, _request, _serve, browser_path  # noqa: F401
 from test_studio_music import _artefacts
 
 CHOSEN = {'rhythm': 'x..x..x.', 'contour': 'valley', 'register': 'high'}
@@ -152,7 +151,7 @@ def test_other_models_refuse_a_rhythm():
     chords.sample(1, 0.5, 0, controls={'rhythm': 'eighths'})
 
 
-def test_recipes_replay_and_restore_under_their_controls(mc):
+def test_recipes_replay_and_restore_under_their_controls(mc, seen):
   """Each item's recipe rebuilds it note for note (reproduce.replay and
   /api/restore's session.restore), an upload's control included; a sample of
   written choices names the `generate` command, whose decode reads the same
@@ -177,16 +176,9 @@ def test_recipes_replay_and_restore_under_their_controls(mc):
   words = shlex.split(cli.split('#')[0])
   assert {"--chords=Am F", '--rhythm=x..x..x.', '--contour=valley', '--register=high'} <= set(words)
   flags = {w.split('=')[0][2:]: w.split('=', 1)[1] for w in words if w.startswith('--')}
-  seen = []
-  decode = type(model).decode_to_tensors
-  try:
-    type(model).decode_to_tensors = lambda self, z, **kw: seen.append(kw['controls']) or \
-        decode(self, z, **kw)
-    generate.generate(model, 'sample', data.parent / 'gen', num_outputs=3, temperature=0.8,
-                      seed=5, chords=flags['chords'], rhythm=flags['rhythm'],
-                      contour=flags['contour'], register=flags['register'], log=lambda _: None)
-  finally:
-    type(model).decode_to_tensors = decode
+  generate.generate(model, 'sample', data.parent / 'gen', num_outputs=3, temperature=0.8,
+                    seed=5, chords=flags['chords'], rhythm=flags['rhythm'],
+                    contour=flags['contour'], register=flags['register'], log=lambda _: None)
   np.testing.assert_array_equal(seen[-1], _built(chords='Am F', **CHOSEN))
   broken = dict(_recipe(studio, samples[1]))
   broken['controls'] = dict(broken['controls'], rhythm='swing')
