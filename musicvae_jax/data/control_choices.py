@@ -57,12 +57,12 @@ RHYTHMS = {
 # Parsons codes, stretched over however many moves the rhythm has.
 CONTOURS = {
     'arch': 'uuuudddd',
-    'valley': 'ddddduuuu',
+    'valley': 'dddduuuu',
     'up': 'u',
     'down': 'd',
     'flat': 'r',
     'zigzag': 'ud',
-    'steps up': 'uur',
+    'stairs': 'uur',
     'wave': 'uudd',
 }
 # Names of the register bins of magenta.js' boundaries (50, 63, 70).
