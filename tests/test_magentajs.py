@@ -347,7 +347,15 @@ def test_config_json_round_trip(spec):
 
 def test_config_json_we_cannot_map_fails_in_one_line():
   for spec, match in [
-      ({'dataConverter': {'type': 'MelodyShapeConverter', 'args': {}}}, 'not supported'),
+      ({'dataConverter': {'type': 'TrioRhythmConverter', 'args': {}}}, 'not supported'),
+      ({'dataConverter': {'type': 'MelodyRhythmConverter', 'args': {'numSteps': 32}}},
+       'needs useBooleanDecoder=true'),
+      ({'dataConverter': {'type': 'MelodyShapeConverter', 'args': {'numSteps': 32}},
+        'useBooleanDecoder': True}, 'useBooleanDecoder=true: no model here reads a '
+       'BooleanDecoder over a MelodyShapeConverter'),
+      ({'dataConverter': {'type': 'MelodyRhythmConverter', 'args': {'numSteps': 64,
+                                                                    'numSegments': 4}},
+        'useBooleanDecoder': True}, 'only flat rhythm / shape'),
       ({'dataConverter': {'type': 'GrooveConverter', 'args': {'numSteps': 32,
                                                               'splitInstruments': True}}},
        'splitInstruments'),
