@@ -41,7 +41,9 @@ def base_config() -> ml_collections.ConfigDict:
   # ---- data ----
   # Encoding family: 'melody' | 'drums' | 'trio' | 'multiperf' (multitrack,
   # configs/multiperf.py) | 'groove' (GrooVAE, configs/groovae_*.py) |
-  # 'drum_roll' (NADE drums, configs/nade_drums_2bar.py).
+  # 'drum_roll' (NADE drums, configs/nade_drums_2bar.py) | 'melody_rhythm' /
+  # 'melody_shape' (a melody's onsets / Parsons contour alone, magenta.js'
+  # mel_rhythm / mel_shape models: configs/mel_rhythm_2bar.py, mel_shape_2bar.py).
   c.encoding = 'melody'
   # Drums: the encoder reads Magenta's roll (9 class bits + "no hit") instead of one-hots.
   c.drum_roll_input = True

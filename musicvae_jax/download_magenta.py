@@ -193,6 +193,9 @@ _MULTICONTROL = f'{JS_PATH}/music_vae/mel_multicontrol'
 # Added to checkpoints.json in magenta-js 04d89f7, reverted the next day (220e7af);
 # the folders are still at these addresses.
 _REVERTED = 'magenta-js checkpoints.json (reverted)'
+_UNCHECKED = ('exist and match @magenta/music on our own exports, but were never checked on '
+              'these checkpoints (not downloadable where this was written); convert_magenta '
+              'on a downloaded folder may read them')
 NOT_READABLE: tuple[Unreadable, ...] = tuple(
     [Unreadable(f'mel_2bar_multicontrol_tiny_fb{fb}',
                 f'{_MULTICONTROL}/mel_2bar_multicontrol_tiny_fb{fb}',
@@ -204,13 +207,13 @@ NOT_READABLE: tuple[Unreadable, ...] = tuple(
                 'written); convert_magenta on a downloaded folder may read them',
                 _REVERTED) for fb in (0, 8, 16, 32)]
     + [Unreadable(f'mel_rhythm_2bar_tiny_fb{fb}', f'{_MULTICONTROL}/mel_rhythm_2bar_tiny_fb{fb}',
-                  'MelodyRhythmConverter (a melody\'s onsets only, 1 value per step): '
-                  'the signal is computed here (data/melody_controls.py) but no model '
-                  'encodes it', _REVERTED) for fb in (0, 8, 16, 32)]
+                  'MelodyRhythmConverter (a melody\'s onsets only, useBooleanDecoder): '
+                  f'the model (configs/mel_rhythm_2bar.py) and its magenta.js format '
+                  f'{_UNCHECKED}', _REVERTED) for fb in (0, 8, 16, 32)]
     + [Unreadable(f'mel_shape_2bar_tiny_fb{fb}', f'{_MULTICONTROL}/mel_shape_2bar_tiny_fb{fb}',
                   'MelodyShapeConverter (a melody\'s contour as a 3-class Parsons code): '
-                  'the signal is computed here (data/melody_controls.py) but no model '
-                  'encodes it', _REVERTED) for fb in (0, 8, 16, 32)])
+                  f'the model (configs/mel_shape_2bar.py) and its magenta.js format '
+                  f'{_UNCHECKED}', _REVERTED) for fb in (0, 8, 16, 32)])
 
 
 class DownloadError(OSError):

@@ -30,7 +30,7 @@ def token_spec(converter) -> TokenSpec:
   tables = converter.input_tables
   return TokenSpec(tuple(converter.part_depths),
                    None if tables is None else tuple(tables),
-                   tuple(converter.control_depths))
+                   tuple(converter.control_depths), bool(converter.bits))
 
 
 @dataclasses.dataclass

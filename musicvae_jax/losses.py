@@ -1,7 +1,8 @@
 """Loss terms and accuracy metrics of MusicVAE (pure functions).
 
 Shapes: logits `[B, T, V]` with `V = sum(part_depths)`, targets int `[B, T, K]`,
-mask float `[B, T]` (1 on real steps).
+mask float `[B, T]` (1 on real steps). Bit parts (`TokenSpec.bits`) have one
+logit each, `V = K`, and targets 0 / 1 (the `bit_*` functions).
 """
 
 from __future__ import annotations
@@ -39,6 +40,27 @@ def reconstruction_loss(logits: jax.Array, targets: jax.Array, mask: jax.Array,
                  axis=-1)
 
 
+def step_bit_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """Sigmoid cross-entropy per step, summed over bit parts: logits `[B, T, K]`
+  (one per part), targets 0 / 1 `[B, T, K]` -> `[B, T]` (nats)."""
+  logits = logits.astype(jnp.float32)
+  bits = targets.astype(jnp.float32)
+  # -[y log s(x) + (1 - y) log(1 - s(x))], stable for large |x|.
+  per_bit = jnp.maximum(logits, 0.0) - logits * bits + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+  return jnp.sum(per_bit, axis=-1)
+
+
+def bit_reconstruction_loss(logits: jax.Array, targets: jax.Array,
+                            mask: jax.Array) -> jax.Array:
+  """Sigmoid cross-entropy summed over bits and (unpadded) time: `[B]`."""
+  return jnp.sum(step_bit_cross_entropy(logits, targets) * mask, axis=-1)
+
+
+def bit_predictions(logits: jax.Array) -> jax.Array:
+  """The likelier bit per part (`logit >= 0`): `[B, T, K] -> int [B, T, K]`."""
+  return (logits >= 0).astype(jnp.int32)
+
+
 def kl_divergence(mu: jax.Array, sigma: jax.Array) -> jax.Array:
   """KL(N(mu, sigma^2) || N(0, I)) summed over z dims, in nats: `[B]`."""
   return 0.5 * jnp.sum(jnp.square(mu) + jnp.square(sigma) - 1.0
@@ -66,7 +88,12 @@ def accuracy_counts(logits: jax.Array, targets: jax.Array, mask: jax.Array,
     event_correct, event_count: the same on steps whose target is not
       `ignore_class` (NO_EVENT), i.e. accuracy on note events only.
   """
-  pred = predictions(logits, part_depths)
+  return prediction_counts(predictions(logits, part_depths), targets, mask, ignore_class)
+
+
+def prediction_counts(pred: jax.Array, targets: jax.Array, mask: jax.Array,
+                      ignore_class: int | None = 0) -> dict[str, jax.Array]:
+  """`accuracy_counts` of predicted tokens `pred` int `[B, T, K]`."""
   hit = (pred == targets).astype(jnp.float32)          # [B, T, K]
   m = mask[..., None]
   event = (targets != ignore_class).astype(jnp.float32) * m if ignore_class is not None else m

@@ -10,6 +10,8 @@
 //     variable-length segments only at batch size 1);
 //   control_args (optional) {chordProgression: [...], extraControls: {name: [T][C]}};
 //   sequences (optional) INoteSequences to encode with model.encode;
+//   tensor_sequences (optional) INoteSequences to convert with the model's
+//     dataConverter.toTensor (returned as tensors [N][T][D]);
 //   decode_depths (optional): return the decode as the argmax of each part
 //     (tokens [N][T][K]) instead of the raw decoded tensor [N][T][D].
 const path = require('path');
@@ -65,6 +67,12 @@ async function main() {
   const out = {z_size: model.zDims, mu: await mu.array()};
   if (input.sequences) {
     out.mu_sequences = await (await model.encode(input.sequences, controlArgs)).array();
+  }
+  if (input.tensor_sequences) {
+    out.tensors = [];
+    for (const sequence of input.tensor_sequences) {
+      out.tensors.push(await model.dataConverter.toTensor(sequence).array());
+    }
   }
   const decoded = await model.decodeTensors(tf.tensor2d(input.z), undefined, controlArgs);
   out.decoded = await (input.decode_depths ? argmaxParts(decoded, input.decode_depths)

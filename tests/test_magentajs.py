@@ -154,6 +154,8 @@ CASES = {
     'groove_hits': ('groovae_2bar_hits_control.py:tiny', {}),
     'nade': ('nade_drums_2bar.py:tiny', {}),
     'nade_full': ('nade_drums_2bar.py:full_tiny', {}),
+    'rhythm': ('mel_rhythm_2bar.py:tiny', {}),
+    'shape': ('mel_shape_2bar.py:tiny', {}),
 }
 # The config.json each case must give (pitchClasses, long lists, checked apart).
 EXPECTED = {
@@ -186,6 +188,10 @@ EXPECTED = {
                     'extraControls': [{'name': 'hits', 'depth': 9}]},
     'nade': {'dataConverter': {'type': 'DrumRollConverter', 'args': {'numSteps': 32}}},
     'nade_full': {'dataConverter': {'type': 'DrumRollConverter', 'args': {'numSteps': 32}}},
+    'rhythm': {'dataConverter': {'type': 'MelodyRhythmConverter', 'args': {
+        'numSteps': 32, 'minPitch': 21, 'maxPitch': 108}}, 'useBooleanDecoder': True},
+    'shape': {'dataConverter': {'type': 'MelodyShapeConverter', 'args': {
+        'numSteps': 32, 'minPitch': 21, 'maxPitch': 108}}},
 }
 NOTE_SEQ_DRUMS = [[36, 35], [38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85],
                   [42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22], [46, 67, 72, 74, 79, 81, 26],
@@ -193,19 +199,28 @@ NOTE_SEQ_DRUMS = [[36, 35], [38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66,
                   [50, 30, 62, 76, 83], [49, 52, 55, 57, 58], [51, 53, 59, 82]]
 
 
+# Cases whose parameters are drawn wider, so that their greedy decodes vary
+# (at 0.2 the tiny rhythm model's logits are all below 0: an all-zero decode;
+# its output bias is also set to 0, `_model`).
+PARAM_SCALE = {'rhythm': 1.0, 'shape': 1.0}
+
+
 @functools.lru_cache(maxsize=None)
 def _model(name: str) -> TrainedModel:
-  """A tiny model of case `name` with random parameters (N(0, 0.2), biases
-  included, so a misplaced tensor shows)."""
+  """A tiny model of case `name` with random parameters (N(0, 0.2) or
+  `PARAM_SCALE`, biases included, so a misplaced tensor shows)."""
   spec, overrides = CASES[name]
   config = config_base.load_config_file(spec)
   for key, value in overrides.items():
     config[key] = value
   model = family.get(config).trained_model_class()(config, None)
   rng = np.random.default_rng(0)
+  scale = PARAM_SCALE.get(name, 0.2)
   model.params = jax.tree.map(
-      lambda x: rng.normal(0.0, 0.2, x.shape).astype(np.float32),
+      lambda x: rng.normal(0.0, scale, x.shape).astype(np.float32),
       model._abstract_state().params)
+  if name == 'rhythm':   # logits around 0: bits on and off
+    model.params['decoder']['output_projection']['bias'] = np.zeros((1,), np.float32)
   return model
 
 
@@ -239,7 +254,8 @@ def test_family_config_json_is_what_magentajs_reads(name, js_root):
 # other GrooVAE / NADE cases differ only in what test_config_json_round_trip
 # covers), to keep the file's time down.
 CONVERT_BACK = ['melody', 'chords', 'multicontrol', 'drums', 'trio_flat', 'trio_hier',
-                'multitrack_chords', 'groove_tap', 'groove_hits', 'nade_full']
+                'multitrack_chords', 'groove_tap', 'groove_hits', 'nade_full', 'rhythm',
+                'shape']
 
 
 @pytest.mark.parametrize('name', CONVERT_BACK)
@@ -331,7 +347,15 @@ def test_config_json_round_trip(spec):
 
 def test_config_json_we_cannot_map_fails_in_one_line():
   for spec, match in [
-      ({'dataConverter': {'type': 'MelodyShapeConverter', 'args': {}}}, 'not supported'),
+      ({'dataConverter': {'type': 'TrioRhythmConverter', 'args': {}}}, 'not supported'),
+      ({'dataConverter': {'type': 'MelodyRhythmConverter', 'args': {'numSteps': 32}}},
+       'needs useBooleanDecoder=true'),
+      ({'dataConverter': {'type': 'MelodyShapeConverter', 'args': {'numSteps': 32}},
+        'useBooleanDecoder': True}, 'useBooleanDecoder=true: no model here reads a '
+       'BooleanDecoder over a MelodyShapeConverter'),
+      ({'dataConverter': {'type': 'MelodyRhythmConverter', 'args': {'numSteps': 64,
+                                                                    'numSegments': 4}},
+        'useBooleanDecoder': True}, 'only flat rhythm / shape'),
       ({'dataConverter': {'type': 'GrooveConverter', 'args': {'numSteps': 32,
                                                               'splitInstruments': True}}},
        'splitInstruments'),
@@ -589,3 +613,61 @@ def test_magentajs_reads_every_family_as_we_do(name, js_root, tmp_path):
     np.testing.assert_allclose(theirs[..., 9:], ours[..., 9:], atol=1e-4)
   else:
     np.testing.assert_array_equal(theirs, ours)
+
+
+# -- a melody's rhythm (BooleanDecoder) and shape alone ----------------------------
+
+# 2-bar melodies (tokens: 2 + pitch - 21, 1 note off, 0 hold): steps, leaps, a
+# repeated note, rests, and two notes at once (the higher one is the melody).
+RHYTHM_SHAPE_MELODIES = [
+    [41, 0, 0, 0, 43, 0, 45, 0, 43, 0, 0, 1, 41, 0, 41, 0] * 2,
+    [50, 0, 1, 0, 48, 0, 0, 0, 46, 0, 46, 0, 53, 0, 0, 0,
+     41, 0, 0, 0, 0, 0, 0, 0, 48, 0, 1, 0, 0, 0, 55, 0],
+    [36 + (i * 5) % 13 for i in range(32)],
+]
+
+
+def _rhythm_shape_request(name: str):
+  """(request, our mu of the melodies' windows, our greedy decode, our
+  windows of the melodies as NoteSequences) for case 'rhythm' or 'shape'."""
+  from musicvae_jax.data import converters
+  model = _model(name)
+  melodies = np.array(RHYTHM_SHAPE_MELODIES)
+  melody_converter = converters.MelodyConverter(valid_programs=None)
+  windows = np.concatenate([
+      model.converter.to_windows(melody_converter.to_note_sequence(m)) for m in melodies])
+  _, mu, _ = model.encode_tensors(windows)
+  z = _latents(mu)
+  ours = model.decode_to_tensors(z, temperature=GREEDY)
+  sequences = [_melody_note_sequence(m) for m in melodies]
+  sequences[2]['notes'].append({'pitch': 40, 'velocity': 80, 'quantizedStartStep': 0,
+                                'quantizedEndStep': 3})   # under the melody's first note
+  request = {'z': z.tolist(), 'sequences': sequences, 'tensor_sequences': sequences}
+  if model.spec.bits:   # magenta.js reads and writes the bits as values [T, 1]
+    request['features'] = windows.astype(np.float32).tolist()
+  else:
+    request.update({'tokens': windows.tolist(), 'part_depths': [3], 'decode_depths': [3]})
+  return request, mu, ours, windows
+
+
+@pytest.mark.parametrize('name', ['rhythm', 'shape'])
+def test_magentajs_reads_rhythm_and_shape_models_as_we_do(name, js_root, tmp_path):
+  """@magenta/music loads the exported rhythm (BooleanDecoder) and shape
+  models: its MelodyRhythmConverter / MelodyShapeConverter turn the
+  NoteSequences into our windows (toTensor), and it gives our mu (1e-4) of
+  them and our greedy decodes (`logit >= 0` bits; argmax classes)."""
+  _node_modules()
+  folder = _exported(name, js_root)
+  request, mu, ours, windows = _rhythm_shape_request(name)
+  assert len(windows) == len(RHYTHM_SHAPE_MELODIES)
+  result = _run_magentajs(folder, request, tmp_path)
+  tensors = np.asarray(result['tensors'])
+  if name == 'rhythm':
+    np.testing.assert_array_equal(tensors, windows)
+  else:
+    np.testing.assert_array_equal(tensors, np.eye(3)[windows[..., 0]])
+  print(f'{name}: mu max |error| {np.max(np.abs(np.asarray(result["mu"]) - mu)):.1e}')
+  np.testing.assert_allclose(result['mu'], mu, atol=1e-4)
+  np.testing.assert_allclose(result['mu_sequences'], mu, atol=1e-4)
+  assert len(np.unique(ours)) == (2 if name == 'rhythm' else 3)   # decodes that vary
+  np.testing.assert_array_equal(np.asarray(result['decoded']), ours)

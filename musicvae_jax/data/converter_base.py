@@ -22,6 +22,10 @@ class Converter:
   part_depths: tuple[int, ...] = ()
   # Per part: None for one-hot, or a key of models.inputs.INPUT_TABLES.
   input_tables: tuple[str | None, ...] | None = None
+  # Every part is one bit (0 / 1; part_depths 2): the model reads the bit's
+  # value (an input of width 1) and writes one logit per part, a Bernoulli
+  # (magenta.js' BooleanDecoder). False: one softmax per part.
+  bits = False
   # Classes of each control column after the parts (chords); () = none.
   control_depths: tuple[int, ...] = ()
   # dtype of the cached windows (token ids; GrooVAE: float features).

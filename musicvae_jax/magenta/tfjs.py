@@ -144,9 +144,9 @@ def config_from_spec(spec: dict, name: str = 'magenta.js'):
   """Our config (before the checkpoint's layer sizes) for a magenta.js
   `config.json`; raises TfjsFormatError naming what it cannot map."""
   kind = (spec.get('dataConverter') or {}).get('type', '')
-  for key in ('useBooleanDecoder', 'conditionOnKey'):
-    if spec.get(key):
-      raise TfjsFormatError(f'config.json {key}={spec[key]!r}: no model here reads it')
+  if spec.get('conditionOnKey'):
+    raise TfjsFormatError(f'config.json conditionOnKey={spec["conditionOnKey"]!r}: no '
+                          'model here reads it')
   known = []
   for family in family_lib.FAMILIES:
     module = family_lib.get(family).magentajs
@@ -158,10 +158,25 @@ def config_from_spec(spec: dict, name: str = 'magenta.js'):
     except ValueError as error:
       raise TfjsFormatError(f'config.json: {error}') from None
     if config is not None:
+      _check_boolean_decoder(spec, config, kind)
       config.magenta_name = name
       return config
   raise TfjsFormatError(f'config.json dataConverter type {kind!r} is not supported; '
                         f'known: {", ".join(sorted(known))}')
+
+
+def _check_boolean_decoder(spec: dict, config, kind: str) -> None:
+  """TfjsFormatError unless config.json's `useBooleanDecoder` says what the
+  model's outputs are: bits (one logit per step, e.g. MelodyRhythmConverter)
+  or not (the converter's `bits` declaration)."""
+  boolean = bool(spec.get('useBooleanDecoder'))
+  bits = bool(family_lib.get(config).make_converter(config).bits)
+  if boolean and not bits:
+    raise TfjsFormatError(f'config.json useBooleanDecoder=true: no model here reads a '
+                          f'BooleanDecoder over a {kind}')
+  if bits and not boolean:
+    raise TfjsFormatError(f'config.json: a {kind} model needs useBooleanDecoder=true '
+                          '(its decoder writes one logit per step)')
 
 
 # -- writing -------------------------------------------------------------------

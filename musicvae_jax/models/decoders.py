@@ -74,6 +74,43 @@ def sample_with_noise(logits: jax.Array, noise: list[jax.Array],
   return jnp.stack(out, axis=-1).astype(jnp.int32)
 
 
+def logistic_noise(keys: jax.Array, batch: int, num_parts: int) -> list[jax.Array]:
+  """Per bit part `[steps, batch, 1]` float32 logistic noise, one draw per
+  step's key (the bits' counterpart of `gumbel_noise`)."""
+  def one(key):
+    part_keys = jax.random.split(key, num_parts)
+    return [jax.random.logistic(part_keys[k], (batch, 1), jnp.float32)
+            for k in range(num_parts)]
+  return jax.vmap(one)(keys)
+
+
+def sample_bits_with_noise(logits: jax.Array, noise: list[jax.Array],
+                           temperature: float | jax.Array = 1.0) -> jax.Array:
+  """One Bernoulli(sigmoid(logit / temperature)) bit per part, given one
+  step's `logistic_noise`: `[N, K] -> int32 [N, K]` (logit / T + noise >= 0
+  has exactly that probability; as temperature -> 0 it is `logit >= 0`,
+  magenta.js' BooleanDecoder without a temperature)."""
+  out = [(logits[..., k:k + 1] / temperature + noise[k] >= 0)[..., 0]
+         for k in range(len(noise))]
+  return jnp.stack(out, axis=-1).astype(jnp.int32)
+
+
+def step_noise(keys: jax.Array, batch: int, spec: TokenSpec) -> list[jax.Array]:
+  """The per-step sampling noise of `spec`'s outputs for all steps at once:
+  Gumbel per softmax part, logistic per bit part."""
+  if spec.bits:
+    return logistic_noise(keys, batch, spec.num_parts)
+  return gumbel_noise(keys, batch, spec.part_depths)
+
+
+def sample_step(logits: jax.Array, noise: list[jax.Array], spec: TokenSpec,
+                temperature: float | jax.Array = 1.0) -> jax.Array:
+  """One step's tokens `[N, K]` from its logits `[N, V]` and `step_noise`."""
+  if spec.bits:
+    return sample_bits_with_noise(logits, noise, temperature)
+  return sample_with_noise(logits, noise, spec.part_depths, temperature)
+
+
 def shift_right(tokens: jax.Array) -> jax.Array:
   """Decoder inputs from targets: `[T, B, K]`, step 0 = -1 (all-zero input)."""
   start = jnp.full_like(tokens[:1], -1)
@@ -86,7 +123,8 @@ class CoreDecoder(nn.Module):
   Per sequence: initial state = tanh(Dense(cond)) split into (c, h) per layer;
   input at each step = [previous token features, cond, this step's controls]
   (controls only when `spec.control_depths`; None reads as all zeros);
-  logits = Dense(top h).
+  logits = Dense(top h): a softmax per part, or with `spec.bits` one
+  Bernoulli logit per part (magenta.js' BooleanDecoder).
 
   With `control_preprocessing_size` H' > 0, a bidirectional LSTM reads the
   whole control sequence (one-hots `[L, N, C]`) first and its outputs
@@ -204,19 +242,19 @@ class CoreDecoder(nn.Module):
     keys = jax.random.split(key, steps)
     cond_g = self.cond_gates(cond)
     ctrl_g = None if controls is None else self.control_gates(controls)
-    part_depths = self.spec.part_depths
-    noise = gumbel_noise(keys, prev.shape[1], part_depths)  # per step's key
+    spec = self.spec
+    noise = step_noise(keys, prev.shape[1], spec)  # per step's key
 
     def body(mdl, carry, xs, cond_g):
       carries, last_sample = carry
-      target_prev, coin, step_noise, step_ctrl = xs
+      target_prev, coin, noise_t, step_ctrl = xs
       tokens = jnp.where(coin[:, None], last_sample, target_prev)
       gates0 = mdl.token_gates(tokens) + cond_g
       if step_ctrl is not None:
         gates0 = gates0 + step_ctrl
       carries, h = mdl.lstm.step(carries, gates0)
       logits = mdl.logits(h)
-      sample = sample_with_noise(logits, step_noise, part_depths, temperature)
+      sample = sample_step(logits, noise_t, spec, temperature)
       return (carries, sample), logits
 
     if self.remat:
@@ -254,11 +292,12 @@ class CoreDecoder(nn.Module):
     cond_g = self.cond_gates(flat).reshape((n_bars, batch, -1))
     steps = n_bars * bar_steps
     keys = jax.random.split(key, steps)
-    part_depths = self.spec.part_depths
-    noise = gumbel_noise(keys, batch, part_depths)  # per step's key
+    spec, part_depths = self.spec, self.spec.part_depths
+    noise = step_noise(keys, batch, spec)  # per step's key
     ctrl_g = None if controls is None else self.control_gates(controls)
-    cpu_layers = self.lstm.cpu_step_layers(batch)
-    if cpu_layers is not None:  # int8 kernels on CPU: the loop in one callback
+    # int8 kernels on CPU: the loop in one callback (softmax outputs only).
+    cpu_layers = None if spec.bits else self.lstm.cpu_step_layers(batch)
+    if cpu_layers is not None:
       out = self.output_projection.variables['params']
       return cpu_kernels.generate(
           self.token_tables(), cond_g, init, ctrl_g, noise, temperature,
@@ -267,7 +306,7 @@ class CoreDecoder(nn.Module):
 
     def body(mdl, carry, xs, init, cond_g):
       carries, last_sample = carry
-      t, step_noise, step_ctrl = xs
+      t, noise_t, step_ctrl = xs
       bar = t // bar_steps
       fresh = jax.tree.map(lambda x: x[bar], init)
       carries = jax.tree.map(
@@ -278,7 +317,7 @@ class CoreDecoder(nn.Module):
         gates0 = gates0 + step_ctrl
       carries, h = mdl.lstm.step(carries, gates0)
       logits = mdl.logits(h)
-      sample = sample_with_noise(logits, step_noise, part_depths, temperature)
+      sample = sample_step(logits, noise_t, spec, temperature)
       return (carries, sample), (sample, logits)
 
     scan = nn.scan(body, variable_broadcast='params',

@@ -5,6 +5,12 @@ classes. Magenta feeds the concatenation of the parts' one-hot vectors. A part
 may instead use a fixed feature table (for example Magenta's drum "roll"
 input, registered in `INPUT_TABLES` by the drums encoding) or a learned
 embedding (`embed_size > 0`, a knob of the PyTorch predecessor).
+
+A spec with `bits` (magenta.js' BooleanDecoder models, e.g. a melody's
+rhythm) has parts of one bit each (tokens 0 / 1, `part_depths` 2): a part is
+read as the bit's value (`BIT_TABLE`, width 1, in the encoder and the
+decoder alike) and written as one logit (`output_depth` = the number of
+parts).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from musicvae_jax.models.lstm import LSTMLayer
 
 # name -> function returning a float table [depth, width] (row = one token).
 INPUT_TABLES: dict[str, Callable[[], np.ndarray]] = {}
+# A bit part's input: token 0 -> [0.], token 1 -> [1.] (-1 -> zeros, as always).
+BIT_TABLE = np.array([[0.0], [1.0]], np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +43,9 @@ class TokenSpec:
   # Controls are int `[..., C]` read as one-hots after the tokens (encoder)
   # or after the conditioning vector (decoder), as Magenta concatenates them.
   control_depths: tuple[int, ...] = ()
+  # Every part is one bit read as its value and written as one logit
+  # (Bernoulli); False: one-hot in, one softmax per part out.
+  bits: bool = False
 
   @property
   def control_width(self) -> int:
@@ -46,7 +57,8 @@ class TokenSpec:
 
   @property
   def output_depth(self) -> int:
-    return sum(self.part_depths)
+    """Logits per step: one per bit part, else every part's classes."""
+    return self.num_parts if self.bits else sum(self.part_depths)
 
   def table_name(self, part: int) -> str | None:
     return None if self.input_tables is None else self.input_tables[part]
@@ -54,6 +66,8 @@ class TokenSpec:
   def input_width(self, part: int, embed_size: int = 0) -> int:
     if embed_size:
       return embed_size
+    if self.bits:
+      return BIT_TABLE.shape[1]
     name = self.table_name(part)
     if name is None:
       return self.part_depths[part]
@@ -65,7 +79,7 @@ class TokenSpec:
   def one_hot_inputs(self) -> 'TokenSpec':
     """The same tokens read as one-hots: decoders always read their previous
     outputs this way (Magenta feeds input tables such as the drum roll to the
-    encoder only)."""
+    encoder only); bit parts stay bits."""
     return dataclasses.replace(self, input_tables=None)
 
 
@@ -88,6 +102,8 @@ class TokenEmbedder(nn.Module):
   def _table(self, part: int) -> jax.Array | None:
     if self.embed_size:
       return self.tables[part]
+    if self.spec.bits:
+      return jnp.asarray(BIT_TABLE)
     name = self.spec.table_name(part)
     return None if name is None else jnp.asarray(INPUT_TABLES[name](),
                                                  jnp.float32)

@@ -9,14 +9,23 @@ the data package (they know nothing of JAX or of families):
   drums      data/converters.DrumsConverter
   trio       data/converters.TrioConverter
   multiperf  data/multiperf.MultiPerformanceConverter (+ chords)
+  melody_rhythm, melody_shape
+             data/melody_control_windows: a melody window's rhythm (bits) or
+             shape (Parsons classes), magenta.js' MelodyRhythmConverter /
+             MelodyShapeConverter (4/4, no controls)
 """
 
 from __future__ import annotations
 
 from musicvae_jax import meters
-from musicvae_jax.data import chords, converters, multicontrol, multiperf
+from musicvae_jax.data import chords, converters, melody_control_windows, multicontrol, multiperf
 
-ENCODINGS = ('melody', 'drums', 'trio', 'multiperf')
+ENCODINGS = ('melody', 'drums', 'trio', 'multiperf', 'melody_rhythm', 'melody_shape')
+# A melody's control signal modelled on its own: encoding -> converter class.
+MELODY_CONTROL_CONVERTERS = {
+    'melody_rhythm': melody_control_windows.MelodyRhythmConverter,
+    'melody_shape': melody_control_windows.MelodyShapeConverter,
+}
 CONTROLS = ('', 'triad_chords', 'multicontrol')
 MELODY_PROGRAMS = {'mel_2bar': converters.MEL_2BAR_PROGRAMS, 'all': None}
 
@@ -29,7 +38,20 @@ def _controls(config) -> str:
   if controls == 'multicontrol' and config.encoding != 'melody':
     raise ValueError(f"config.controls='multicontrol' is for melodies, not "
                      f"{config.encoding!r}")
+  if controls and config.encoding in MELODY_CONTROL_CONVERTERS:
+    raise ValueError(f'config.controls={controls!r}: a {config.encoding} model takes '
+                     "no controls (use '')")
   return controls
+
+
+def _melody_args(config) -> dict:
+  """The melody windowing arguments every melody-based converter shares."""
+  if config.melody_programs not in MELODY_PROGRAMS:
+    raise ValueError(f"config.melody_programs={config.melody_programs!r}: "
+                     "use 'mel_2bar' or 'all'")
+  return dict(slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
+              valid_programs=MELODY_PROGRAMS[config.melody_programs],
+              max_windows=config.max_windows_per_sequence)
 
 
 def make_converter(config):
@@ -37,13 +59,11 @@ def make_converter(config):
   `config.meter` (melody, drums and trio; the others read 4/4 only)."""
   controls = _controls(config)
   meter = config.get('meter', meters.DEFAULT)
+  if config.encoding in MELODY_CONTROL_CONVERTERS:
+    meters.require_default(meter, config.encoding)
+    return MELODY_CONTROL_CONVERTERS[config.encoding](**_melody_args(config))
   if config.encoding == 'melody':
-    if config.melody_programs not in MELODY_PROGRAMS:
-      raise ValueError(f"config.melody_programs={config.melody_programs!r}: "
-                       "use 'mel_2bar' or 'all'")
-    kw = dict(slice_bars=config.slice_bars, steps_per_quarter=config.steps_per_quarter,
-              valid_programs=MELODY_PROGRAMS[config.melody_programs],
-              max_windows=config.max_windows_per_sequence)
+    kw = _melody_args(config)
     if controls == 'multicontrol':
       meters.require_default(meter, 'control-conditioned melody')
       return multicontrol.MultiControlMelodyConverter(**kw)

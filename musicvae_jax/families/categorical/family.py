@@ -1,7 +1,9 @@
 """The categorical family: MusicVAE over token windows (softmax outputs).
 
 Melody, drums, trio (flat and hierarchical decoders, flat and hierarchical
-encoders), chord-conditioned melody and multitrack (multiperf) runs. The
+encoders), chord-conditioned melody and multitrack (multiperf) runs, and a
+melody's rhythm (bits: one Bernoulli logit per step, magenta.js'
+BooleanDecoder, declared by the converter's `bits`) or shape (3 classes). The
 converters are the data package's (`converters.py` here is the table), the
 model is the shared `models.vae.MusicVAE`, the inference class is the base
 `TrainedModel`.
@@ -21,6 +23,9 @@ unsupported = family_lib.unsupported
 GROOVAE_ONLY = unsupported('needs a GrooVAE run (configs/groovae_*.py)')
 # Encodings whose part 0 is a melody (attributes.py reads its pitches).
 _MELODIC = ('melody', 'trio')
+# The class event accuracy leaves out, per encoding (0: NO_EVENT, "no drum",
+# "no onset"); None: every step is an event (a contour's down / same / up).
+_NO_EVENT_CLASS = {'melody_shape': None}
 
 
 def _chords_support(controls: str):
@@ -60,8 +65,9 @@ class CategoricalFamily:
     return MusicVAE.from_config(config, spec)
 
   def objective(self, config, spec):
-    del config
-    return CategoricalObjective(tuple(spec.part_depths), len(spec.control_depths))
+    return CategoricalObjective(tuple(spec.part_depths), len(spec.control_depths),
+                                bits=spec.bits,
+                                no_event_class=_NO_EVENT_CLASS.get(config.encoding, 0))
 
   def trained_model_class(self):
     return TrainedModel
@@ -75,11 +81,21 @@ class CategoricalFamily:
         drumify=GROOVAE_ONLY,
         chords=_chords_support(config.get('controls', '')),
         export_magentajs=family_lib.support_if(magentajs.problem(config)),
-        convert_magenta=(unsupported(
-            'Magenta (Python) has no multicontrol config to convert; magenta.js\' '
-            'multicontrol checkpoints convert through their config.json')
-            if config.get('controls', '') == 'multicontrol' else SUPPORTED),
+        convert_magenta=_convert_magenta_support(config),
     )
+
+
+def _convert_magenta_support(config):
+  """Magenta (Python) configs exist for every model here but magenta.js' own."""
+  if config.get('controls', '') == 'multicontrol':
+    return unsupported('Magenta (Python) has no multicontrol config to convert; '
+                       'magenta.js\' multicontrol checkpoints convert through their '
+                       'config.json')
+  if config.encoding in converters.MELODY_CONTROL_CONVERTERS:
+    return unsupported(f'Magenta (Python) has no {config.encoding} config to convert; '
+                       'magenta.js\' mel_rhythm / mel_shape checkpoints convert through '
+                       'their config.json')
+  return SUPPORTED
 
 
 FAMILY = CategoricalFamily()

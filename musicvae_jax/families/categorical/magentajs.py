@@ -10,6 +10,10 @@ encoding 'trio' (split_decoder)          TrioConverter {numSteps, melArgs, bassA
 encoding 'multiperf'                     MultitrackConverter {numSteps, numSegments,
                                          stepsPerQuarter 24, totalSteps 96,
                                          numVelocityBins 8}
+encoding 'melody_rhythm' (bits)          MelodyRhythmConverter {numSteps, minPitch 21,
+                                         maxPitch 108}, "useBooleanDecoder": true
+encoding 'melody_shape'                  MelodyShapeConverter {numSteps, minPitch 21,
+                                         maxPitch 108}
 use_hier, n_subsequences = S             numSegments S (model.ts then reads a
   with encoder_levels (T / S, S)         2-level hierarchical encoder)
 controls 'triad_chords'                  "chordEncoder": "TriadChordEncoder"
@@ -31,7 +35,10 @@ a conductor input other than one zero (`conductor_embed_size`); a trio whose
 decoder is not split per instrument and a split decoder elsewhere
 (`split_decoder`: model.ts splits exactly for TrioConverter); a grid other
 than 4 steps per quarter for melody / drums / trio (`steps_per_quarter`);
-control tracks other than triad chords and multicontrol (`controls`).
+control tracks other than triad chords and multicontrol (`controls`); a
+hierarchical rhythm or shape model (`use_hier`: magenta.js' are flat).
+`useBooleanDecoder` is read by magenta/tfjs.py (it must say whether the
+converter's outputs are bits).
 """
 
 from __future__ import annotations
@@ -43,7 +50,11 @@ from musicvae_jax.magenta import js_limits
 from musicvae_jax.data import encodings, multiperf
 
 CONVERTERS = ('MelodyConverter', 'DrumsConverter', 'DrumsOneHotConverter',
-              'TrioConverter', 'MultitrackConverter')
+              'TrioConverter', 'MultitrackConverter', 'MelodyRhythmConverter',
+              'MelodyShapeConverter')
+# A melody's control signal modelled alone: our encoding <-> magenta.js' converter.
+MELODY_CONTROL_TYPES = {'melody_rhythm': 'MelodyRhythmConverter',
+                        'melody_shape': 'MelodyShapeConverter'}
 CHORD_ENCODERS = {'triad_chords': 'TriadChordEncoder', 'multicontrol': 'TriadChordEncoder'}
 # magenta.js' extraControls of a multicontrol model, in our column order.
 MULTICONTROL_EXTRA = [{'name': 'rhythm', 'depth': 1}, {'name': 'shape', 'depth': 3},
@@ -54,10 +65,15 @@ _BASE = {  # (encoding, hierarchical) -> the config file a config.json starts fr
     ('drums', False): 'drums_2bar.py:small', ('drums', True): 'drums_2bar.py:small',
     ('trio', False): 'trio_16bar.py:flat', ('trio', True): 'hier_trio_16bar.py:full',
     ('multiperf', True): 'multiperf.py:med',
+    ('melody_rhythm', False): 'mel_rhythm_2bar.py:cpu',
+    ('melody_shape', False): 'mel_shape_2bar.py:cpu',
 }
 _ENCODINGS = {'MelodyConverter': 'melody', 'DrumsConverter': 'drums',
               'DrumsOneHotConverter': 'drums', 'TrioConverter': 'trio',
-              'MultitrackConverter': 'multiperf'}
+              'MultitrackConverter': 'multiperf',
+              **{kind: encoding for encoding, kind in MELODY_CONTROL_TYPES.items()}}
+# Encodings whose magenta.js converters read 4 steps per quarter.
+_SIXTEENTHS = ('melody', 'drums', 'trio', *MELODY_CONTROL_TYPES)
 
 
 def _fail(config, key: str, why: str):
@@ -79,6 +95,9 @@ def _check(config) -> None:
   for key in ('encoder_embed_size', 'decoder_embed_size'):
     if config.get(key, 0):
       raise _fail(config, key, 'magenta.js feeds one-hot tokens (no embeddings)')
+  if config.encoding in MELODY_CONTROL_TYPES and config.use_hier:
+    raise _fail(config, 'use_hier', f'magenta.js\' {MELODY_CONTROL_TYPES[config.encoding]} '
+                'models are flat (no conductor)')
   steps = config_base.sequence_length(config)
   levels = tuple(config.get('encoder_levels', ()))
   if config.use_hier:
@@ -96,9 +115,10 @@ def _check(config) -> None:
   if bool(config.get('split_decoder', False)) != (config.encoding == 'trio'):
     raise _fail(config, 'split_decoder', 'magenta.js splits the decoder per '
                 'instrument exactly for trios (TrioConverter)')
-  if config.encoding in ('melody', 'drums', 'trio') and config.steps_per_quarter != 4:
-    raise _fail(config, 'steps_per_quarter', 'magenta.js reads melodies, drums '
-                'and trios at 4 steps per quarter')
+  if config.encoding in _SIXTEENTHS and config.steps_per_quarter != 4:
+    raise _fail(config, 'steps_per_quarter', 'magenta.js reads melodies, drums, '
+                'trios, rhythms and shapes at 4 steps per quarter')
+
   if config.get('controls', '') and config.controls not in CHORD_ENCODERS:
     raise _fail(config, 'controls', f'magenta.js chord encoders: {sorted(CHORD_ENCODERS)}')
 
@@ -106,7 +126,7 @@ def _check(config) -> None:
 def to_spec(config: ml_collections.ConfigDict) -> dict:
   """The config.json of a categorical model (module docstring)."""
   encoding = config.encoding
-  if encoding not in ('melody', 'drums', 'trio', 'multiperf'):
+  if encoding not in _ENCODINGS.values():
     raise _fail(config, 'encoding', 'magenta.js has no data converter for it')
   _check(config)
   args: dict = {'numSteps': config_base.sequence_length(config)}
@@ -122,10 +142,15 @@ def to_spec(config: ml_collections.ConfigDict) -> dict:
     kind = 'TrioConverter'
     args.update({'melArgs': dict(_MELODY), 'bassArgs': dict(_MELODY),
                  'drumsArgs': {'pitchClasses': _drum_classes()}})
+  elif encoding in MELODY_CONTROL_TYPES:
+    kind = MELODY_CONTROL_TYPES[encoding]
+    args.update(_MELODY)
   else:
     kind = 'MultitrackConverter'
     args.update(_multitrack_args())
   spec = {'type': 'MusicVAE', 'dataConverter': {'type': kind, 'args': args}}
+  if encoding == 'melody_rhythm':
+    spec['useBooleanDecoder'] = True   # one logit per step (model.ts BooleanDecoder)
   if config.get('controls', ''):
     spec['chordEncoder'] = CHORD_ENCODERS[config.controls]
   if config.get('controls', '') == 'multicontrol':
@@ -168,6 +193,9 @@ def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
                      f'{MULTICONTROL_EXTRA} on a MelodyConverter with a TriadChordEncoder '
                      'is read here')
   if (encoding, bool(segments)) not in _BASE:
+    if encoding in MELODY_CONTROL_TYPES:
+      raise ValueError(f'{kind} with numSegments={segments}: only flat rhythm / shape '
+                       'models are read here')
     raise ValueError(f'{kind} without numSegments: magenta.js reads it hierarchically')
   config = config_base.load_config_file(_BASE[encoding, bool(segments)])
   num_steps = int(args.get('numSteps') or config_base.sequence_length(config))
@@ -191,7 +219,9 @@ def from_spec(spec: dict) -> ml_collections.ConfigDict | None:
     config.use_hier = False
     config.encoder_levels = ()
   config.controls = 'multicontrol' if multicontrol else 'triad_chords' if chords else ''
-  if encoding == 'melody':
+  if encoding in MELODY_CONTROL_TYPES:
+    _check_melody(args, kind)
+  elif encoding == 'melody':
     _check_melody(args, kind)
     config.melody_programs = 'mel_2bar' if config.slice_bars <= 2 and not chords else 'all'
   elif encoding == 'drums':

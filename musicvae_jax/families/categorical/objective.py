@@ -20,11 +20,18 @@ class CategoricalObjective(objectives.Objective):
   -1 marks padding inside a window, as multiperf's per-slot lengths leave it),
   `lengths`, `weights`, and `controls` float `[B, T, C]` for chord-conditioned
   configs (`config.controls`; read by the encoder and every decoder step).
-  Model outputs: `logits` `[B, T, sum(part_depths)]`.
+  Model outputs: `logits` `[B, T, sum(part_depths)]`, or `[B, T, K]` for
+  bit parts (`bits`: tokens 0 / 1, a Bernoulli per part).
   """
 
   part_depths: tuple[int, ...]
   num_controls: int = 0  # control columns (`TokenSpec.control_depths`)
+  # Bit parts (`TokenSpec.bits`): one logit per part, sigmoid cross-entropy,
+  # `logit >= 0` as the prediction (magenta.js' BooleanDecoder).
+  bits: bool = False
+  # The class `event_accuracy` leaves out (melody NO_EVENT, rhythm "no
+  # onset"); None: every step counts (a contour has no "no event").
+  no_event_class: int | None = 0
   reconstruction_is_nll = True
   token_metrics = True   # evaluate.py scores greedy / sampled token decodes
 
@@ -56,8 +63,17 @@ class CategoricalObjective(objectives.Objective):
     return {'logits': logits}
 
   def predicted_tokens(self, out):
-    """Argmax tokens `[B, T, K]` of a decode's logits."""
-    return losses.predictions(out['logits'], self.part_depths)
+    """Argmax tokens `[B, T, K]` of a decode's logits (bits: `logit >= 0`)."""
+    return self._predict(out['logits'])
+
+  def _predict(self, logits):
+    if self.bits:
+      return losses.bit_predictions(logits)
+    return losses.predictions(logits, self.part_depths)
+
+  def _counts(self, logits, batch, mask):
+    return losses.prediction_counts(self._predict(logits), batch['tokens'], mask,
+                                    self.no_event_class)
 
   def free_running_tokens(self, model, params, z, batch, key, temperature):
     """Tokens `[B, T, K]` decoded from `z` with no targets (each step reads
@@ -73,12 +89,13 @@ class CategoricalObjective(objectives.Objective):
         batch['tokens'][..., 0] >= 0).astype(jnp.float32)
 
   def reconstruction_loss(self, out, batch, mask):
+    if self.bits:
+      return losses.bit_reconstruction_loss(out['logits'], batch['tokens'], mask)
     return losses.reconstruction_loss(out['logits'], batch['tokens'], mask,
                                       self.part_depths)
 
   def train_metrics(self, out, batch, mask):
-    acc = losses.accuracy_counts(out['logits'], batch['tokens'], mask,
-                                 self.part_depths)
+    acc = self._counts(out['logits'], batch, mask)
     return {
         'accuracy': jnp.sum(acc['correct']) / jnp.maximum(jnp.sum(acc['count']), 1),
         'event_accuracy': (jnp.sum(acc['event_correct'])
@@ -89,11 +106,11 @@ class CategoricalObjective(objectives.Objective):
     sums = {}
     for name, logits in (('teacher_forced', tf_out['logits']),
                          ('sampled', sampled_out['logits'])):
-      acc = losses.accuracy_counts(logits, batch['tokens'], mask, self.part_depths)
+      acc = self._counts(logits, batch, mask)
       for key, value in acc.items():
         sums[f'{name}_{key}'] = value                    # [K]
     # Per-bar teacher-forced accuracy (hierarchical models) and per-class hits.
-    pred = losses.predictions(tf_out['logits'], self.part_depths)
+    pred = self._predict(tf_out['logits'])
     hits = (pred == batch['tokens']).astype(jnp.float32) * mask[..., None]
     bars = hits.reshape(hits.shape[0], hp.num_bars, -1, hits.shape[-1])
     sums['bar_correct'] = jnp.sum(bars, axis=(0, 2, 3))           # [n_bars]
