@@ -177,8 +177,9 @@ class Input:
 
 
 def read_input(path: str, converter, config, index: int = 0,
-               flag: str = 'window_1') -> Input:
-  """Reads a MIDI file and picks its window `index`; one-line errors."""
+               flag: str = 'window_1', flag_value: str = '') -> Input:
+  """Reads a MIDI file and picks its window `index`; one-line errors
+  (naming `--flag=flag_value`, by default `--flag=index`)."""
   ns = _load(path)
   windows = converter.all_windows(ns)
   if len(windows) == 0:
@@ -186,7 +187,7 @@ def read_input(path: str, converter, config, index: int = 0,
                      'window: it needs 4/4 time and notes the converter keeps '
                      '(see docs/models.md, "Data")')
   if not 0 <= index < len(windows):
-    raise ValueError(f'--{flag}={index}: {path} has {len(windows)} window{"s" * (len(windows) != 1)} '
+    raise ValueError(f'--{flag}={flag_value or index}: {path} has {len(windows)} window{"s" * (len(windows) != 1)} '
                      f'(0..{len(windows) - 1})')
   return Input(Path(path).expanduser(), ns, np.asarray(windows), index)
 
@@ -267,7 +268,7 @@ def _choose_controls(config, converter, base, chosen: dict[str, str]):
   from musicvae_jax.data import control_choices
 
   def window_of(path: str, index: int, name: str) -> control_choices.Taken:
-    found = read_input(path, converter, config, index, name)
+    found = read_input(path, converter, config, index, name, f'{path}@{index}')
     return _taken(found.window, f'{found.path.name} window {index}')
 
   try:

@@ -208,11 +208,14 @@ def test_generate_takes_each_control_from_where_it_is_chosen(trained, tmp_path, 
     (dict(rhythm='swing'), "rhythm 'swing': name one of"),
     (dict(register='H9'), "register 'H9'"),
     (dict(rhythm='nowhere.mid'), 'nowhere.mid: no such file'),
+    (dict(contour='PATH@7'), '--contour=PATH@7: PATH has 3 windows (0..2)'),
     (dict(chords='C Xm'), "unknown chord symbol 'Xm'"),
 ])
 def test_a_bad_control_choice_is_one_line_before_decoding(trained, kw, message):
   from musicvae_jax import generate
-  model, _ = trained
+  model, data = trained
+  kw = {k: v.replace('PATH', str(data / 'p1.mid')) for k, v in kw.items()}
+  message = message.replace('PATH', str(data / 'p1.mid'))
   with pytest.raises(ValueError) as error:
     generate.prepare(model.config, 'sample', controls=kw)
   assert message in str(error.value) and '\n' not in str(error.value)
