@@ -24,7 +24,8 @@ LAYERS = [
      'magenta.params magenta.tf_bundle magenta.js_limits'),
     'data',
     'models',
-    'objectives steps input_pipeline checkpoints groove_config pretrained control_sources',
+    'objectives steps input_pipeline checkpoints groove_config pretrained control_sources '
+    'control_adherence',
     'family',
     'trained_model',
     'families nade_family groove_model',
