@@ -33,6 +33,13 @@ def main() -> None:
                 label=f"{label} (step {report['step']})")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel('bar')
+  baselines = {round(json.load(open(lp.split('=', 1)[1])).get('no_event_baseline_accuracy', -1), 6)
+               for lp in args.runs}
+  if len(baselines) == 1 and -1 not in baselines:   # the same held-out windows
+    baseline = next(iter(baselines))
+    for ax in axes:
+      ax.axhline(baseline, color='gray', linestyle='--', linewidth=1,
+                 label='all NO_EVENT (whole window)')
   axes[0].set_ylabel('token accuracy')
   axes[0].legend(fontsize=8)
   if args.title:
