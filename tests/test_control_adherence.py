@@ -3,6 +3,7 @@ tiny multicontrol run."""
 
 import numpy as np
 import pytest
+from test_multicontrol import trained  # noqa: F401  (a fixture, used by name)
 
 from musicvae_jax import control_adherence
 from musicvae_jax.data import chords, melody_controls
@@ -62,26 +63,24 @@ def test_shapes_must_match():
     control_adherence.adherence(MELODY[None], np.zeros((1, 8, 4)))
 
 
-def test_the_script_scores_a_multicontrol_run(tmp_path):
+def test_the_script_scores_a_multicontrol_run(trained, tmp_path):  # noqa: F811
   """Followed, chance and data rows on a tiny run (figures in range; the
   data row agrees exactly by construction)."""
-  import scripts_as_modules
-  from test_multicontrol import progression_notes
-  from conftest import write_midi
-  from musicvae_jax import config_base, trainer
-  data = tmp_path / 'midi'
-  for shift in range(6):
-    write_midi(data / f'p{shift}.mid', [(p + shift, s, e) for p, s, e in progression_notes()])
-  config = config_base.load_config_file('configs/mel_2bar_multicontrol.py:tiny')
-  config.train_dir, config.cache_dir = str(data), str(tmp_path / 'cache')
-  config.eval_fraction, config.num_workers, config.num_steps = 0.34, 1, 2
-  trainer.train_and_evaluate(config, tmp_path / 'run')
-  script = scripts_as_modules.load('control_adherence.py')
-  script.main([f'--workdir={tmp_path / "run"}', f'--output={tmp_path / "a.json"}'])
   import json
+  import scripts_as_modules
+  _, data = trained
+  script = scripts_as_modules.load('control_adherence.py')
+  script.main([f'--workdir={data.parent / "run"}', f'--output={tmp_path / "a.json"}'])
   report = json.loads((tmp_path / 'a.json').read_text())
   figures = report['figures']
   assert figures['data']['rhythm']['f1'] == 1.0 and figures['data']['shape_accuracy'] == 1.0
   for row in ('followed', 'chance'):
     assert 0.0 <= figures[row]['rhythm']['f1'] <= 1.0
-  assert report['windows'] == figures['data']['windows'] > 0
+    assert figures[row]['windows'] == report['windows'] == figures['data']['windows'] > 0
+
+
+def test_the_script_refuses_a_run_without_multicontrol(tiny_run):
+  import scripts_as_modules
+  _, _, workdir = tiny_run
+  with pytest.raises(SystemExit, match="config.controls='': this needs a multicontrol run"):
+    scripts_as_modules.load('control_adherence.py').main([f'--workdir={workdir}'])
