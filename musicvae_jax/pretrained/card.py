@@ -4,6 +4,8 @@ and the human card, docs/pretrained/<name>.md, written from card.json.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, Sequence
 
 # evaluate's report keys kept on the card (those the model has).
@@ -51,6 +53,20 @@ def _statistics_row(label: str, figures: dict[str, Any]) -> str:
           f"{_number(figures['silent_share'])} |")
 
 
+def portable_eval_set(eval_set: str) -> str:
+  """evaluate's `eval_set` without the exporting machine's folders:
+  '/root/.cache/.../eval (the built-in folk corpus eval set)' -> the words in
+  brackets; '/data/lmd/eval (the run's eval_dir)' -> 'lmd/eval (the run's eval_dir)'."""
+  match = re.fullmatch(r'(/\S+)(?: \((.*)\))?', str(eval_set))
+  if not match:
+    return str(eval_set)
+  path, said = match.groups()
+  if said and 'built-in' in said:
+    return said
+  short = '/'.join(Path(path).parts[-2:])
+  return f'{short} ({said})' if said else short
+
+
 def markdown(card: dict[str, Any], samples: Sequence[str], media_folder: str) -> str:
   """The human card. `samples`: the sample stems (sample_00, ...) whose
   .png, .mid and .wav are in `media_folder` (relative to the card)."""
@@ -74,7 +90,7 @@ def markdown(card: dict[str, Any], samples: Sequence[str], media_folder: str) ->
       f"{training['machine']} |",
       f"| load | `TrainedModel.from_pretrained('{name}')`, `--model={name}` |",
       '', '## Held-out evaluation', '',
-      f"{_number(ev.get('windows'))} windows of {ev.get('eval_set')} "
+      f"{_number(ev.get('windows'))} windows of {portable_eval_set(ev.get('eval_set'))} "
       f"(`python -m musicvae_jax.evaluate`, seed {ev.get('seed')}; nats).", '',
       '| figure | value |', '|---|---|']
   for key, label in LABELS.items():
