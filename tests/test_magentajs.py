@@ -535,7 +535,11 @@ def _chords(model):
 
 def _family_request(name: str, rng):
   """(request for magentajs_check.js, our mu, our greedy decode) for case `name`."""
-  model = _model(name)
+  return _family_request_for(_model(name), rng)
+
+
+def _family_request_for(model: TrainedModel, rng):
+  """(request for magentajs_check.js, our mu, our greedy decode) for `model`."""
   family = model.config.output_family
   steps = config_base.sequence_length(model.config)
   batch = 3
@@ -630,8 +634,12 @@ RHYTHM_SHAPE_MELODIES = [
 def _rhythm_shape_request(name: str):
   """(request, our mu of the melodies' windows, our greedy decode, our
   windows of the melodies as NoteSequences) for case 'rhythm' or 'shape'."""
+  return _rhythm_shape_request_for(_model(name))
+
+
+def _rhythm_shape_request_for(model: TrainedModel):
+  """`_rhythm_shape_request` for a rhythm or shape `model`."""
   from musicvae_jax.data import converters
-  model = _model(name)
   melodies = np.array(RHYTHM_SHAPE_MELODIES)
   melody_converter = converters.MelodyConverter(valid_programs=None)
   windows = np.concatenate([
@@ -670,4 +678,48 @@ def test_magentajs_reads_rhythm_and_shape_models_as_we_do(name, js_root, tmp_pat
   np.testing.assert_allclose(result['mu'], mu, atol=1e-4)
   np.testing.assert_allclose(result['mu_sequences'], mu, atol=1e-4)
   assert len(np.unique(ours)) == (2 if name == 'rhythm' else 3)   # decodes that vary
+  np.testing.assert_array_equal(np.asarray(result['decoded']), ours)
+
+
+# -- magenta.js' published control models, where a copy is at hand -----------------
+
+# The twelve checkpoints of issue 26 (magenta-js checkpoints.json 04d89f7, reverted
+# the next day; download_magenta.NOT_READABLE): not downloadable where this was
+# written. Put the folders (config.json, weights_manifest.json, shards) under
+# $MUSICVAE_MAGENTAJS_CHECKPOINTS or ../shared/fixtures/magentajs/ to run these.
+PUBLISHED = ([f'mel_2bar_multicontrol_tiny_fb{fb}' for fb in (0, 8, 16, 32)]
+             + [f'mel_rhythm_2bar_tiny_fb{fb}' for fb in (0, 8, 16, 32)]
+             + [f'mel_shape_2bar_tiny_fb{fb}' for fb in (0, 8, 16, 32)])
+
+
+def _published_folder(name: str) -> Path:
+  root = Path(os.environ.get('MUSICVAE_MAGENTAJS_CHECKPOINTS',
+                             REPO.parent / 'shared' / 'fixtures' / 'magentajs'))
+  folder = root / name
+  if not (folder / 'config.json').is_file():
+    pytest.skip(f'{folder}: not present (magenta.js\' published {name}; see PUBLISHED)')
+  return folder
+
+
+def test_the_published_names_are_the_catalogues():
+  from musicvae_jax import download_magenta
+  assert sorted(PUBLISHED) == sorted(u.name for u in download_magenta.NOT_READABLE)
+
+
+@pytest.mark.parametrize('name', PUBLISHED)
+def test_a_published_control_model_converts_and_matches_magentajs(name, tmp_path):
+  """convert_magenta reads magenta.js' own folder; @magenta/music on that
+  folder gives our mu (1e-4) and our greedy decodes on the same inputs."""
+  folder = _published_folder(name)
+  _node_modules()
+  model = TrainedModel.from_workdir(
+      convert.convert_checkpoint('', str(folder), str(tmp_path / 'converted')))
+  if model.config.encoding in ('melody_rhythm', 'melody_shape'):
+    request, mu, ours, _ = _rhythm_shape_request_for(model)
+  else:
+    assert model.config.controls == 'multicontrol', name
+    request, mu, ours = _family_request_for(model, np.random.default_rng(2))
+  result = _run_magentajs(folder, request, tmp_path)
+  print(f'{name}: mu max |error| {np.max(np.abs(np.asarray(result["mu"]) - mu)):.1e}')
+  np.testing.assert_allclose(result['mu'], mu, atol=1e-4)
   np.testing.assert_array_equal(np.asarray(result['decoded']), ours)
