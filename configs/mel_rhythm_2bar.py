@@ -24,22 +24,7 @@ VARIANTS = {  # the first is the default
 
 def get_config(variant: str = 'cpu'):
   c = base_config()
-  c.magenta_name = ''   # no Magenta (Python) config; magenta.js' checkpoints only
-  c.encoding = 'melody_rhythm'
-  c.slice_bars = 2
-  c.melody_programs = 'mel_2bar'
-  c.max_transpose = 0   # a rhythm does not move with the pitches
-  config_base.set_sizes(c, 32, (128,), (128,))
-  c.batch_size = 64
-  c.num_steps = 3000
-  c.free_bits = 8.0
-  c.max_beta = 0.2
-  c.beta_rate = 0.999
-  c.learning_rate = 2e-3
-  c.decay_rate = 0.9995
-  c.sampling_schedule = 'none'
-  c.sampling_rate = 0.0
-  config_base.set_intervals(c, log=50, evaluate=100, checkpoint=250, advanced=1000)
+  config_base.set_melody_signal_vae(c, 'melody_rhythm')
   if variant == 'cpu':
     pass
   elif variant == 'tiny':

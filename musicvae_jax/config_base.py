@@ -377,6 +377,29 @@ def set_meter(config: ml_collections.ConfigDict, meter: str) -> None:
     config.n_subsequences = config.slice_bars
 
 
+def set_melody_signal_vae(c: ml_collections.ConfigDict, encoding: str) -> None:
+  """The laptop-sized 2-bar VAE of one melody signal (`encoding`
+  'melody_rhythm' or 'melody_shape': magenta.js' `mel_rhythm_2bar_*` /
+  `mel_shape_2bar_*`), on mel_2bar's melodies; configs/mel_rhythm_2bar.py and
+  configs/mel_shape_2bar.py differ only in `encoding`."""
+  c.magenta_name = ''   # no Magenta (Python) config; magenta.js' checkpoints only
+  c.encoding = encoding
+  c.slice_bars = 2
+  c.melody_programs = 'mel_2bar'
+  c.max_transpose = 0   # a rhythm or contour does not move with the pitches
+  set_sizes(c, 32, (128,), (128,))
+  c.batch_size = 64
+  c.num_steps = 3000
+  c.free_bits = 8.0
+  c.max_beta = 0.2
+  c.beta_rate = 0.999
+  c.learning_rate = 2e-3
+  c.decay_rate = 0.9995
+  c.sampling_schedule = 'none'
+  c.sampling_rate = 0.0
+  set_intervals(c, log=50, evaluate=100, checkpoint=250, advanced=1000)
+
+
 def make_tiny(config: ml_collections.ConfigDict) -> None:
   """The 'tiny' variant every config offers: the smallest model that runs
   every code path (tests, smoke checks) for 4 steps."""
