@@ -12,7 +12,8 @@ SOURCE = Path(__file__).resolve().parents[1] / 'musicvae_jax' / 'config_base.py'
 
 
 def field_docs() -> dict[str, str]:
-  """Maps each `c.FIELD = ...`, in source order, to the comment right above it."""
+  """Maps each `c.FIELD = ...` to the comment right above it (a later
+  assignment without one keeps the first's)."""
   docs, comment = {}, []
   for line in SOURCE.read_text().splitlines():
     stripped = line.strip()
@@ -21,7 +22,8 @@ def field_docs() -> dict[str, str]:
     elif stripped.startswith('#'):
       comment.append(stripped.lstrip('#').strip())
     elif (m := re.match(r'c\.(\w+)\s*=', stripped)):
-      docs[m.group(1)] = ' '.join(comment)
+      if comment or m.group(1) not in docs:   # helpers below base_config set fields again
+        docs[m.group(1)] = ' '.join(comment) or docs.get(m.group(1), '')
       comment = []
   return docs
 
