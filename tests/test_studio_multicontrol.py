@@ -18,7 +18,7 @@ import pytest
 
 from test_multicontrol import trained  # noqa: F401  (a fixture, used by name)
 from test_studio import _launch, _notes, _post, _request, _serve, browser_path  # noqa: F401
-from test_studio_music import _artefacts
+from test_studio_music import _artefacts, play_first_sample
 
 CHOSEN = {'rhythm': 'x..x..x.', 'contour': 'valley', 'register': 'high'}
 
@@ -261,12 +261,7 @@ def test_controls_panel_in_a_real_browser(browser_path, mc, seen, tmp_path):  # 
       assert sent[-1]['register'] == 'top' and sent[-1]['chords'] == 'Dm G'
       np.testing.assert_array_equal(
           seen[-1], _built(chords='Dm G', rhythm=drawn, contour='zigzag', register='top'))
-      card = page.locator('#sample-results .card').first
-      item_id = card.get_attribute('data-id')
-      card.locator('.play').click()
-      page.wait_for_function('(id) => { const a = window.studioState.lastAudio;'
-                             '  return a && a.id === id && a.samples > 0; }', arg=item_id,
-                             timeout=30_000)
+      item_id = play_first_sample(page)
       # A Parsons code of its own; a bad one is the server's one-line message.
       page.fill('#contour-code', 'uudx')
       page.click('#sample-go')

@@ -26,6 +26,18 @@ from test_studio import (  # noqa: F401  (fixtures are used by name)
     browser_path, groove, served, studio, tiny)
 
 
+def play_first_sample(page) -> str:
+  """Clicks play on the first sample card and waits until the page has
+  decoded its audio; returns the card's item id."""
+  card = page.locator('#sample-results .card').first
+  item_id = card.get_attribute('data-id')
+  card.locator('.play').click()
+  page.wait_for_function('(id) => { const a = window.studioState.lastAudio;'
+                         '  return a && a.id === id && a.samples > 0; }', arg=item_id,
+                         timeout=30_000)
+  return item_id
+
+
 def _artefacts(tmp_path) -> Path:
   folder = Path(os.environ.get('STUDIO_ARTEFACTS') or tmp_path / 'artefacts')
   folder.mkdir(parents=True, exist_ok=True)
@@ -250,12 +262,8 @@ def test_musician_controls_in_a_real_browser(browser_path, served, tmp_path):
       page.click('#sample-go')
       page.wait_for_function('document.querySelectorAll("#sample-results .card").length === 2',
                              timeout=60_000)
+      first_id = play_first_sample(page)
       first = page.locator('#sample-results .card').first
-      first_id = first.get_attribute('data-id')
-      first.locator('.play').click()
-      page.wait_for_function('(id) => { const a = window.studioState.lastAudio;'
-                             '  return a && a.id === id && a.samples > 0; }', arg=first_id,
-                             timeout=30_000)
       audio = page.evaluate('window.studioState.lastAudio')
       assert audio['duration'] == pytest.approx(4.25, abs=0.01) and audio['samples'] > 22050
       page.screenshot(path=str(shots / 'sample.png'))
